@@ -1,0 +1,91 @@
+"""Time budgets for SymPy calls that can blow up.
+
+``run_within(fn, seconds)`` runs ``fn()`` and raises :class:`OutOfTime` when
+it takes longer. In the main thread on POSIX it uses a real-time interval
+timer (``SIGALRM``), which interrupts pure-Python SymPy code between
+bytecodes. Elsewhere (other threads, Windows) it runs ``fn`` in a daemon
+thread and stops waiting when the time is up; the abandoned computation is
+left to finish in the background, and its result is discarded.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Callable, TypeVar
+
+__all__ = ["OutOfTime", "Deadline", "run_within"]
+
+T = TypeVar("T")
+
+
+class OutOfTime(Exception):
+    """The time budget ran out (internal control flow, not a user error)."""
+
+
+def _can_use_alarm() -> bool:
+    return (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL)[0] == 0.0  # no timer of someone else's
+    )
+
+
+def run_within(fn: Callable[[], T], seconds: float) -> T:
+    """Return ``fn()``, or raise :class:`OutOfTime` after ``seconds``."""
+    if seconds <= 0:
+        raise OutOfTime("no time left")
+    if _can_use_alarm():
+        def on_alarm(signum: int, frame: object) -> None:
+            raise OutOfTime(f"took longer than {seconds:.3g} s")
+
+        previous = signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return fn()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    box: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True, name="symgrad-budget")
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise OutOfTime(f"took longer than {seconds:.3g} s")
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
+
+
+class Deadline:
+    """A point in time by which a whole task (e.g. one step) must finish."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.start = time.perf_counter()
+        self.end = self.start + seconds
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.end - time.perf_counter())
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    @property
+    def expired(self) -> bool:
+        return self.remaining <= 0.0
+
+    def run(self, fn: Callable[[], T], fraction: float = 1.0) -> T:
+        """Run ``fn`` within ``fraction`` of the remaining time."""
+        return run_within(fn, self.remaining * fraction)

@@ -1,0 +1,67 @@
+"""SymPy functions of deep learning that SymPy lacks: the logistic sigmoid.
+
+``sigmoid(x)`` is a :class:`sympy.Function` whose derivative is
+``sigmoid(x) * (1 - sigmoid(x))``, that prints as ``\\sigma\\left(x\\right)``
+in LaTeX, evaluates numerically at any precision and rewrites to
+``1/(1 + exp(-x))``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+
+__all__ = ["sigmoid"]
+
+
+class sigmoid(sp.Function):  # noqa: N801 - SymPy functions are lower-case
+    r"""The logistic function :math:`\sigma(x) = 1/(1 + e^{-x})`.
+
+    Law: :math:`\sigma'(x) = \sigma(x)(1 - \sigma(x))`; :math:`0 < \sigma(x) < 1`
+    for real :math:`x`; :math:`\sigma(-x) = 1 - \sigma(x)`.
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, arg: sp.Expr) -> sp.Expr | None:
+        if arg.is_zero:
+            return sp.S.Half
+        if arg is sp.S.Infinity:
+            return sp.S.One
+        if arg is sp.S.NegativeInfinity:
+            return sp.S.Zero
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        if argindex != 1:
+            raise sp.ArgumentIndexError(self, argindex)
+        return self * (1 - self)
+
+    def _eval_rewrite_as_exp(self, arg: sp.Expr, **kwargs: Any) -> sp.Expr:
+        return 1 / (1 + sp.exp(-arg))
+
+    def _eval_rewrite_as_tanh(self, arg: sp.Expr, **kwargs: Any) -> sp.Expr:
+        return (1 + sp.tanh(arg / 2)) / 2
+
+    def _eval_evalf(self, prec: int) -> sp.Expr | None:
+        return self.rewrite(sp.exp)._eval_evalf(prec)
+
+    def _eval_is_extended_real(self) -> bool | None:
+        return self.args[0].is_extended_real
+
+    def _eval_is_positive(self) -> bool | None:
+        if self.args[0].is_extended_real:
+            return True
+        return None
+
+    def _eval_is_finite(self) -> bool | None:
+        if self.args[0].is_extended_real:
+            return True
+        return None
+
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        arg = printer._print(self.args[0])
+        base = rf"\sigma\left({arg}\right)"
+        return rf"{base}^{{{exp}}}" if exp is not None else base

@@ -1,0 +1,312 @@
+"""The checking kernel: one verdict per step, honestly labelled.
+
+For a step ``lhs REL rhs`` under a proof's assumptions the kernel:
+
+1. samples a few exact rational points of the domain and evaluates both sides
+   there (exactly, or at high precision) — a cheap refuter;
+2. tries symbolic procedures within the time budget: for ``=``, the difference
+   simplifies to zero; for ``<=``/``<``, ``rhs - lhs`` is shown non-negative
+   (positive) by :mod:`symgrad.positivity`;
+3. if no symbolic proof was found, samples many more points at high precision.
+
+The verdict is ``proved`` (2 succeeded), ``refuted`` (a counterexample with
+both sides' values), ``numeric`` (no proof, no counterexample at N points), or
+``unknown`` (the budget ran out before there was evidence either way). The
+kernel never trusts a step's justification: rules are reported, not believed.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Sequence
+
+import sympy as sp
+
+from .budget import Deadline, OutOfTime
+from .domain import Domain, stable_seed
+from .errors import InputError
+from .functions import sigmoid
+from .model import Counterexample, Justification, Proof, Relation, Report, Status, Verdict
+from .positivity import prove_nonnegative
+
+__all__ = ["CheckOptions", "check", "check_relation", "DEFAULT_OPTIONS"]
+
+#: Functions the kernel may expand into their definitions when simplifying.
+DEFINITIONS: tuple[type, ...] = (sigmoid,)
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """Knobs of the kernel. ``budget`` is seconds per step."""
+
+    budget: float = 10.0
+    samples: int = 200
+    quick_samples: int = 12
+    digits: int = 50
+    min_samples: int = 10
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not (self.budget > 0 and math.isfinite(self.budget)):
+            raise InputError(f"budget must be a positive number of seconds, got {self.budget!r}")
+        if self.digits < 30:
+            raise InputError(f"digits must be at least 30, got {self.digits}")
+        if self.samples < self.min_samples or self.quick_samples < 1:
+            raise InputError("samples must be at least min_samples, quick_samples at least 1")
+
+
+DEFAULT_OPTIONS = CheckOptions()
+
+
+def _options(options: CheckOptions | None, overrides: dict[str, Any]) -> CheckOptions:
+    base = options or DEFAULT_OPTIONS
+    if overrides:
+        unknown = set(overrides) - set(CheckOptions.__dataclass_fields__)
+        if unknown:
+            raise InputError(f"unknown check option(s) {sorted(unknown)}; "
+                             f"known: {sorted(CheckOptions.__dataclass_fields__)}")
+        base = replace(base, **overrides)
+    return base
+
+
+def check(proof: Proof, options: CheckOptions | None = None, **overrides: Any) -> Report:
+    """Check every step of ``proof``; see the module docstring for the statuses."""
+    if not isinstance(proof, Proof):
+        raise InputError(f"check() takes a Proof (built with symgrad.calc), got {type(proof).__name__}")
+    return _check_cached(proof, _options(options, overrides))
+
+
+@functools.lru_cache(maxsize=512)
+def _check_cached(proof: Proof, options: CheckOptions) -> Report:
+    verdicts = []
+    for index, (lhs, rel, rhs, by) in enumerate(proof.links(), start=1):
+        verdicts.append(_check_link(index, lhs, rel, rhs, by, proof.assumptions, options))
+    return Report(proof, tuple(verdicts))
+
+
+def check_relation(lhs: Any, relation: Relation | str, rhs: Any, assume: Sequence[Any] = (),
+                   options: CheckOptions | None = None, **overrides: Any) -> Verdict:
+    """Check the single relation ``lhs REL rhs`` under ``assume``."""
+    from .model import calc
+
+    proof = calc(lhs, assume=assume).step(relation, rhs)
+    return check(proof, options, **overrides).steps[0]
+
+
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Evidence:
+    """What sampling found: points tried, worst slack, a counterexample."""
+
+    evaluated: int = 0
+    skipped: int = 0
+    worst: sp.Expr | None = None  # smallest slack (inequalities) / largest residual (=)
+    counterexample: Counterexample | None = None
+
+
+def _prepare(expr: sp.Expr) -> sp.Expr:
+    """Evaluate unevaluated derivatives, integrals and sums the user wrote."""
+    if expr.has(sp.Derivative, sp.Integral, sp.Sum, sp.Product):
+        return expr.doit()
+    return expr
+
+
+def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justification,
+                assumptions: tuple[sp.Basic, ...], options: CheckOptions) -> Verdict:
+    started = time.perf_counter()
+    deadline = Deadline(options.budget)
+
+    def verdict(status: Status, method: str, evidence: _Evidence | None = None, note: str = "") -> Verdict:
+        ev = evidence or _Evidence()
+        return Verdict(index=index, lhs=lhs, relation=rel, rhs=rhs, status=status, method=method, by=by,
+                       counterexample=ev.counterexample, samples=ev.evaluated,
+                       digits=options.digits, min_slack=ev.worst,
+                       seconds=round(time.perf_counter() - started, 3), note=note)
+
+    # Orient every inequality as small <= big (or small < big).
+    try:
+        left, right = deadline.run(lambda: (_prepare(lhs), _prepare(rhs)), 0.3)
+    except OutOfTime:
+        return verdict(Status.UNKNOWN, "budget", note="the budget ran out while evaluating derivatives")
+    if rel.direction > 0:
+        small, big = right, left
+    else:
+        small, big = left, right
+    domain = Domain.build(left.free_symbols | right.free_symbols, assumptions)
+    seed = stable_seed(options.seed, lhs, rel.value, rhs)
+
+    # 1. A few exact points: a fast refuter.
+    quick = _sample(small, big, rel, domain, options.quick_samples, seed, options.digits, deadline, 0.25)
+    if quick.counterexample is not None:
+        return verdict(Status.REFUTED, "counterexample at a sampled point", _swap_back(quick, rel))
+
+    # 2. Symbolic proof within (most of) the remaining budget.
+    method: str | None = None
+    try:
+        if rel is Relation.EQ:
+            method = _prove_equal(small, big, deadline)
+        else:
+            method = prove_nonnegative(big - small, domain, rel.strict, _Sub(deadline, 0.75))
+    except OutOfTime:
+        method = None
+    if method is not None:
+        return verdict(Status.PROVED, method, quick)
+
+    # 3. Numbers: many points at high precision.
+    full = _sample(small, big, rel, domain, options.samples, seed + 1, options.digits, deadline, 1.0)
+    merged = _merge(quick, full)
+    if merged.counterexample is not None:
+        return verdict(Status.REFUTED, "counterexample at a sampled point", _swap_back(merged, rel))
+    if merged.evaluated >= options.min_samples:
+        return verdict(Status.NUMERIC, "sampling", merged)
+    why = ("the budget ran out" if deadline.expired else
+           "too few sample points where both sides are real and defined")
+    return verdict(Status.UNKNOWN, "no evidence", merged,
+                   note=f"no proof and no counterexample: {why} ({merged.evaluated} points evaluated)")
+
+
+class _Sub(Deadline):
+    """A deadline that ends at ``fraction`` of its parent's remaining time."""
+
+    def __init__(self, parent: Deadline, fraction: float) -> None:
+        super().__init__(parent.remaining * fraction)
+
+
+def _swap_back(ev: _Evidence, rel: Relation) -> _Evidence:
+    """Counterexamples are found on (small, big); report them as (lhs, rhs)."""
+    if ev.counterexample is None or rel.direction <= 0:
+        return ev
+    c = ev.counterexample
+    return replace(ev, counterexample=Counterexample(c.point, c.rhs_value, c.lhs_value, c.exact))
+
+
+def _merge(a: _Evidence, b: _Evidence) -> _Evidence:
+    worst = a.worst
+    if b.worst is not None and (worst is None or b.worst < worst):
+        worst = b.worst
+    return _Evidence(a.evaluated + b.evaluated, a.skipped + b.skipped, worst,
+                     a.counterexample or b.counterexample)
+
+
+# -- equality ----------------------------------------------------------------
+
+def _is_zero(expr: sp.Expr) -> bool:
+    return expr == 0 or expr.is_zero is True
+
+
+def _prove_equal(a: sp.Expr, b: sp.Expr, deadline: Deadline) -> str | None:
+    """Return the procedure by which ``a - b`` is zero, else None."""
+    diff = a - b
+    attempts: list[tuple[str, Callable[[], sp.Expr]]] = [
+        ("identical expressions", lambda: diff),
+        ("expansion", lambda: sp.expand(diff)),
+        ("rational simplification (cancel)", lambda: sp.cancel(sp.together(diff))),
+        ("simplify", lambda: sp.simplify(diff)),
+    ]
+    if diff.has(*DEFINITIONS):
+        defined = diff.rewrite(sigmoid, sp.exp)
+        attempts += [
+            ("rewriting sigmoid as 1/(1 + exp(-x)), then cancel", lambda: sp.cancel(sp.together(defined))),
+            ("rewriting sigmoid as 1/(1 + exp(-x)), then simplify", lambda: sp.simplify(defined)),
+        ]
+    for name, attempt in attempts:
+        if deadline.expired:
+            raise OutOfTime("budget")
+        try:
+            value = deadline.run(attempt, 0.8)
+        except OutOfTime:
+            continue  # a cheaper later attempt may still finish
+        if _is_zero(value):
+            return name
+    return None
+
+
+# -- sampling ----------------------------------------------------------------
+
+def _real_number(value: sp.Expr) -> bool:
+    return bool(value.is_number and value.is_extended_real is not False and value.is_finite is not False
+                and not value.has(sp.nan, sp.zoo, sp.oo, -sp.oo))
+
+
+def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: int, seed: int,
+            digits: int, deadline: Deadline, fraction: float) -> _Evidence:
+    """Evaluate ``big - small`` at sample points; stop at the first counterexample."""
+    evidence = _Evidence()
+    stop_at = time.perf_counter() + deadline.remaining * fraction
+    slack_expr = big - small
+    tolerance = sp.Float(10) ** (-(digits - 12))
+    try:
+        points = deadline.run(lambda: domain.sample(count, seed), fraction)
+    except OutOfTime:
+        return evidence
+    for point in points:
+        if time.perf_counter() > stop_at:
+            break
+        try:
+            remaining = max(stop_at - time.perf_counter(), 1e-3)
+            outcome = deadline.run(lambda: _evaluate(small, big, slack_expr, point, digits),
+                                   min(1.0, remaining / max(deadline.remaining, 1e-9)))
+        except OutOfTime:
+            break
+        except (ZeroDivisionError, ValueError, TypeError, ArithmeticError):
+            evidence.skipped += 1
+            continue
+        if outcome is None:
+            evidence.skipped += 1
+            continue
+        lhs_v, rhs_v, slack, exact = outcome
+        evidence.evaluated += 1
+        scale = max(sp.Float(1), abs(lhs_v), abs(rhs_v))
+        if rel is Relation.EQ:
+            residual = abs(slack)
+            if evidence.worst is None or residual > evidence.worst:
+                evidence.worst = residual
+            failed = residual != 0 if exact else residual > tolerance * scale
+        else:
+            if evidence.worst is None or slack < evidence.worst:
+                evidence.worst = slack
+            if exact:
+                failed = slack < 0 or (rel.strict and slack == 0)
+            else:
+                failed = slack < -tolerance * scale
+                if not failed and rel.strict and abs(slack) <= tolerance * scale:
+                    failed = _exactly_zero(slack_expr, point, deadline)
+        if failed:
+            evidence.counterexample = Counterexample(dict(point), lhs_v, rhs_v, exact)
+            break
+    return evidence
+
+
+def _exactly_zero(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], deadline: Deadline) -> bool:
+    """Whether ``expr`` is exactly 0 at ``point`` (a strict inequality fails there)."""
+    try:
+        value = deadline.run(lambda: sp.simplify(expr.xreplace(point)), 0.2)
+    except OutOfTime:
+        return False
+    return _is_zero(value)
+
+
+def _evaluate(small: sp.Expr, big: sp.Expr, slack_expr: sp.Expr, point: dict[sp.Symbol, sp.Expr],
+              digits: int) -> tuple[sp.Expr, sp.Expr, sp.Expr, bool] | None:
+    """Both sides and ``big - small`` at ``point``: exact if rational, else ``digits`` digits.
+
+    Returns None when a side is not a finite real number there (outside its domain).
+    """
+    s_val = small.xreplace(point)
+    b_val = big.xreplace(point)
+    if s_val.is_Rational and b_val.is_Rational:
+        return s_val, b_val, b_val - s_val, True
+    s_num = s_val.evalf(digits)
+    b_num = b_val.evalf(digits)
+    if not (_real_number(s_num) and _real_number(b_num)):
+        return None
+    # The difference is evaluated as one expression so evalf can manage cancellation.
+    slack = slack_expr.xreplace(point).evalf(digits)
+    if not _real_number(slack):
+        return None
+    return s_num, b_num, slack, False
