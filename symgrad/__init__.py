@@ -33,6 +33,8 @@ from .model import (
 )
 from .rules import Rule, register_rule, registry as rules
 from .testing import assert_proof
+from .render import render
+from . import catalog, numeric
 
 __version__ = "0.1.0"
 
@@ -40,5 +42,5 @@ __all__ = [
     "ChainError", "CheckOptions", "Counterexample", "Document", "InputError", "Justification",
     "Proof", "ProofError", "Relation", "Report", "Rule", "Status", "Step", "SymgradError",
     "TemplateError", "UnknownEntryError", "UnknownRuleError", "UnsupportedError", "Verdict",
-    "assert_proof", "calc", "check", "check_relation", "register_rule", "rules", "sigmoid", "__version__",
+    "assert_proof", "calc", "catalog", "numeric", "render", "check", "check_relation", "register_rule", "rules", "sigmoid", "__version__",
 ]

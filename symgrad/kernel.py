@@ -110,8 +110,15 @@ class _Evidence:
 
 
 def _prepare(expr: sp.Expr) -> sp.Expr:
-    """Evaluate unevaluated derivatives, integrals and sums the user wrote."""
-    if expr.has(sp.Derivative, sp.Integral, sp.Sum, sp.Product):
+    """Evaluate the unevaluated derivatives, substitutions, sums and limits the user wrote.
+
+    Inside a limit, sigmoid is rewritten as ``1/(1 + exp(-x))`` first, so
+    that SymPy's limit algorithm (Gruntz) sees only functions it knows.
+    """
+    if expr.has(sp.Limit):
+        expr = expr.replace(lambda e: isinstance(e, sp.Limit),
+                            lambda e: sp.Limit(e.args[0].doit().rewrite(sigmoid, sp.exp), *e.args[1:]).doit())
+    if expr.has(sp.Derivative, sp.Integral, sp.Sum, sp.Product, sp.Subs):
         return expr.doit()
     return expr
 
@@ -155,6 +162,10 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     except OutOfTime:
         method = None
     if method is not None:
+        if left != lhs or right != rhs:
+            done = sorted({type(e).__name__.lower() for side in (lhs, rhs)
+                           for e in side.atoms(sp.Derivative, sp.Limit, sp.Subs, sp.Integral, sp.Sum, sp.Product)})
+            method = f"SymPy evaluated the {', '.join(done) or 'expression'}; then {method}"
         return verdict(Status.PROVED, method, quick)
 
     # 3. Numbers: many points at high precision.

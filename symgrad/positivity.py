@@ -37,19 +37,46 @@ __all__ = ["AtomRange", "ATOM_RANGES", "prove_nonnegative"]
 
 @dataclass(frozen=True)
 class AtomRange:
-    """The range of ``func(arg)`` for real ``arg``: an interval of values."""
+    """The range of ``func(arg)`` for real ``arg``, by the sign of ``arg``.
+
+    ``anywhere`` holds for every real argument; ``positive``/``negative`` are
+    the (narrower) ranges for a positive/negative argument, from monotonicity.
+    """
 
     func: type
-    interval: Interval
     law: str
+    anywhere: Interval
+    positive: Interval
+    negative: Interval
+
+
+def _open(lo: sp.Expr, hi: sp.Expr) -> Interval:
+    return Interval(sp.sympify(lo), sp.sympify(hi), True, True)
 
 
 ATOM_RANGES: list[AtomRange] = [
-    AtomRange(sigmoid, Interval(sp.S.Zero, sp.S.One, True, True), "0 < sigmoid(x) < 1"),
-    AtomRange(sp.tanh, Interval(-sp.S.One, sp.S.One, True, True), "-1 < tanh(x) < 1"),
-    AtomRange(sp.exp, Interval(sp.S.Zero, sp.S.Infinity, True, True), "exp(x) > 0"),
-    AtomRange(sp.erf, Interval(-sp.S.One, sp.S.One, True, True), "-1 < erf(x) < 1"),
+    AtomRange(sigmoid, "0 < sigmoid(x) < 1, increasing, sigmoid(0) = 1/2",
+              _open(0, 1), _open(sp.S.Half, 1), _open(0, sp.S.Half)),
+    AtomRange(sp.tanh, "-1 < tanh(x) < 1, increasing, tanh(0) = 0", _open(-1, 1), _open(0, 1), _open(-1, 0)),
+    AtomRange(sp.exp, "exp(x) > 0, increasing, exp(0) = 1",
+              _open(0, sp.oo), _open(1, sp.oo), _open(0, 1)),
+    AtomRange(sp.erf, "-1 < erf(x) < 1, increasing, erf(0) = 0", _open(-1, 1), _open(0, 1), _open(-1, 0)),
 ]
+
+
+def _sign_of(arg: sp.Expr, intervals: dict[sp.Symbol, Interval]) -> int:
+    """+1 / -1 when ``arg`` is known positive / negative (assumptions or bounds), else 0."""
+    if arg.is_positive:
+        return 1
+    if arg.is_negative:
+        return -1
+    if arg.is_Symbol and arg in intervals:
+        iv = intervals[arg]
+        if iv.lo.is_finite and (iv.lo > 0 or (iv.lo == 0 and iv.lo_open)):
+            return 1
+        if iv.hi.is_finite and (iv.hi < 0 or (iv.hi == 0 and iv.hi_open)):
+            return -1
+    return 0
 
 
 def _decided(expr: sp.Expr, strict: bool) -> bool:
@@ -57,7 +84,8 @@ def _decided(expr: sp.Expr, strict: bool) -> bool:
     return value is True
 
 
-def _abstract_atoms(expr: sp.Expr) -> tuple[sp.Expr, dict[sp.Symbol, Interval], list[str]]:
+def _abstract_atoms(expr: sp.Expr, bounds: dict[sp.Symbol, Interval]
+                    ) -> tuple[sp.Expr, dict[sp.Symbol, Interval], list[str]]:
     """Replace range-known atoms with fresh real variables."""
     replacements: dict[sp.Expr, sp.Symbol] = {}
     intervals: dict[sp.Symbol, Interval] = {}
@@ -67,7 +95,8 @@ def _abstract_atoms(expr: sp.Expr) -> tuple[sp.Expr, dict[sp.Symbol, Interval], 
             if atom.args and atom.args[0].is_extended_real and atom not in replacements:
                 fresh = sp.Dummy(f"a{len(replacements)}", real=True)
                 replacements[atom] = fresh
-                intervals[fresh] = known.interval
+                sign = _sign_of(atom.args[0], bounds)
+                intervals[fresh] = known.positive if sign > 0 else known.negative if sign < 0 else known.anywhere
                 if known.law not in laws:
                     laws.append(known.law)
     if not replacements:
@@ -193,7 +222,7 @@ def prove_nonnegative(expr: sp.Expr, domain: Domain, strict: bool, deadline: Dea
     #    variables. Filters (conditions that are not bounds) are not used:
     #    a sign shown on the larger domain holds on the smaller one.
     free_intervals = {s: iv for s, iv in domain.intervals.items() if s in expr.free_symbols}
-    abstracted, atom_intervals, laws = deadline.run(lambda: _abstract_atoms(expr))
+    abstracted, atom_intervals, laws = deadline.run(lambda: _abstract_atoms(expr, domain.intervals))
     intervals = {**free_intervals, **atom_intervals}
     cases = deadline.run(lambda: _reparametrise(abstracted, intervals))
     if not cases:

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The test command: bash scripts/test.sh [pytest args...]
+# Installs what the tests need (TeX Live + latexmk, KaTeX, .venv with the
+# package editable + test extras), skipping whatever is already there, then
+# runs pytest with the given arguments.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
+cd "$REPO_ROOT"
+
+# KaTeX release line the Markdown math is checked against (0.x: minor = major).
+KATEX_LINE="0.16"
+KATEX_DIR="$TOOLS/node/node_modules/katex"
+
+lock_setup
+
+# --- TeX Live + latexmk (compiles derivations/*.tex) -------------------------
+if command -v latexmk >/dev/null 2>&1 && command -v pdflatex >/dev/null 2>&1; then
+    log "TeX: found latexmk and pdflatex"
+else
+    apt_install texlive-latex-base texlive-latex-recommended texlive-pictures latexmk \
+        || tool_missing "cannot install TeX Live (need root or sudo)"
+fi
+
+# --- node + KaTeX (checks the math in derivations/*.md) ----------------------
+katex_version() {
+    node -p "require(process.argv[1]).version" "$KATEX_DIR/package.json" 2>/dev/null || true
+}
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm || tool_missing "cannot install node/npm (need root or sudo)"
+fi
+if command -v node >/dev/null 2>&1; then
+    if [[ "$(katex_version)" == "$KATEX_LINE".* ]]; then
+        log "KaTeX: found $(katex_version) in .tools/node"
+    elif command -v npm >/dev/null 2>&1; then
+        log "npm install katex@$KATEX_LINE into .tools/node"
+        mkdir -p "$TOOLS/node"
+        npm install --prefix "$TOOLS/node" --no-audit --no-fund --loglevel=error \
+            "katex@$KATEX_LINE" || tool_missing "npm install katex failed"
+    fi
+fi
+if [ -f "$KATEX_DIR/package.json" ]; then
+    export SYMGRAD_KATEX_DIR="$KATEX_DIR"
+fi
+
+# --- .venv with symgrad (editable) + test extras -----------------------------
+# Editable: the tests exercise the working tree as edited, with no reinstall
+# per change (`python -m pytest` puts the repo root on sys.path anyway);
+# tests/test_packaging.py separately checks the built wheel.
+ensure_venv
+stamp="$VENV/.symgrad-test-install"
+want="$(install_fingerprint) editable"
+# Installed editable from this tree? (scripts/render.sh replaces it with a
+# regular install, so the stamp alone is not enough.)
+is_editable_here() {
+    # -I: keep the cwd (and its symgrad.egg-info) off sys.path.
+    "$VENV/bin/python" -I - "$REPO_ROOT" <<'EOF' >/dev/null 2>&1
+import json, sys, importlib.metadata as md
+from pathlib import Path
+from urllib.parse import urlparse, unquote
+info = json.loads(md.distribution("symgrad").read_text("direct_url.json") or "{}")
+assert info.get("dir_info", {}).get("editable")
+assert Path(unquote(urlparse(info["url"]).path)).resolve() == Path(sys.argv[1]).resolve()
+EOF
+}
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && is_editable_here; then
+    log "symgrad[test] already installed (editable) in .venv"
+else
+    log "pip install -e '.[test]' into .venv"
+    rm -f "$stamp"
+    # setuptools/wheel in the venv: the packaging test builds without isolation.
+    "$VENV/bin/python" -m pip install --quiet 'setuptools>=68' wheel
+    "$VENV/bin/python" -m pip install --quiet -e '.[test]'
+    printf '%s\n' "$want" >"$stamp"
+fi
+
+unlock_setup
+
+# --- tests --------------------------------------------------------------------
+log "python -m pytest $*"
+set +e
+"$VENV/bin/python" -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+    die "pytest collected no tests (exit 5): check the arguments / tests/ directory"
+fi
+exit "$rc"

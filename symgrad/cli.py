@@ -1,0 +1,158 @@
+"""The ``symgrad`` command line: list, show and render catalog entries.
+
+Exit codes: 0 when every step is proved, 1 when some step is not, 2 for bad
+usage or input (a one-line error, never a traceback), 3 for an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from . import catalog
+from .errors import SymgradError
+from .kernel import CheckOptions
+from .model import Document, Status
+
+__all__ = ["main"]
+
+FORMATS = {"md": ("markdown", ".md"), "markdown": ("markdown", ".md"),
+           "tex": ("latex", ".tex"), "latex": ("latex", ".tex")}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as ``symgrad: error: ...`` with exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="symgrad", description="Checked symbolic derivations for the calculus of deep learning.")
+    parser.add_argument("--version", action="version", version=f"symgrad {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    sub.add_parser("list", help="list the catalog entries")
+
+    show = sub.add_parser("show", help="print an entry with each step's verdict")
+    show.add_argument("name", help="catalog entry name (see 'symgrad list')")
+    _add_budget(show)
+
+    render = sub.add_parser("render", help="render entries as Markdown and/or LaTeX files")
+    render.add_argument("names", nargs="*", metavar="NAME", help="catalog entry names")
+    render.add_argument("--all", action="store_true", help="render every catalog entry")
+    render.add_argument("--format", "-f", action="append", choices=sorted(FORMATS), dest="formats",
+                        help="output format; repeat for several (default: md)")
+    render.add_argument("--out", "-o", default="derivations", help="output directory (default: derivations)")
+    render.add_argument("--template-dir", action="append", default=[],
+                        help="directory of templates searched before the shipped ones")
+    _add_budget(render)
+    return parser
+
+
+def _add_budget(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                        help="time budget per step (default: 10)")
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _options(args: argparse.Namespace) -> CheckOptions | None:
+    return CheckOptions(budget=args.budget) if args.budget is not None else None
+
+
+def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    names = catalog.names()
+    width = max(len(n) for n in names)
+    for name in names:
+        out.write(f"{name:<{width}}  {catalog.describe(name)}\n")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    from .display import terminal_text
+
+    document = catalog.get(args.name)
+    report = document.check(_options(args))
+    out.write(terminal_text(report))
+    if not terminal_text(report).endswith("\n"):
+        out.write("\n")
+    return 0 if report.ok else 1
+
+
+def _cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .render import render
+
+    if args.all and args.names:
+        raise SymgradError("give entry names or --all, not both")
+    names = catalog.names() if args.all else args.names
+    if not names:
+        raise SymgradError("name at least one entry to render, or pass --all (see 'symgrad list')")
+    for name in names:
+        catalog.describe(name)  # fail fast on an unknown name, before writing anything
+    formats = []
+    for f in args.formats or ["md"]:
+        if FORMATS[f] not in formats:
+            formats.append(FORMATS[f])
+    out_dir = Path(args.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SymgradError(f"cannot create the output directory {out_dir}: {exc.strerror}") from None
+    options = _options(args)
+    worst = Status.PROVED
+    for i, name in enumerate(names, start=1):
+        err.write(f"[{i}/{len(names)}] {name}: checking ...\n")
+        err.flush()
+        document: Document = catalog.get(name)
+        report = document.check(options)
+        worst = Status.weakest([worst, report.status])
+        for fmt, suffix in formats:
+            text = render(report, fmt, template_dir=args.template_dir or None)
+            path = out_dir / f"{name}{suffix}"
+            try:
+                path.write_text(text, encoding="utf-8", newline="\n")
+            except OSError as exc:
+                raise SymgradError(f"cannot write {path}: {exc.strerror}") from None
+            out.write(f"{path}\n")
+        err.write(f"[{i}/{len(names)}] {name}: {report.status.value}\n")
+    return 0 if worst is Status.PROVED else 1
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            args = parser.parse_args(argv)
+        if args.command == "list":
+            return _cmd_list(args, out)
+        if args.command == "show":
+            return _cmd_show(args, out)
+        return _cmd_render(args, out, err)
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        return int(exc.code or 0) if isinstance(exc.code, int) else 2
+    except SymgradError as exc:
+        err.write(f"symgrad: error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        err.write("symgrad: interrupted\n")
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback
+        err.write(f"symgrad: internal error: {type(exc).__name__}: {exc} (please report this)\n")
+        return 3
+
+
+def entry_point() -> None:
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""The kernel's contract: honest statuses, chain composition, clear misuse errors."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import sympy as sp
+
+import symgrad as sg
+from symgrad import Relation, Status, calc, sigmoid
+from symgrad.budget import OutOfTime, run_within
+from symgrad.domain import Domain
+
+x = sp.Symbol("x", real=True)
+y = sp.Symbol("y", real=True)
+t = sp.Symbol("t", real=True)
+n = sp.Symbol("n", integer=True, positive=True)
+s = sigmoid(x)
+quarter = sp.Rational(1, 4)
+
+
+def issue_example() -> sg.Proof:
+    return (calc(sp.diff(s, x))
+            .eq(s * (1 - s), by="derivative of the logistic function")
+            .eq(quarter - (s - sp.S.Half) ** 2, by="complete the square")
+            .le(quarter, by="a square is non-negative"))
+
+
+def test_issue_example_is_proved() -> None:
+    report = issue_example().check()
+    assert report.ok
+    assert [v.status for v in report.steps] == [Status.PROVED] * 3
+    assert [str(v.status) for v in report.steps] == ["proved"] * 3
+    assert report.conclusion == sp.Le(sp.diff(s, x), quarter, evaluate=False)
+    assert sg.assert_proof(issue_example()).ok
+
+
+def test_status_values_are_strings() -> None:
+    assert {st.value for st in Status} == {"proved", "numeric", "refuted", "unknown"}
+    assert Status.NUMERIC == "numeric"
+
+
+@pytest.mark.parametrize("first, second, expected", [
+    ("=", "<=", "<="), ("<=", "<", "<"), ("<", "<=", "<"), (">=", "=", ">="), (">", ">=", ">"), ("=", "=", "="),
+])
+def test_relation_composition(first: str, second: str, expected: str) -> None:
+    assert Relation(first).then(Relation(second)) is Relation(expected)
+
+
+def test_mixing_directions_is_refused_at_construction() -> None:
+    with pytest.raises(sg.ChainError, match="may not mix"):
+        calc(x).le(x + 1).ge(x)
+
+
+def test_strings_are_never_parsed() -> None:
+    with pytest.raises(sg.InputError, match="does not sympify"):
+        calc("x + 1")
+    with pytest.raises(sg.InputError, match="step 1"):
+        calc(x).eq("x")
+
+
+def test_unknown_rule_is_a_clear_error() -> None:
+    with pytest.raises(sg.UnknownRuleError, match="unknown rule 'no-such-rule'"):
+        calc(x).eq(x, rule="no-such-rule")
+
+
+def test_rule_names_and_free_text() -> None:
+    proof = calc(x).eq(x, by="complete-the-square").eq(x, by="because I said so")
+    assert proof.steps[0].by.rule == "complete-the-square"
+    assert proof.steps[1].by.rule is None and proof.steps[1].by.text == "because I said so"
+
+
+def test_bad_assumption_is_a_clear_error() -> None:
+    with pytest.raises(sg.InputError, match="assumption 1"):
+        calc(x, assume=[x + 1])
+    with pytest.raises(sg.InputError, match="no value for t"):
+        calc(t, assume=[t > 1, t < 0]).le(t).check()
+
+
+def test_numeric_verdict_says_what_was_tried() -> None:
+    verdict = sg.check_relation(x * sp.exp(-x), "<=", sp.exp(-1))
+    assert verdict.status is Status.NUMERIC  # true, but no symbolic procedure here proves it
+    assert verdict.samples >= 100 and verdict.digits >= 30
+    assert verdict.min_slack is not None and verdict.min_slack >= 0
+    assert "no counterexample at" in verdict.evidence() and "50 digits" in verdict.evidence()
+
+
+def test_equality_holding_only_where_defined_is_not_proved() -> None:
+    verdict = sg.check_relation(sp.log(x * y), "=", sp.log(x) + sp.log(y))
+    assert verdict.status is Status.NUMERIC
+    assert "largest residual" in verdict.evidence()
+
+
+def test_unknown_when_the_budget_is_tiny() -> None:
+    verdict = sg.check_relation(sp.exp(x), ">=", 1 + x, budget=1e-6)
+    assert verdict.status is Status.UNKNOWN
+    assert not verdict.ok
+
+
+def test_strict_inequality_fails_where_equal() -> None:
+    verdict = sg.check_relation(s * (1 - s), "<", quarter)
+    assert verdict.status is Status.REFUTED
+    assert verdict.counterexample.point == {x: 0}
+
+
+def test_side_conditions_are_respected() -> None:
+    assert calc(t * (1 - t), assume=[0 < t, t < 1]).le(quarter).check().ok
+    assert calc(t**3, assume=[0 <= t, t <= 1]).le(t).check().ok
+    refuted = calc(t**3).le(t).check().steps[0]
+    assert refuted.status is Status.REFUTED
+    assert not (0 <= refuted.counterexample.point[t] <= 1)
+
+
+def test_sigmoid_side_of_half_from_sign_of_argument() -> None:
+    assert calc(s * (1 - s), assume=[x > 0]).lt(quarter).check().ok
+    assert calc(s, assume=[x < 0]).lt(sp.S.Half).check().ok
+
+
+def test_ge_chain_counterexample_reports_lhs_and_rhs_in_order() -> None:
+    verdict = calc(x**2).ge(x).check().steps[0]
+    assert verdict.status is Status.REFUTED
+    ce = verdict.counterexample
+    assert ce.lhs_value == ce.point[x] ** 2 and ce.rhs_value == ce.point[x]
+
+
+def test_integer_symbols_sample_integers() -> None:
+    verdict = sg.check_relation(2**n, ">=", n + 1)
+    assert verdict.status in (Status.PROVED, Status.NUMERIC)
+    bad = sg.check_relation(2**n, ">=", n**2)  # false at n = 3
+    assert bad.status is Status.REFUTED and bad.counterexample.point[n] == 3
+
+
+def test_results_are_deterministic() -> None:
+    first = sg.check_relation(sp.exp(x), ">=", 1 + x + x**3)
+    sg.kernel._check_cached.cache_clear()
+    second = sg.check_relation(sp.exp(x), ">=", 1 + x + x**3)
+    assert first.counterexample == second.counterexample
+
+
+def test_options_are_validated() -> None:
+    with pytest.raises(sg.InputError, match="digits"):
+        sg.CheckOptions(digits=10)
+    with pytest.raises(sg.InputError, match="unknown check option"):
+        issue_example().check(bogus=1)
+
+
+def test_empty_chain_is_not_ok() -> None:
+    report = calc(x).check()
+    assert not report.ok and report.conclusion is None
+    with pytest.raises(sg.ProofError, match="no steps"):
+        sg.assert_proof(calc(x))
+
+
+def test_run_within_interrupts_runaway_code() -> None:
+    started = time.perf_counter()
+    with pytest.raises(OutOfTime):
+        run_within(lambda: [i for i in iter(int, 1)], 0.2)  # an endless loop
+    assert time.perf_counter() - started < 2
+
+
+def test_domain_samples_respect_bounds_and_filters() -> None:
+    domain = Domain.build({x, y}, [x > 1, x <= 2, y < x])
+    points = domain.sample(50, seed=1)
+    assert len(points) >= 30
+    assert all(1 < p[x] <= 2 and p[y] < p[x] for p in points)
+    assert all(isinstance(v, sp.Rational) for p in points for v in p.values())

@@ -1,0 +1,432 @@
+"""Rendering proofs, reports and documents as Markdown and LaTeX through Jinja.
+
+Reports are built by hand (Verdict objects), so these tests do not depend on
+the kernel; where render() must call the kernel, the kernel is replaced.
+Compiling the LaTeX and running KaTeX is tested in test_tools_output.py.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from symgrad.errors import InputError, TemplateError
+from symgrad.functions import sigmoid
+from symgrad.model import (
+    Counterexample,
+    Document,
+    DocumentReport,
+    Equation,
+    Figure,
+    Listing,
+    ProofBlock,
+    Prose,
+    Report,
+    Section,
+    Status,
+    Table,
+    Verdict,
+    calc,
+)
+from symgrad.render import environment, math_latex, render, shipped_templates
+
+# symgrad/__init__.py re-exports the function render, which shadows the module.
+render_module = importlib.import_module("symgrad.render")
+
+HOSTILE = r"50% of \input{x} & _y_"
+x = sp.Symbol("x", real=True)
+t = sp.Symbol("t", real=True)
+s = sigmoid(x)
+
+
+def make_proof():
+    return (calc(sp.Derivative(s, x), assume=[t > 0], title="Slope of the sigmoid")
+            .eq(s * (1 - s), by="derivative of the logistic function")
+            .le(sp.Rational(1, 4), by=HOSTILE))
+
+
+def make_report(second: Status = Status.PROVED) -> Report:
+    proof = make_proof()
+    (l1, r1, e1, b1), (l2, r2, e2, b2) = proof.links()
+    v1 = Verdict(1, l1, r1, e1, Status.PROVED, "identical after differentiating", b1)
+    if second is Status.PROVED:
+        v2 = Verdict(2, l2, r2, e2, Status.PROVED, "rhs - lhs = (2*sigmoid(x) - 1)**2/4 >= 0", b2)
+    elif second is Status.REFUTED:
+        v2 = Verdict(2, l2, r2, e2, Status.REFUTED, "sampling", b2,
+                     counterexample=Counterexample({x: sp.Integer(0)}, sp.Rational(1, 4), sp.Rational(1, 8), True))
+    elif second is Status.NUMERIC:
+        v2 = Verdict(2, l2, r2, e2, Status.NUMERIC, "sampling", b2, samples=200, digits=30,
+                     min_slack=sp.Float("1e-9"))
+    else:
+        v2 = Verdict(2, l2, r2, e2, Status.UNKNOWN, "budget", b2, note="time budget of 10 s ran out")
+    return Report(proof, (v1, v2))
+
+
+def make_document(report: Report | None = None) -> tuple[Document, DocumentReport]:
+    report = report or make_report()
+    block = ProofBlock(report.proof)
+    doc = Document(
+        name="sample",
+        title=HOSTILE,
+        summary=r"The slope of $\sigma$ is at most $1/4$; costs \$0.",
+        blocks=(
+            Section("The logistic function"),
+            Prose("It is *smooth* | bounded <b>: $\\sigma(x) = 1/(1 + e^{-x})$.\n\n- not a list"),
+            Equation(sp.Eq(sp.Symbol("y"), s), label="def sigma"),
+            Equation(r"\sigma'(x) = \sigma(x)\,(1 - \sigma(x))"),
+            block,
+            Section("Values", level=3),
+            Table(("point", "value", "note"), ((sp.Integer(0), sp.Abs(x - 1), "a|b"), (1, sp.Rational(1, 2), "_c_")),
+                  caption="Values of $|x - 1|$"),
+            Listing("def sigmoid(x):\n    return 1 / (1 + exp(-x))  # σ ≤ 1, ``` inside\n", caption="Code"),
+            Figure({"latex": r"\begin{tikzpicture}\draw (0,0) -- (1,1);\end{tikzpicture}",
+                    "markdown": "```mermaid\ngraph LR\n  x --> s\n```"}, caption="The graph"),
+        ),
+    )
+    return doc, DocumentReport(doc, (report,))
+
+
+@pytest.fixture
+def no_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail if anything calls the kernel."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the kernel must not be called here")
+    monkeypatch.setattr("symgrad.kernel.check", refuse)
+
+
+# ----------------------------------------------------------------- Markdown
+
+GOLDEN_REPORT_MD = r"""**Slope of the sigmoid**
+
+Assuming $t > 0$.
+
+$$
+\begin{aligned}
+\frac{d}{d x} \sigma\left(x\right) &= \left(1 - \sigma\left(x\right)\right) \sigma\left(x\right) && (1) \\
+&\le \frac{1}{4} && (2)
+\end{aligned}
+$$
+
+| Step | Justification | Status | Evidence |
+|---:|---|---|---|
+| 1 | derivative of the logistic function | **proved** | identical after differentiating |
+| 2 | 50% of \\input\{x\} \& \_y\_ | **refuted** | counterexample at $x = 0$: lhs $= \frac{1}{4}$, rhs $= \frac{1}{8}$ |
+
+**Refuted:** step 2 is false, so the chain does not establish $\frac{d}{d x} \sigma\left(x\right) \leq \frac{1}{4}$.
+"""
+
+
+def test_report_markdown_golden() -> None:
+    assert render(make_report(Status.REFUTED), "markdown") == GOLDEN_REPORT_MD
+
+
+@pytest.mark.parametrize("status, phrase", [
+    (Status.PROVED, r"**Proved:** $\frac{d}{d x} \sigma\left(x\right) \leq \frac{1}{4}$."),
+    (Status.NUMERIC, "**Checked numerically, not proved:**"),
+    (Status.UNKNOWN, "**Unknown:** step 2 could not be decided"),
+])
+def test_report_markdown_conclusion(status: Status, phrase: str) -> None:
+    md = render(make_report(status), "md")
+    assert phrase in md
+    assert f"**{status.value}**" in md
+
+
+def test_numeric_evidence_in_markdown() -> None:
+    md = render(make_report(Status.NUMERIC), "md")
+    assert "200 sampled points at 30 digits" in md
+
+
+def test_proof_is_checked_by_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+
+    def fake_check(proof, options=None, **kwargs):
+        calls.append(proof)
+        return make_report(Status.REFUTED)
+
+    monkeypatch.setattr("symgrad.kernel.check", fake_check)
+    proof = make_proof()
+    assert render(proof, "md") == GOLDEN_REPORT_MD
+    assert calls == [proof]
+
+
+def test_unchecked_proof(no_kernel: None) -> None:
+    md = render(make_proof(), "md", check=False)
+    assert "**Claim** (not checked):" in md
+    assert "| Step | Justification |\n|---:|---|\n| 1 | derivative of the logistic function |" in md
+    assert "Status" not in md
+    tex = render(make_proof(), "tex", check=False)
+    assert r"\textbf{Claim} (not checked)" in tex and r"\sgstatus" not in tex.split(r"\begin{document}")[1]
+
+
+def test_document_markdown() -> None:
+    doc, report = make_document()
+    md = render(report, "markdown")
+    assert md.startswith("# 50% of \\\\input\\{x\\} \\& \\_y\\_\n\nThe slope of $\\sigma$ is at most $1/4$; costs \\$0.\n")
+    assert "*Checked by symgrad: the proof is proved.*" in md
+    assert "\n## The logistic function\n" in md and "\n### Values\n" in md
+    assert r"It is \*smooth\* \| bounded \<b\>: $\sigma(x) = 1/(1 + e^{-x})$." in md
+    assert "\n\\- not a list\n" in md
+    assert "$$\ny = \\sigma\\left(x\\right)\n$$" in md
+    # tables: pipes in text escaped, in math spelled \vert; numbers as text
+    assert "| point | value | note |\n|---|---|---|\n" in md
+    assert r"| $0$ | $\left\vert {x - 1}\right\vert$ | a\|b |" in md
+    assert r"| 1 | $\frac{1}{2}$ | \_c\_ |" in md
+    assert "*Table: Values of $|x - 1|$*" in md
+    # the listing's fence outgrows the backticks inside it
+    assert "\n````python\ndef sigmoid(x):\n" in md and "inside\n````\n" in md
+    assert "```mermaid\ngraph LR\n  x --> s\n```\n\n*Figure: The graph*\n" in md
+    assert md.endswith("\n") and not md.endswith("\n\n")
+
+
+def test_document_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    doc, report = make_document(make_report(Status.NUMERIC))
+    monkeypatch.setattr("symgrad.kernel.check", lambda proof, options=None, **kw: report.reports[0])
+    assert render(doc, "md") == render(report, "md")
+    assert "*Checked by symgrad: 1 proof; 1 numeric.*" in render(doc, "md")
+
+
+def test_markdown_math_blocks_are_katex_friendly() -> None:
+    md = render(make_document()[1], "md")
+    lines = md.split("\n")
+    inside = False
+    for line in lines:
+        if line == "$$":
+            inside = not inside
+            continue
+        if inside:
+            assert line.strip(), "no blank line inside $$...$$"
+            assert "$" not in line
+    assert not inside
+    # every display delimiter is on its own line
+    assert all(line == "$$" for line in lines if "$$" in line)
+
+
+def test_markdown_table_rows_stay_rows() -> None:
+    proof = calc(x).eq(x, by="a | b\nc").le(sp.Abs(x), by="|x|")
+    verdicts = tuple(Verdict(i, l, r, e, Status.REFUTED, "m", b,
+                             counterexample=Counterexample({x: sp.Integer(-1)}, sp.Abs(x), sp.Integer(0)))
+                     for i, (l, r, e, b) in enumerate(proof.links(), start=1))
+    md = render(Report(proof, verdicts), "md")
+    rows = [line for line in md.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == 2
+    for row in rows:
+        assert len(re.findall(r"(?<!\\)\|", row)) == 5, row
+    assert r"lhs $= \left\vert {x}\right\vert$" in md
+
+
+def test_prose_with_unbalanced_dollar_is_an_input_error() -> None:
+    doc = Document("bad", "Bad", "", (Prose("costs $5"),))
+    with pytest.raises(InputError, match="unclosed"):
+        render(doc, "md", check=False)
+
+
+# ----------------------------------------------------------------- LaTeX
+
+
+def test_report_latex() -> None:
+    tex = render(make_report(Status.REFUTED), "latex")
+    assert tex.startswith("\\documentclass[11pt]{article}\n")
+    assert tex.endswith("\\end{document}\n")
+    assert "\\title{Slope of the sigmoid}\n\\author{}\n\\date{}\n\\maketitle\n" in tex
+    assert "Assuming $t > 0$.\n\\begin{align*}\n" in tex
+    assert (r"\frac{d}{d x} \sigma\left(x\right) &= \left(1 - \sigma\left(x\right)\right) \sigma\left(x\right)"
+            r" && \text{(derivative of the logistic function)} \\") in tex
+    assert r"&\le \frac{1}{4} && \text{(50\% of \textbackslash{}input\{x\} \& \_y\_)}" + "\n\\end{align*}" in tex
+    assert "\\toprule\nStep & Justification & Status & Evidence \\\\\n\\midrule\n" in tex
+    assert (r"2 & 50\% of \textbackslash{}input\{x\} \& \_y\_ & \sgstatus{refuted} & "
+            r"counterexample at $x = 0$: lhs $= \frac{1}{4}$, rhs $= \frac{1}{8}$ \\") in tex
+    assert r"\sgstatus{refuted}: step 2 is false" in tex
+
+
+def test_document_latex() -> None:
+    tex = render(make_document()[1], "tex")
+    # the hostile title, escaped verbatim
+    assert "\\title{50\\% of \\textbackslash{}input\\{x\\} \\& \\_y\\_}\n" in tex
+    assert "\\begin{abstract}\nThe slope of $\\sigma$ is at most $1/4$; costs \\$0.\n\\end{abstract}" in tex
+    assert "\\section{The logistic function}" in tex and "\\subsection{Values}" in tex
+    assert r"It is {*}smooth{*} \textbar{} bounded \textless{}b\textgreater{}: $\sigma(x) = 1/(1 + e^{-x})$." in tex
+    assert "\\begin{equation}\n\\label{eq:def-sigma}\ny = \\sigma\\left(x\\right)\n\\end{equation}" in tex
+    assert "\\[\n\\sigma'(x) = \\sigma(x)\\,(1 - \\sigma(x))\n\\]" in tex
+    assert r"$0$ & $\left|{x - 1}\right|$ & a\textbar{}b \\" in tex
+    assert "\\caption{Values of $|x - 1|$}" in tex
+    assert "\\begin{lstlisting}[language=Python, caption={Code}]\n" in tex
+    assert "# sigma <= 1, ``` inside\n\\end{lstlisting}" in tex
+    assert "\\begin{tikzpicture}\\draw (0,0) -- (1,1);\\end{tikzpicture}\n\\caption{The graph}" in tex
+    assert "\\date{}" in tex and "\\today" not in tex
+
+
+def test_latex_is_pdflatex_safe() -> None:
+    """Only ASCII and T1/utf8-defined Latin letters reach pdflatex."""
+    doc = Document("u", "Über σ-Funktionen – 中文", "Naïve ≤ “quoted”.", (
+        Section("Λ and ħ"), Prose("α ≥ 0 and $x$"),
+        Table(("σ",), (("≤ 中",),)),
+        Listing("x = 'σ' ≤ 1  # Größe — ok\n"),
+        ProofBlock(calc(sp.Symbol("σ")).eq(sp.Symbol("σ"), by="trivial, ħ ≈ 1")),
+    ))
+    tex = render(doc, "tex", check=False)
+    bad = {c for c in tex if not (c.isascii() or 0xA1 <= ord(c) <= 0x17E)}
+    assert not bad, bad
+    listing = tex.split("\\begin{lstlisting}")[1].split("\\end{lstlisting}")[0]
+    assert listing.isascii()
+    assert "x = 'sigma' <= 1  # Grosse -- ok" in listing
+    assert r"{\sigma} &= {\sigma}" in tex  # a Unicode Symbol name becomes a command
+
+
+def test_listing_cannot_end_early() -> None:
+    code = "a = 1\n\\end{lstlisting}\n\\input{evil}\n"
+    doc = Document("l", "L", "", (Listing(code, language="no such language!"),))
+    tex = render(doc, "tex", check=False)
+    body = tex.split("\\begin{document}")[1]
+    assert body.count("\\end{lstlisting}") == 1
+    assert "\\begin{lstlisting}\n" in body  # unknown language: no language= option
+
+
+def test_section_levels_and_labels() -> None:
+    doc = Document("s", "S", "", tuple(Section(f"L{n}", level=n) for n in (1, 2, 3, 4, 5))
+                   + (Equation(x, label="a b$c"),))
+    tex = render(doc, "tex", check=False)
+    assert [m for m in re.findall(r"\\(section|subsection|subsubsection|paragraph)\{L", tex)] == \
+        ["section", "section", "subsection", "subsubsection", "paragraph"]
+    assert "\\label{eq:a-b-c}" in tex
+    md = render(doc, "md", check=False)
+    assert "\n# L1\n" in md and "\n##### L5\n" in md
+
+
+def test_math_latex() -> None:
+    assert math_latex(sp.Derivative(s, x)) == r"\frac{d}{d x} \sigma\left(x\right)"
+    assert math_latex("  a \\\\\n\n b ") == "a \\\\\n b"
+    with pytest.raises(InputError):
+        math_latex(object())
+
+
+# ----------------------------------------------------------------- formats and errors
+
+
+def test_format_names() -> None:
+    report = make_report()
+    assert render(report, "md") == render(report, "markdown") == render(report, " Markdown ")
+    assert render(report, "tex") == render(report, "latex") == render(report, "LaTeX")
+    with pytest.raises(InputError, match="unknown format 'html'"):
+        render(report, "html")
+
+
+def test_render_rejects_other_objects() -> None:
+    with pytest.raises(InputError, match="expected a Proof, Report, Document or DocumentReport"):
+        render("a string", "md")
+
+
+def test_deterministic() -> None:
+    doc, report = make_document()
+    first = (render(report, "md"), render(report, "tex"))
+    render_module._environment.cache_clear()
+    doc2, report2 = make_document()
+    assert (render(report2, "md"), render(report2, "tex")) == first
+
+
+# ----------------------------------------------------------------- templates
+
+
+def test_shipped_templates_cover_every_block() -> None:
+    root = shipped_templates()
+    for kind in ("document", "report", "proof", "prose", "section", "equation", "table", "listing",
+                 "figure", "status"):
+        for ext in ("md", "tex"):
+            assert root.joinpath(f"{kind}.{ext}.j2").is_file(), f"{kind}.{ext}.j2"
+    assert root.joinpath("__init__.py").is_file()
+
+
+def test_override_one_block_by_extending(tmp_path: Path) -> None:
+    (tmp_path / "proof.md.j2").write_text(
+        '{% extends "symgrad/proof.md.j2" %}\n'
+        "{% block verdicts %}\n\n"
+        "{% for s in block.steps %}\n"
+        "- step {{ s.index }}: {{ s.status }} ({{ evidence(s) }})\n"
+        "{% endfor %}\n"
+        "{% endblock %}\n", encoding="utf-8")
+    (tmp_path / "document.md.j2").write_text(
+        '{% extends "symgrad/document.md.j2" %}\n'
+        "{% block title %}\n{{ super() }}<!-- by a user -->\n{% endblock %}\n", encoding="utf-8")
+    _, report = make_document(make_report(Status.REFUTED))
+    md = render(report, "md", template_dir=tmp_path)
+    assert "| Step | Justification | Status | Evidence |" not in md
+    assert "- step 2: refuted (counterexample at $x = 0$:" in md
+    assert "\\begin{aligned}" in md  # the rest of our proof template still renders
+    assert md.startswith("# 50% of \\\\input\\{x\\} \\& \\_y\\_\n<!-- by a user -->\n")
+    # without the user directory, ours again
+    assert "| Step | Justification | Status | Evidence |" in render(report, "md")
+
+
+def test_override_latex_preamble(tmp_path: Path) -> None:
+    (tmp_path / "layout.tex.j2").write_text(
+        '((* extends "symgrad/layout.tex.j2" *))\n'
+        "((* block preamble *))\n((( super() )))\\usepackage{mathtools}\n((* endblock *))\n",
+        encoding="utf-8")
+    tex = render(make_report(), "tex", template_dir=str(tmp_path))
+    assert "\\usepackage[hidelinks]{hyperref}\n" in tex
+    assert "\\usepackage{mathtools}\n\\begin{document}" in tex
+
+
+def test_template_dirs_in_order(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    (first / "section.md.j2").write_text("FIRST {{ block.title }}\n", encoding="utf-8")
+    (second / "section.md.j2").write_text("SECOND {{ block.title }}\n", encoding="utf-8")
+    (second / "prose.md.j2").write_text("PROSE\n", encoding="utf-8")
+    doc = Document("d", "D", "", (Section("S"), Prose("p")))
+    md = render(doc, "md", template_dir=[first, second], check=False)
+    assert "FIRST S" in md and "SECOND" not in md and "PROSE" in md
+
+
+def test_template_errors(tmp_path: Path) -> None:
+    doc = Document("d", "D", "", (Section("S"),))
+    with pytest.raises(InputError, match="not a directory"):
+        render(doc, "md", template_dir=tmp_path / "missing", check=False)
+    (tmp_path / "section.md.j2").write_text('{% include "nope.md.j2" %}\n', encoding="utf-8")
+    with pytest.raises(TemplateError, match="'nope.md.j2' not found"):
+        render(doc, "md", template_dir=tmp_path, check=False)
+    (tmp_path / "section.md.j2").write_text("ok\n{% if %}\n", encoding="utf-8")
+    with pytest.raises(TemplateError, match="line 2"):
+        render(doc, "md", template_dir=tmp_path, check=False)
+    (tmp_path / "section.md.j2").write_text("{{ block.no_such_field }}\n", encoding="utf-8")
+    with pytest.raises(TemplateError, match="no_such_field"):
+        render(doc, "md", template_dir=tmp_path, check=False)
+
+
+def test_latex_environment_delimiters() -> None:
+    env = environment("latex")
+    # {#1} and {{ are LaTeX, not Jinja, in .tex.j2 templates
+    out = env.from_string(r"\newcommand{\x}[1]{#1}{{a}} ((( v ))) ((# gone #))((* if v *))yes((* endif *))").render(v=1)
+    assert out == r"\newcommand{\x}[1]{#1}{{a}} 1 yes"
+    assert environment("md").from_string("{{ v }}{# gone #}").render(v=2) == "2"
+
+
+def test_long_justifications_wrap_in_documents_only() -> None:
+    long_by = "a rather long justification that would run off the right margin of the page"
+    proof = calc(x).eq(x + 0, by=long_by).eq(x, by="short")
+    tex = render(proof, "tex", check=False)
+    assert r"&= x && \sgby{" + long_by + "}" in tex
+    assert r"&= x && \text{(short)}" in tex
+    assert "\\newcommand{\\sgby}" in tex
+    # the notebook's math has no \parbox (KaTeX/MathJax lack it)
+    from symgrad.display import mimebundle
+
+    assert r"\text{(" + long_by + ")}" in mimebundle(proof)["text/latex"]
+
+
+def test_wide_tables_become_tabularx() -> None:
+    narrow = Table(("a", "b"), (("1", "2"),))
+    wide = Table(("point", "a long header that needs to wrap somewhere", "another long header, also wrapping"),
+                 (("0.000335237670756474", "1e-18", "2e-20"),))
+    tex = render(Document("t", "T", "", (narrow, wide)), "tex", check=False)
+    assert "\\begin{tabular}{@{}ll@{}}" in tex
+    spec = r"@{}l>{\raggedright\arraybackslash}X>{\raggedright\arraybackslash}X@{}"
+    assert "\\begin{tabularx}{\\linewidth}{" + spec + "}" in tex and "\\end{tabularx}" in tex
+    with pytest.raises(InputError, match="at least one column"):
+        render(Document("t", "T", "", (Table((), ()),)), "tex", check=False)
+    with pytest.raises(InputError, match="row 1 has 1 cells"):
+        render(Document("t", "T", "", (Table(("a", "b"), (("1",),)),)), "md", check=False)

@@ -1,0 +1,198 @@
+"""The committed derivations/ build with real tools and match the catalog.
+
+- every derivations/*.tex compiles with latexmk (pdflatex);
+- every formula in derivations/*.md renders with KaTeX (strict);
+- derivations/ equals a fresh `symgrad render --all` byte for byte;
+- self-tests of the harness, so it cannot pass by accident.
+Tests marked `tools` skip locally without the tools and fail in CI.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+try:
+    from . import tooling
+except ImportError:  # tests/ is not a package: pytest put it on sys.path
+    import tooling
+
+REPO_ROOT = tooling.REPO_ROOT
+DERIVATIONS = REPO_ROOT / "derivations"
+TEX_FILES = sorted(DERIVATIONS.glob("*.tex"))
+MD_FILES = sorted(DERIVATIONS.glob("*.md"))
+RENDER_HINT = "run `bash scripts/render.sh`"
+
+
+# ----------------------------------------------------------- the derivations
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("tex", TEX_FILES, ids=[p.name for p in TEX_FILES])
+def test_derivation_tex_compiles(tex, tmp_path):
+    try:
+        tooling.compile_latex(tex, tmp_path)
+        return
+    except tooling.LatexError as e:
+        message = str(e)
+    pytest.fail(message, pytrace=False)  # outside `except`: no chained traceback
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("md", MD_FILES, ids=[p.name for p in MD_FILES])
+def test_derivation_md_math_renders_in_katex(md):
+    errors = tooling.katex_check(md.read_text(encoding="utf-8"),
+                                 source=str(md.relative_to(REPO_ROOT)))
+    if errors:
+        pytest.fail(f"KaTeX rejects {len(errors)} formula(s):\n" + "\n".join(map(str, errors)),
+                    pytrace=False)
+
+
+def test_derivations_not_empty():
+    assert TEX_FILES and MD_FILES, f"derivations/ has no .md/.tex files: {RENDER_HINT}"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """A fresh render of the whole catalog, through the CLI (`python -m symgrad`)."""
+    out = tmp_path_factory.mktemp("rendered")
+    cmd = [sys.executable, "-m", "symgrad",
+           "render", "--all", "--format", "md", "--format", "tex", "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        pytest.fail(f"symgrad render failed (exit {proc.returncode}):\n"
+                    f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}", pytrace=False)
+    return out
+
+
+def _outputs(d):
+    return {p.name: p.read_bytes() for p in [*d.glob("*.md"), *d.glob("*.tex")]}
+
+
+def test_derivations_not_stale(rendered):
+    fresh, committed = _outputs(rendered), _outputs(DERIVATIONS)
+    assert fresh, "symgrad render --all wrote no .md/.tex files"
+    problems = (
+        [f"  missing:  derivations/{n}" for n in sorted(fresh.keys() - committed.keys())]
+        + [f"  orphan (entry no longer in the catalog): derivations/{n}"
+           for n in sorted(committed.keys() - fresh.keys())]
+        + [f"  differs:  derivations/{n}" for n in sorted(fresh.keys() & committed.keys())
+           if fresh[n] != committed[n]]
+    )
+    if problems:
+        pytest.fail(f"derivations/ is stale: {RENDER_HINT}\n" + "\n".join(problems), pytrace=False)
+
+
+def test_render_all_covers_catalog(rendered):
+    import symgrad.catalog
+
+    names = list(symgrad.catalog.names())
+    assert names, "the catalog is empty"
+    files = {p.name for p in rendered.iterdir()}
+    missing = [f"{n}.{ext}" for n in names for ext in ("md", "tex") if f"{n}.{ext}" not in files]
+    assert not missing, f"`symgrad render --all` did not write: {missing}"
+
+
+# ----------------------------------------------------- self-tests of the harness
+
+SAMPLE_MD = r"""# Sample $x^2$
+
+Costs \$5, `code $not math$` and $5 or $10 are not math.
+
+$$
+\frac{\partial L}{\partial w} = x^\top (\hat y - y)
+$$
+
+```python
+s = "$not math$"
+```
+
+Bad: $\frac{1}{$ then fine $\sigma(z)$ then $\unknownmacro x$.
+$$\left( \right.$$
+"""
+
+
+def test_extract_formulas_finds_math_and_skips_code():
+    got = [(f.line, f.display, f.tex.strip()) for f in tooling.extract_formulas(SAMPLE_MD)]
+    assert got == [
+        (1, False, "x^2"),
+        (5, True, r"\frac{\partial L}{\partial w} = x^\top (\hat y - y)"),
+        (13, False, r"\frac{1}{"),
+        (13, False, r"\sigma(z)"),
+        (13, False, r"\unknownmacro x"),
+        (14, True, r"\left( \right."),
+    ]
+
+
+def test_extract_formulas_github_syntax_and_unclosed_display():
+    md = "Inline $`a_1`$.\n\n```math\n\\sum_i a_i\n```\n"
+    got = [(f.line, f.display, f.tex) for f in tooling.extract_formulas(md)]
+    assert got == [(1, False, "a_1"), (4, True, r"\sum_i a_i")]
+    _, problems = tooling._scan("text $$ x + y\nno close")
+    assert problems == [(1, "unclosed $$ (display math)")]
+
+
+@pytest.mark.tools
+def test_katex_check_reports_bad_formulas():
+    errors = tooling.katex_check(SAMPLE_MD, source="sample.md")
+    assert [(e.line, e.tex) for e in errors] == [(13, r"\frac{1}{"), (13, r"\unknownmacro x")]
+    assert str(errors[0]).startswith(r"sample.md:13: $\frac{1}{$: ")
+    assert "unknownmacro" in errors[1].message
+
+
+@pytest.mark.tools
+def test_katex_check_strict_mode_and_unclosed_display():
+    # strict: "error" turns KaTeX's warnings (here: Unicode text in math
+    # mode, which LaTeX rejects) into errors; \\text{é} is fine.
+    errors = tooling.katex_check("ok $\\text{é}$, $é$\n\n$$ x", source="s.md")
+    assert [(e.line, e.tex) for e in errors] == [(1, "é"), (3, "")]
+    assert "unicodeTextInMathMode" in errors[0].message
+    assert "unclosed $$" in errors[1].message
+
+
+@pytest.mark.tools
+def test_katex_check_accepts_good_formulas():
+    md = (r"$\operatorname{softmax}(z)_i = \frac{e^{z_i}}{\sum_j e^{z_j}}$ and" "\n"
+          r"$$\begin{aligned} f'(x) &= \sigma(x)\,(1-\sigma(x)) \\ g &= 0 \end{aligned}$$")
+    assert tooling.katex_check(md) == []
+
+
+GOOD_TEX = r"""\documentclass{article}
+\usepackage{amsmath}
+\begin{document}
+$\frac{\partial}{\partial x} \sigma(x) = \sigma(x)(1 - \sigma(x))$
+\end{document}
+"""
+
+
+@pytest.mark.tools
+def test_compile_latex_good_document(tmp_path):
+    src = tmp_path / "src" / "good.tex"
+    src.parent.mkdir()
+    src.write_text(GOOD_TEX, encoding="utf-8")
+    proc = tooling.compile_latex(src, tmp_path / "build")
+    assert proc.returncode == 0
+    assert (tmp_path / "build" / "good.pdf").is_file()
+    assert sorted(p.name for p in src.parent.iterdir()) == ["good.tex"]  # no junk beside it
+
+
+@pytest.mark.tools
+def test_compile_latex_bad_document_fails(tmp_path):
+    bad = GOOD_TEX.replace(r"\sigma(x) =", r"\undefinedmacro(x) =")
+    with pytest.raises(tooling.LatexError, match="Undefined control sequence"):
+        tooling.compile_latex(bad, tmp_path)
+
+
+@pytest.mark.parametrize("ci, outcome", [("", pytest.skip.Exception),
+                                         ("false", pytest.skip.Exception),
+                                         ("0", pytest.skip.Exception),
+                                         ("true", pytest.fail.Exception),
+                                         ("1", pytest.fail.Exception)])
+def test_require_tool_skips_locally_fails_in_ci(monkeypatch, ci, outcome):
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr(tooling.shutil, "which", lambda name: None)
+    for tool in ("latexmk", "node", "katex"):
+        with pytest.raises(outcome):
+            tooling.require_tool(tool)
