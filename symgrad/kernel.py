@@ -82,8 +82,11 @@ def check(proof: Proof, options: CheckOptions | None = None, **overrides: Any) -
 @functools.lru_cache(maxsize=512)
 def _check_cached(proof: Proof, options: CheckOptions) -> Report:
     verdicts = []
-    for index, (lhs, rel, rhs, by) in enumerate(proof.links(), start=1):
-        verdicts.append(_check_link(index, lhs, rel, rhs, by, proof.assumptions, options))
+    for index, ((lhs, rel, rhs, by), step) in enumerate(zip(proof.links(), proof.steps), start=1):
+        verdict = _check_link(index, lhs, rel, rhs, by, proof.assumptions, options)
+        if step.details:
+            verdict = replace(verdict, details=tuple(_check_cached(sub, options) for sub in step.details))
+        verdicts.append(verdict)
     return Report(proof, tuple(verdicts))
 
 

@@ -208,11 +208,16 @@ def _as_condition(value: Any, where: str) -> sp.Basic:
 
 @dataclass(frozen=True)
 class Step:
-    """One link of a chain: ``previous REL expr``, justified ``by``."""
+    """One link of a chain: ``previous REL expr``, justified ``by``.
+
+    ``details`` are sub-proofs the step uses (e.g. the derivative of the inner
+    function in a chain-rule step); the kernel checks them too.
+    """
 
     relation: Relation
     expr: sp.Expr
     by: Justification = field(default_factory=Justification)
+    details: tuple["Proof", ...] = ()
 
 
 @dataclass(frozen=True)
@@ -230,28 +235,40 @@ class Proof:
 
     # -- building ---------------------------------------------------------
     def step(self, relation: Relation | str, expr: Any, by: str | None = None,
-             rule: str | None = None) -> "Proof":
-        """Append ``REL expr``; ``by`` is free text or a registered rule name."""
+             rule: str | None = None, details: Sequence["Proof"] = ()) -> "Proof":
+        """Append ``REL expr``; ``by`` is free text or a registered rule name.
+
+        ``details`` are sub-proofs that the step uses; they are checked too.
+        """
         rel = Relation.parse(relation)
-        new_expr = _as_expr(expr, f"step {len(self.steps) + 1} ({rel.value})")
+        where = f"step {len(self.steps) + 1} ({rel.value})"
+        new_expr = _as_expr(expr, where)
         justification = _justification(by, rule)
+        for i, sub in enumerate(details):
+            if not isinstance(sub, Proof):
+                raise InputError(f"{where}: details[{i}] must be a Proof, got {type(sub).__name__}")
         self.relation.then(rel) if self.steps else None  # raises ChainError on mixing
-        return replace(self, steps=self.steps + (Step(rel, new_expr, justification),))
+        return replace(self, steps=self.steps + (Step(rel, new_expr, justification, tuple(details)),))
 
-    def eq(self, expr: Any, by: str | None = None, rule: str | None = None) -> "Proof":
-        return self.step(Relation.EQ, expr, by, rule)
+    def eq(self, expr: Any, by: str | None = None, rule: str | None = None,
+           details: Sequence["Proof"] = ()) -> "Proof":
+        return self.step(Relation.EQ, expr, by, rule, details)
 
-    def le(self, expr: Any, by: str | None = None, rule: str | None = None) -> "Proof":
-        return self.step(Relation.LE, expr, by, rule)
+    def le(self, expr: Any, by: str | None = None, rule: str | None = None,
+           details: Sequence["Proof"] = ()) -> "Proof":
+        return self.step(Relation.LE, expr, by, rule, details)
 
-    def lt(self, expr: Any, by: str | None = None, rule: str | None = None) -> "Proof":
-        return self.step(Relation.LT, expr, by, rule)
+    def lt(self, expr: Any, by: str | None = None, rule: str | None = None,
+           details: Sequence["Proof"] = ()) -> "Proof":
+        return self.step(Relation.LT, expr, by, rule, details)
 
-    def ge(self, expr: Any, by: str | None = None, rule: str | None = None) -> "Proof":
-        return self.step(Relation.GE, expr, by, rule)
+    def ge(self, expr: Any, by: str | None = None, rule: str | None = None,
+           details: Sequence["Proof"] = ()) -> "Proof":
+        return self.step(Relation.GE, expr, by, rule, details)
 
-    def gt(self, expr: Any, by: str | None = None, rule: str | None = None) -> "Proof":
-        return self.step(Relation.GT, expr, by, rule)
+    def gt(self, expr: Any, by: str | None = None, rule: str | None = None,
+           details: Sequence["Proof"] = ()) -> "Proof":
+        return self.step(Relation.GT, expr, by, rule, details)
 
     def assuming(self, *conditions: Any) -> "Proof":
         """A copy with more side conditions (SymPy relations)."""
@@ -389,10 +406,18 @@ class Verdict:
     min_slack: sp.Expr | None = None
     seconds: float = 0.0
     note: str = ""
+    details: tuple["Report", ...] = ()
+    rests_on: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return self.status is Status.PROVED
+        """Proved, and so is every sub-proof in ``details``."""
+        return self.status is Status.PROVED and all(d.ok for d in self.details)
+
+    @property
+    def overall_status(self) -> Status:
+        """The weakest of this step's status and its sub-proofs' statuses."""
+        return Status.weakest([self.status, *(d.status for d in self.details)])
 
     def explain(self) -> str:
         """One line: what was checked, the verdict and its evidence."""
@@ -423,12 +448,22 @@ class Report:
     def status(self) -> Status:
         if not self.steps:
             return Status.UNKNOWN
-        return Status.weakest(v.status for v in self.steps)
+        return Status.weakest(v.overall_status for v in self.steps)
 
     @property
     def ok(self) -> bool:
-        """True only if the chain has steps and every one is proved."""
-        return bool(self.steps) and all(v.status is Status.PROVED for v in self.steps)
+        """True only if the chain has steps and every one (with its sub-proofs) is proved."""
+        return bool(self.steps) and all(v.ok for v in self.steps)
+
+    @property
+    def lemmas(self) -> tuple[str, ...]:
+        """Names of the lemmas that unproved steps rest on (sub-proofs included)."""
+        names: list[str] = []
+        for v in self.steps:
+            for name in (*v.rests_on, *(n for d in v.details for n in d.lemmas)):
+                if name not in names:
+                    names.append(name)
+        return tuple(names)
 
     @property
     def claim(self) -> sp.Basic:
@@ -441,8 +476,9 @@ class Report:
 
     @property
     def first_failure(self) -> Verdict | None:
+        """The first step that is not proved (itself or in its sub-proofs)."""
         for verdict in self.steps:
-            if verdict.status is not Status.PROVED:
+            if not verdict.ok:
                 return verdict
         return None
 

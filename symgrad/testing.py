@@ -22,10 +22,15 @@ def failure_message(report: Report) -> str:
     """A short, pointed description of why ``report`` is not a proof."""
     if not report.steps:
         return "the proof has no steps: a calc chain proves nothing until a step is added"
-    failing = [v for v in report.steps if v.status is not Status.PROVED]
+    failing = [v for v in report.steps if not v.ok]
     if not failing:
         return "every step is proved"
     first = failing[0]
+    if first.status is Status.PROVED:  # the step holds; one of its sub-proofs does not
+        sub_index, sub = next((i, d) for i, d in enumerate(first.details, start=1) if not d.ok)
+        title = f" ({sub.proof.title})" if sub.proof.title else ""
+        inner = failure_message(sub).replace("\n", "\n  ")
+        return f"step {first.index} of {len(report.steps)}: its sub-proof {sub_index}{title} fails:\n  {inner}"
     lines = [f"step {first.index} of {len(report.steps)} is {first.status.value}: "
              f"{_side(first.lhs)} {first.relation.unicode} {_side(first.rhs)}"]
     if not first.by.empty:
