@@ -1,6 +1,8 @@
 """The ``symgrad`` command line: list, show and render catalog entries.
 
-Exit codes: 0 when every step is proved, 1 when some step is not, 2 for bad
+Exit codes: 0 when every step is proved (a step that cites a named lemma
+counts as proved given that lemma, and the lemma is listed), 1 when some step
+is not, 2 for bad
 usage or input (a one-line error, never a traceback), 3 for an internal error.
 """
 
@@ -15,7 +17,7 @@ from typing import Sequence, TextIO
 from . import catalog
 from .errors import SymgradError
 from .kernel import CheckOptions
-from .model import Document, Status
+from .model import Document, DocumentReport
 
 __all__ = ["main"]
 
@@ -86,7 +88,7 @@ def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     out.write(terminal_text(report))
     if not terminal_text(report).endswith("\n"):
         out.write("\n")
-    return 0 if report.ok else 1
+    return 0 if report.ok_given_lemmas else 1
 
 
 def _cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -109,13 +111,13 @@ def _cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except OSError as exc:
         raise SymgradError(f"cannot create the output directory {out_dir}: {exc.strerror}") from None
     options = _options(args)
-    worst = Status.PROVED
+    all_ok = True
     for i, name in enumerate(names, start=1):
         err.write(f"[{i}/{len(names)}] {name}: checking ...\n")
         err.flush()
         document: Document = catalog.get(name)
         report = document.check(options)
-        worst = Status.weakest([worst, report.status])
+        all_ok = all_ok and report.ok_given_lemmas
         for fmt, suffix in formats:
             text = render(report, fmt, template_dir=args.template_dir or None)
             path = out_dir / f"{name}{suffix}"
@@ -124,8 +126,17 @@ def _cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             except OSError as exc:
                 raise SymgradError(f"cannot write {path}: {exc.strerror}") from None
             out.write(f"{path}\n")
-        err.write(f"[{i}/{len(names)}] {name}: {report.status.value}\n")
-    return 0 if worst is Status.PROVED else 1
+        err.write(f"[{i}/{len(names)}] {name}: {_outcome(report)}\n")
+    return 0 if all_ok else 1
+
+
+def _outcome(report: DocumentReport) -> str:
+    """``proved``, ``proved given lemma(s) ...``, or the weakest status."""
+    if report.ok:
+        return "proved"
+    if report.ok_given_lemmas:
+        return f"proved given the cited lemma(s): {', '.join(report.lemmas)}"
+    return report.status.value
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -31,6 +31,7 @@ from .errors import InputError
 from .functions import sigmoid
 from .model import Counterexample, Justification, Proof, Relation, Report, Status, Verdict
 from .positivity import prove_nonnegative
+from .rules import registry as rule_registry
 
 __all__ = ["CheckOptions", "check", "check_relation", "DEFAULT_OPTIONS"]
 
@@ -83,7 +84,11 @@ def check(proof: Proof, options: CheckOptions | None = None, **overrides: Any) -
 def _check_cached(proof: Proof, options: CheckOptions) -> Report:
     verdicts = []
     for index, ((lhs, rel, rhs, by), step) in enumerate(zip(proof.links(), proof.steps), start=1):
-        verdict = _check_link(index, lhs, rel, rhs, by, proof.assumptions, options)
+        if _is_matrix(lhs) or _is_matrix(rhs):
+            verdict = _check_matrix_link(index, lhs, rel, rhs, by, proof, options)
+        else:
+            verdict = _check_link(index, lhs, rel, rhs, by, proof.assumptions, options, proof.definitions)
+        verdict = _apply_lemma(verdict)
         if step.details:
             verdict = replace(verdict, details=tuple(_check_cached(sub, options) for sub in step.details))
         verdicts.append(verdict)
@@ -126,8 +131,79 @@ def _prepare(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
+def _is_matrix(expr: Any) -> bool:
+    return isinstance(expr, (sp.MatrixBase, sp.MatrixExpr))
+
+
+def _explicit(expr: Any) -> sp.ImmutableMatrix:
+    """A matrix expression (e.g. an unevaluated product of matrices) as explicit entries."""
+    if isinstance(expr, sp.MatrixExpr) and not isinstance(expr, sp.MatrixBase):
+        expr = expr.doit()
+        if isinstance(expr, sp.MatrixExpr):
+            expr = expr.as_explicit()
+    return sp.ImmutableMatrix(expr)
+
+
+def _apply_lemma(verdict: Verdict) -> Verdict:
+    """A step citing a lemma rule is never shown as proved by computation.
+
+    Unless refuted, it is ``unknown`` and marked as resting on the lemma, which
+    the report lists (``Report.lemmas``).
+    """
+    rule_name = verdict.by.rule
+    if not rule_name or verdict.status is Status.REFUTED:
+        return verdict
+    rule = rule_registry.get(rule_name)
+    if rule.kind != "lemma":
+        return verdict
+    seen = {Status.PROVED: "the algebra also checks out symbolically under SymPy's default smoothness",
+            Status.NUMERIC: f"no counterexample at {verdict.samples} sampled points",
+            Status.UNKNOWN: "not checked by computation"}[verdict.status]
+    return replace(verdict, status=Status.UNKNOWN, method="rests on a lemma", rests_on=(rule_name,),
+                   note=f"{rule.summary} ({seen})")
+
+
+def _define(expr: sp.Expr, definitions: tuple[tuple[sp.Basic, sp.Basic], ...]) -> sp.Expr:
+    """Substitute the proof's definitions until nothing changes."""
+    for _ in range(10):
+        new = expr
+        for key, value in definitions:
+            new = new.subs(key, value)
+        if new == expr:
+            return new
+        expr = new
+    raise InputError("the proof's definitions (where=) refer to each other in a cycle")
+
+
+def _check_matrix_link(index: int, lhs: Any, rel: Relation, rhs: Any, by: Justification, proof: Proof,
+                       options: CheckOptions) -> Verdict:
+    """``=`` between matrices: every entry is checked; the weakest entry decides."""
+    if rel is not Relation.EQ:
+        raise InputError(f"step {index}: matrices can only be related by '=', not '{rel.value}'")
+    if not (_is_matrix(lhs) and _is_matrix(rhs)):
+        raise InputError(f"step {index}: one side is a matrix and the other is not")
+    shown_lhs, shown_rhs = lhs, rhs
+    lhs, rhs = _explicit(lhs), _explicit(rhs)
+    if lhs.shape != rhs.shape:
+        raise InputError(f"step {index}: shapes differ, {lhs.shape[0]}x{lhs.shape[1]} on the left "
+                         f"and {rhs.shape[0]}x{rhs.shape[1]} on the right")
+    entries = []
+    for i in range(lhs.shape[0]):
+        for j in range(lhs.shape[1]):
+            entries.append(((i, j), _check_link(index, lhs[i, j], rel, rhs[i, j], by, proof.assumptions,
+                                                options, proof.definitions)))
+    status = Status.weakest(v.status for _, v in entries)
+    (i, j), worst = next((ij, v) for ij, v in entries if v.status is status)
+    methods = sorted({v.method for _, v in entries})
+    note = f"entry ({i + 1}, {j + 1}) of {lhs.shape[0]}x{lhs.shape[1]}: {worst.evidence()}"
+    return replace(worst, lhs=shown_lhs, rhs=shown_rhs, method=("every entry: " + "; ".join(methods))
+                   if status is Status.PROVED else worst.method, note=note,
+                   seconds=round(sum(v.seconds for _, v in entries), 3))
+
+
 def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justification,
-                assumptions: tuple[sp.Basic, ...], options: CheckOptions) -> Verdict:
+                assumptions: tuple[sp.Basic, ...], options: CheckOptions,
+                definitions: tuple[tuple[sp.Basic, sp.Basic], ...] = ()) -> Verdict:
     started = time.perf_counter()
     deadline = Deadline(options.budget)
 
@@ -140,7 +216,8 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
 
     # Orient every inequality as small <= big (or small < big).
     try:
-        left, right = deadline.run(lambda: (_prepare(lhs), _prepare(rhs)), 0.3)
+        left, right = deadline.run(lambda: (_prepare(_define(lhs, definitions)),
+                                            _prepare(_define(rhs, definitions))), 0.3)
     except OutOfTime:
         return verdict(Status.UNKNOWN, "budget", note="the budget ran out while evaluating derivatives")
     if rel.direction > 0:
@@ -165,7 +242,9 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     except OutOfTime:
         method = None
     if method is not None:
-        if left != lhs or right != rhs:
+        if definitions and (left, right) != (lhs, rhs):
+            method = f"substituting the definitions (where=), then {method}"
+        elif left != lhs or right != rhs:
             done = sorted({type(e).__name__.lower() for side in (lhs, rhs)
                            for e in side.atoms(sp.Derivative, sp.Limit, sp.Subs, sp.Integral, sp.Sum, sp.Product)})
             method = f"SymPy evaluated the {', '.join(done) or 'expression'}; then {method}"

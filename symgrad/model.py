@@ -171,6 +171,8 @@ def _as_expr(value: Any, where: str) -> sp.Expr:
 
     Strings are refused: symgrad never parses untrusted text with sympify.
     """
+    if isinstance(value, sp.MatrixBase) and not isinstance(value, sp.ImmutableMatrix):
+        return sp.ImmutableMatrix(value)  # type: ignore[return-value]
     if isinstance(value, sp.Basic):
         if isinstance(value, sp.logic.boolalg.Boolean) and not isinstance(value, sp.Expr):
             raise InputError(f"{where}: expected an expression, got the boolean {value}")
@@ -232,6 +234,7 @@ class Proof:
     steps: tuple[Step, ...] = ()
     assumptions: tuple[sp.Basic, ...] = ()
     title: str | None = None
+    definitions: tuple[tuple[sp.Basic, sp.Basic], ...] = ()
 
     # -- building ---------------------------------------------------------
     def step(self, relation: Relation | str, expr: Any, by: str | None = None,
@@ -346,17 +349,31 @@ def _justification(by: str | None, rule: str | None) -> Justification:
     return Justification(text=by)
 
 
-def calc(start: Any, assume: Sequence[Any] = (), title: str | None = None) -> Proof:
+def calc(start: Any, assume: Sequence[Any] = (), title: str | None = None,
+         where: Mapping[Any, Any] | None = None) -> Proof:
     """Start a calc chain at ``start`` under the side conditions ``assume``.
 
     Symbol assumptions (``Symbol("x", positive=True)``) are read from the
     symbols themselves; ``assume`` adds relations such as ``0 < t``.
+    ``where`` defines symbols or undefined functions for the whole proof, e.g.
+    ``{b: g(a), f: Lambda(y, f(b) + psi(y)*(y - b))}`` (a hypothesis that holds
+    for every ``y`` may be used as such a definition); the kernel substitutes
+    the definitions into both sides of every step before checking it.
     """
     expr = _as_expr(start, "calc start")
     if isinstance(assume, (sp.Basic, bool)):
         assume = [assume]
     conditions = tuple(_as_condition(c, f"assumption {i + 1}") for i, c in enumerate(assume))
-    return Proof(start=expr, steps=(), assumptions=conditions, title=title)
+    definitions = []
+    for key, value in (where or {}).items():
+        if not (isinstance(key, sp.Symbol) or isinstance(key, sp.core.function.UndefinedFunction)):
+            raise InputError(f"where: can only define a Symbol or an undefined Function, got {key!r}")
+        if isinstance(key, sp.Symbol):
+            value = _as_expr(value, f"where[{key}]")
+        elif not isinstance(value, sp.Lambda):
+            raise InputError(f"where[{key}]: define a function with sympy.Lambda, got {type(value).__name__}")
+        definitions.append((key, value))
+    return Proof(start=expr, steps=(), assumptions=conditions, title=title, definitions=tuple(definitions))
 
 
 @dataclass(frozen=True)
@@ -415,6 +432,19 @@ class Verdict:
         return self.status is Status.PROVED and all(d.ok for d in self.details)
 
     @property
+    def label(self) -> str:
+        """The status as shown to people: ``rests on a lemma`` for a lemma step."""
+        if self.rests_on and self.status is Status.UNKNOWN:
+            return "rests on a lemma"
+        return self.status.value
+
+    @property
+    def ok_given_lemmas(self) -> bool:
+        """Proved, or resting on a cited lemma and not refuted (sub-proofs likewise)."""
+        own = self.status is Status.PROVED or (bool(self.rests_on) and self.status is Status.UNKNOWN)
+        return own and all(d.ok_given_lemmas for d in self.details)
+
+    @property
     def overall_status(self) -> Status:
         """The weakest of this step's status and its sub-proofs' statuses."""
         return Status.weakest([self.status, *(d.status for d in self.details)])
@@ -434,6 +464,8 @@ class Verdict:
                     f"at {self.digits} digits{slack}")
         if self.status is Status.REFUTED and self.counterexample is not None:
             return f"counterexample {self.counterexample.describe()}"
+        if self.rests_on and self.status is Status.UNKNOWN:
+            return f"rests on lemma {', '.join(self.rests_on)}: {self.note}"
         return self.note or self.method
 
 
@@ -454,6 +486,11 @@ class Report:
     def ok(self) -> bool:
         """True only if the chain has steps and every one (with its sub-proofs) is proved."""
         return bool(self.steps) and all(v.ok for v in self.steps)
+
+    @property
+    def ok_given_lemmas(self) -> bool:
+        """Every step proved, except steps that rest on a cited lemma (see :attr:`lemmas`)."""
+        return bool(self.steps) and all(v.ok_given_lemmas for v in self.steps)
 
     @property
     def lemmas(self) -> tuple[str, ...]:
@@ -610,6 +647,17 @@ class DocumentReport:
     @property
     def ok(self) -> bool:
         return all(r.ok for r in self.reports)
+
+    @property
+    def ok_given_lemmas(self) -> bool:
+        return all(r.ok_given_lemmas for r in self.reports)
+
+    @property
+    def lemmas(self) -> tuple[str, ...]:
+        names: list[str] = []
+        for r in self.reports:
+            names += [n for n in r.lemmas if n not in names]
+        return tuple(names)
 
     @property
     def status(self) -> Status:

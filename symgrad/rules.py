@@ -87,5 +87,16 @@ _BUILTIN = [
     ("monotonicity", r"a \le b \Rightarrow f(a) \le f(b) \text{ for increasing } f",
      "apply an increasing function"),
 ]
+_LEMMAS = [
+    ("caratheodory-criterion",
+     r"f \text{ is differentiable at } a \iff \exists\, \varphi \text{ continuous at } a:\ "
+     r"f(x) - f(a) = \varphi(x)\,(x - a),\ \text{and then } f'(a) = \varphi(a)",
+     "Caratheodory's criterion for differentiability"),
+    ("continuity-of-composition-and-product",
+     r"\varphi, \psi \text{ continuous} \Rightarrow (\psi \circ g)\,\varphi \text{ continuous}",
+     "compositions and products of continuous functions are continuous"),
+]
 for _name, _statement, _summary in _BUILTIN:
     register_rule(_name, _statement, _summary)
+for _name, _statement, _summary in _LEMMAS:
+    register_rule(_name, _statement, _summary, kind="lemma")
