@@ -663,6 +663,16 @@ class DocumentReport:
     def status(self) -> Status:
         return Status.weakest(r.status for r in self.reports)
 
+    def __repr__(self) -> str:
+        from .display import terminal_text
+
+        return terminal_text(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from .display import mimebundle
+
+        return mimebundle(self)
+
     def report_for(self, block: ProofBlock) -> Report:
         for b, r in zip(self.document.proofs, self.reports):
             if b is block:

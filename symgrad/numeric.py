@@ -141,11 +141,11 @@ class _OutOfDomain(Exception):
     step: float = math.inf  # the step whose stencil left the domain, when known
 
 
-def _check_method(method: object) -> str:
+def _check_method(method: object) -> Method:
     if not isinstance(method, str) or method not in METHODS:
         valid = ", ".join(repr(m) for m in METHODS)
         raise InputError(f"unknown derivative method {method!r}; valid methods: {valid}")
-    return method
+    return method  # type: ignore[return-value]  # checked against METHODS above
 
 
 def _check_int(value: object, name: str, minimum: int) -> int:

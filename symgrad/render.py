@@ -526,7 +526,7 @@ _FILTERS: dict[str, dict[str, Callable[..., Any]]] = {
     },
 }
 
-_DELIMITERS: dict[str, dict[str, str]] = {
+_DELIMITERS: dict[str, dict[str, Any]] = {
     "md": {},
     "tex": {
         "block_start_string": "((*",

@@ -6,12 +6,12 @@ import sympy as sp
 
 from ..functions import sigmoid
 from ..model import Document, Equation, Prose, ProofBlock, Section, Table, calc
-from ..numeric import compare_derivative
+from ..numeric import Method, compare_derivative
 from . import entry
 
 NAME = "sigmoid-derivative-bound"
 SAMPLE_POINTS = (-8, -2, sp.Rational(-1, 2), 0, sp.Rational(3, 4), 1, 4)  # exact in binary
-METHOD_TITLES = {"richardson": "central difference + Richardson", "complex": "complex step",
+METHOD_TITLES: dict[Method, str] = {"richardson": "central difference + Richardson", "complex": "complex step",
                  "mpmath": "mpmath, 50 digits"}
 
 
