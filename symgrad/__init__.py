@@ -32,6 +32,9 @@ from .model import (
     calc,
 )
 from .rules import Rule, register_rule, registry as rules
+from .graph import Graph, Node
+from .derive import derive
+from .diffrules import register_derivative
 from .testing import assert_proof
 from .render import render
 from . import catalog, numeric
@@ -42,5 +45,6 @@ __all__ = [
     "ChainError", "CheckOptions", "Counterexample", "Document", "InputError", "Justification",
     "Proof", "ProofError", "Relation", "Report", "Rule", "Status", "Step", "SymgradError",
     "TemplateError", "UnknownEntryError", "UnknownRuleError", "UnsupportedError", "Verdict",
-    "assert_proof", "calc", "catalog", "numeric", "render", "check", "check_relation", "register_rule", "rules", "sigmoid", "__version__",
+    "assert_proof", "calc", "catalog", "numeric", "render", "check", "check_relation", "register_rule", "rules", "derive", "register_derivative", "sigmoid", "__version__",
 ]
+__all__ += ["Graph", "Node"]

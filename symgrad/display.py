@@ -2,7 +2,8 @@
 
 - :func:`proof_text`, :func:`report_text`, :func:`document_text`: the reprs
   of the model (plain Unicode text; SymPy expressions via :func:`sympy.sstr`).
-  They never run the kernel.
+  A step's sub-proofs (``Step.details``) are shown indented under it, each
+  headed by ``↳ sub-proof`` and its claim. They never run the kernel.
 - :func:`terminal_text`: a whole document (or proof, report) as terminal text
   with each proof's steps and verdicts, for ``symgrad show``.
 - :func:`mimebundle`: ``text/plain``, ``text/markdown`` and (for a proof or a
@@ -74,7 +75,10 @@ def _plural(n: int, word: str) -> str:
 
 
 def _numbers(items: Sequence[int]) -> str:
-    words = [str(i) for i in items]
+    return _join_words([str(i) for i in items])
+
+
+def _join_words(words: Sequence[str]) -> str:
     if len(words) <= 1:
         return "".join(words)
     return ", ".join(words[:-1]) + " and " + words[-1]
@@ -86,19 +90,34 @@ def _assuming(proof: Proof) -> str:
 
 def _chain_lines(proof: Proof, verdicts: dict[int, Verdict] | None, indent: str = "") -> list[str]:
     """The calc chain one step per line, justifications in a column; with
-    ``verdicts``, each step is followed by its verdict line."""
+    ``verdicts``, each step is followed by its verdict line. A step's
+    sub-proofs (``Step.details``) follow it, indented, each headed by its claim."""
     links = proof.links()
     exprs = [expr_text(rhs) for _, _, rhs, _ in links]
     column = min(max([len(e) for e in exprs] + [0]), _MAX_EXPR_COLUMN)
     lines = [f"{indent}    {expr_text(proof.start)}"]
-    for i, ((_, rel, _, by), text) in enumerate(zip(links, exprs), start=1):
+    for i, ((_, rel, _, by), text, step) in enumerate(zip(links, exprs, proof.steps), start=1):
         line = f"{indent}  {rel.unicode} {text}"
         if not by.empty:
             line = f"{line:<{len(indent) + 4 + column}}    by {by}"
         lines.append(line.rstrip())
+        verdict = verdicts.get(i) if verdicts is not None else None
         if verdicts is not None:
-            lines.append(f"{indent}      {_verdict_line(i, verdicts.get(i))}")
+            lines.append(f"{indent}      {_verdict_line(i, verdict)}")
+        sub_reports = verdict.details if verdict is not None else ()
+        for j, sub in enumerate(step.details):
+            sub_report = sub_reports[j] if j < len(sub_reports) else None
+            lines += _sub_proof_lines(sub, sub_report, verdicts is not None, indent + "      ")
     return lines
+
+
+def _sub_proof_lines(proof: Proof, report: Report | None, checked: bool, indent: str) -> list[str]:
+    """A sub-proof under its step: a head line with its claim (and status), then its chain."""
+    status = f" ({report.status.value})" if report is not None else (" (not checked)" if checked else "")
+    title = f" {proof.title!r}" if proof.title else ""
+    head = f"{indent}↳ sub-proof{title}{status}: {_claim_text(proof)}"
+    verdicts = {v.index: v for v in report.steps} if report is not None else ({} if checked else None)
+    return [head, *_chain_lines(proof, verdicts, indent + "  ")]
 
 
 def _verdict_line(index: int, verdict: Verdict | None) -> str:
@@ -119,8 +138,10 @@ def _conclusion(report: Report) -> str:
     if report.ok:
         return f"{claim} is proved"
     status = report.status
-    weak = [v.index for v in report.steps if v.status is status]
-    steps = f"{'step' if len(weak) == 1 else 'steps'} {_numbers(weak)}"
+    weak = [v for v in report.steps if v.overall_status is status]
+    # A step can be weak only through its sub-proofs (Step.details): say so.
+    labels = [str(v.index) if v.status is status else f"{v.index} (in a sub-proof)" for v in weak]
+    steps = f"{'step' if len(weak) == 1 else 'steps'} {_join_words(labels)}"
     if status is Status.NUMERIC:
         return f"{claim} is checked numerically, not proved ({steps} without symbolic proof)"
     if status is Status.REFUTED:

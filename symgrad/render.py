@@ -153,7 +153,9 @@ class StepView:
     ``lhs``/``rhs``/``relation`` are LaTeX (``relation`` is ``=``, ``\le`` ...);
     ``justification``, ``rule``, ``text``, ``evidence`` and ``method`` are raw
     user/kernel text to be escaped by the template. ``status`` is ``None``
-    when the proof was not checked.
+    when the proof was not checked. ``details`` are the views of the step's
+    sub-proofs (``Step.details``); ``overall_status`` is the weakest of
+    ``status`` and the sub-proofs' statuses.
     """
 
     index: int
@@ -171,6 +173,8 @@ class StepView:
     samples: int = 0
     digits: int = 0
     min_slack: str | None = None
+    overall_status: str | None = None
+    details: tuple["ProofView", ...] = ()
 
 
 @dataclass(frozen=True)
@@ -260,7 +264,10 @@ class DocumentView:
 
 
 def _step_view(index: int, lhs: sp.Expr, relation: Any, rhs: sp.Expr, by: Justification,
-               verdict: Verdict | None) -> StepView:
+               verdict: Verdict | None, details: Sequence[Proof] = ()) -> StepView:
+    sub_reports: Sequence[Report] = verdict.details if verdict is not None else ()
+    sub_views = tuple(proof_view(sub, sub_reports[j] if j < len(sub_reports) else None)
+                      for j, sub in enumerate(details))
     base: dict[str, Any] = dict(
         index=index,
         lhs=math_latex(lhs),
@@ -270,6 +277,7 @@ def _step_view(index: int, lhs: sp.Expr, relation: Any, rhs: sp.Expr, by: Justif
         justification=str(by),
         rule=by.rule,
         text=by.text,
+        details=sub_views,
     )
     if verdict is None:
         return StepView(**base)
@@ -290,6 +298,7 @@ def _step_view(index: int, lhs: sp.Expr, relation: Any, rhs: sp.Expr, by: Justif
         samples=verdict.samples,
         digits=verdict.digits,
         min_slack=None if verdict.min_slack is None else _value_latex(verdict.min_slack, 3),
+        overall_status=Status.weakest([verdict.status, *(r.status for r in sub_reports)]).value,
     )
 
 
@@ -297,11 +306,11 @@ def proof_view(proof: Proof, report: Report | None = None, title: str | None = N
     """The view of ``proof``; with ``report``, each step carries its verdict."""
     verdicts = {v.index: v for v in report.steps} if report is not None else {}
     steps = tuple(
-        _step_view(i, lhs, rel, rhs, by, verdicts.get(i))
-        for i, (lhs, rel, rhs, by) in enumerate(proof.links(), start=1)
+        _step_view(i, lhs, rel, rhs, by, verdicts.get(i), step.details)
+        for i, ((lhs, rel, rhs, by), step) in enumerate(zip(proof.links(), proof.steps), start=1)
     )
     checked = report is not None
-    not_proved = tuple(s.index for s in steps if checked and s.status != Status.PROVED.value)
+    not_proved = tuple(s.index for s in steps if checked and s.overall_status != Status.PROVED.value)
     first = report.first_failure if report is not None else None
     return ProofView(
         kind="proof",
@@ -441,6 +450,12 @@ def md_math_cell(latex: str) -> str:
     return " ".join(latex.split())
 
 
+def md_quote(text: str) -> str:
+    """``text`` as a Markdown block quote: each line prefixed with ``> `` (blank lines ``>``)."""
+    lines = text.strip("\n").split("\n")
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in lines) + "\n"
+
+
 def md_fence(code: str) -> str:
     """A backtick fence longer than any backtick run in ``code`` (at least 3)."""
     longest = max((len(m) for m in re.findall(r"`+", code)), default=0)
@@ -512,6 +527,7 @@ _FILTERS: dict[str, dict[str, Callable[..., Any]]] = {
         "md_prose": md_prose,
         "md_math_cell": md_math_cell,
         "md_fence": md_fence,
+        "md_quote": md_quote,
         "numbers": _join_numbers,
     },
     "tex": {

@@ -270,3 +270,46 @@ def test_mimebundle_survives_bad_prose() -> None:
     assert set(mimebundle(doc)) == {"text/plain"}
     with pytest.raises(InputError):
         mimebundle(3)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------- sub-proofs (Step.details)
+
+
+def make_nested(refuted: bool) -> Report:
+    u = 2 * x
+    sub = calc(sp.Derivative(u, x)).eq(3 if refuted else 2, by="constant multiple")
+    proof = calc(sp.Derivative(sp.exp(u), x)).eq(2 * sp.exp(u), by="chain rule", details=[sub])
+    (sl, sr, se, sb), = sub.links()
+    sub_verdict = (Verdict(1, sl, sr, se, Status.REFUTED, "sampling", sb,
+                           counterexample=Counterexample({}, sp.Integer(2), sp.Integer(3), True))
+                   if refuted else Verdict(1, sl, sr, se, Status.PROVED, "identical", sb))
+    (l, r, e, by), = proof.links()
+    return Report(proof, (Verdict(1, l, r, e, Status.PROVED, "identical", by,
+                                  details=(Report(sub, (sub_verdict,)),)),))
+
+
+GOLDEN_NESTED_REPORT = """\
+Report (refuted): Derivative(exp(2*x), x) = 2*exp(2*x) is not established: step 1 (in a sub-proof) is refuted
+    Derivative(exp(2*x), x)
+  = 2*exp(2*x)    by chain rule
+      step 1 proved — identical
+      ↳ sub-proof (refuted): Derivative(2*x, x) = 3
+            Derivative(2*x, x)
+          = 3    by constant multiple
+              step 1 refuted — counterexample at every point: lhs = 2, rhs = 3"""
+
+
+def test_report_text_shows_sub_proofs_indented() -> None:
+    assert report_text(make_nested(refuted=True)) == GOLDEN_NESTED_REPORT
+    assert "↳ sub-proof (proved): Derivative(2*x, x) = 2" in report_text(make_nested(refuted=False))
+
+
+def test_proof_text_shows_sub_proofs_indented(no_kernel: None) -> None:
+    assert proof_text(make_nested(refuted=False).proof).splitlines() == [
+        "Proof (1 step):",
+        "    Derivative(exp(2*x), x)",
+        "  = 2*exp(2*x)    by chain rule",
+        "      ↳ sub-proof: Derivative(2*x, x) = 2",
+        "            Derivative(2*x, x)",
+        "          = 2    by constant multiple",
+    ]

@@ -430,3 +430,66 @@ def test_wide_tables_become_tabularx() -> None:
         render(Document("t", "T", "", (Table((), ()),)), "tex", check=False)
     with pytest.raises(InputError, match="row 1 has 1 cells"):
         render(Document("t", "T", "", (Table(("a", "b"), (("1",),)),)), "md", check=False)
+
+
+# ----------------------------------------------------------------- sub-proofs (Step.details)
+
+w_, b_ = sp.symbols("w b", real=True)
+
+
+def make_nested_report(inner: Status = Status.PROVED) -> Report:
+    """A chain-rule step whose sub-proof (du/dx) is built and judged by hand."""
+    u = w_ * x + b_
+    sub = (calc(sp.Derivative(u, x)).eq(sp.Derivative(w_ * x, x), by="sum rule")
+           .eq(w_ if inner is Status.PROVED else 2 * w_, by="constant multiple"))
+    proof = calc(sp.Derivative(sigmoid(u), x), title="Chain").eq(
+        w_ * sigmoid(u) * (1 - sigmoid(u)), by="chain rule with u = w*x + b", details=[sub])
+    (sl1, sr1, se1, sb1), (sl2, sr2, se2, sb2) = sub.links()
+    second = (Verdict(2, sl2, sr2, se2, Status.PROVED, "identical", sb2) if inner is Status.PROVED else
+              Verdict(2, sl2, sr2, se2, Status.REFUTED, "sampling", sb2,
+                      counterexample=Counterexample({w_: sp.Integer(1)}, sp.Integer(1), sp.Integer(2), True)))
+    sub_report = Report(sub, (Verdict(1, sl1, sr1, se1, Status.PROVED, "identical", sb1), second))
+    (l1, r1, e1, b1), = proof.links()
+    return Report(proof, (Verdict(1, l1, r1, e1, Status.PROVED, "identical", b1, details=(sub_report,)),))
+
+
+def test_sub_proofs_render_as_quoted_markdown() -> None:
+    md = render(make_nested_report(), "md")
+    quoted = [line for line in md.splitlines() if line.startswith(">")]
+    assert quoted[0] == r"> *Sub-proof for step 1:* $\frac{\partial}{\partial x} \left(b + w x\right)$"
+    assert "> | 1.1 | sum rule | **proved** | identical |" in quoted
+    assert any(line.endswith("&& (1.2)") for line in quoted)
+    assert quoted[-1].startswith("> **Proved:**")
+    assert md.rstrip().splitlines()[-1].startswith("**Proved:**")
+    # Without verdicts the sub-proof is still shown, with its justifications.
+    draft = render(make_nested_report().proof, "md", check=False)
+    assert "> | 1.2 | constant multiple |" in draft and "> **Claim** (not checked)" in draft
+
+
+def test_refuted_sub_proof_is_named_in_the_conclusion() -> None:
+    report = make_nested_report(Status.REFUTED)
+    assert report.steps[0].status is Status.PROVED and report.status is Status.REFUTED
+    md = render(report, "md")
+    assert "| 1 | chain rule with u = w\\*x + b | **proved** (sub-proof: **refuted**) | identical |" in md
+    assert "**Refuted:** the sub-proof of step 1 is refuted" in md
+    assert "> **Refuted:** step 1.2 is false" in md
+    tex = render(report, "latex")
+    assert r"\sgstatus{proved} (sub-proof: \sgstatus{refuted})" in tex
+    assert "the sub-proof of step 1 is refuted" in tex and "step 1.2 is false" in tex
+
+
+def test_sub_proofs_render_in_latex_quotes() -> None:
+    tex = render(make_nested_report(), "latex")
+    body = tex[tex.index(r"\begin{document}"):]
+    assert body.count(r"\begin{quote}") == body.count(r"\end{quote}") == 1
+    assert body.index(r"\begin{quote}") < body.index(r"\textit{Sub-proof for step 1:}") < body.index(r"\end{quote}")
+    assert body.count(r"\begin{align*}") == 2 and "1.2 &" in body
+
+
+def test_deeply_nested_sub_proofs_stop_indenting_in_latex() -> None:
+    proof = calc(sp.Derivative(x, x)).eq(1)
+    for depth in range(7):
+        proof = calc(sp.Derivative(x, x)).eq(1, by=f"level {depth}", details=[proof])
+    tex = render(proof, "latex", check=False)
+    assert tex.count(r"\begin{quote}") == 4  # below LaTeX's list-nesting limit of 6
+    assert "Sub-proof for step 1.1.1.1.1.1.1:" in tex

@@ -64,3 +64,4 @@ def get(name: str) -> Document:
 # Entries register themselves on import.
 from . import sigmoid as _sigmoid  # noqa: E402,F401
 from . import chain_rule as _chain_rule  # noqa: E402,F401
+from . import graph as _graph  # noqa: E402,F401
