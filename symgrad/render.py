@@ -175,6 +175,7 @@ class StepView:
     min_slack: str | None = None
     overall_status: str | None = None
     details: tuple["ProofView", ...] = ()
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,9 @@ class ProofView:
     ok: bool
     not_proved: tuple[int, ...]
     first_failure: int | None
+    lemmas: tuple[str, ...] = ()
+    ok_given_lemmas: bool = False
+    definitions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -263,6 +267,10 @@ class DocumentView:
     status_counts: tuple[tuple[str, int], ...]
 
 
+#: The document-level label of a proof that is proved except for steps resting on cited lemmas.
+CONDITIONAL = "conditional"
+
+
 def _step_view(index: int, lhs: sp.Expr, relation: Any, rhs: sp.Expr, by: Justification,
                verdict: Verdict | None, details: Sequence[Proof] = ()) -> StepView:
     sub_reports: Sequence[Report] = verdict.details if verdict is not None else ()
@@ -299,7 +307,15 @@ def _step_view(index: int, lhs: sp.Expr, relation: Any, rhs: sp.Expr, by: Justif
         digits=verdict.digits,
         min_slack=None if verdict.min_slack is None else _value_latex(verdict.min_slack, 3),
         overall_status=Status.weakest([verdict.status, *(r.status for r in sub_reports)]).value,
+        label=verdict.label,
     )
+
+
+def _definition_latex(key: sp.Basic, value: sp.Basic) -> str:
+    """``b = g(a)`` or ``f(y) = ...`` for a definition given with ``where=``."""
+    if isinstance(value, sp.Lambda):
+        return f"{math_latex(key(*value.variables))} = {math_latex(value.expr)}"
+    return f"{math_latex(key)} = {math_latex(value)}"
 
 
 def proof_view(proof: Proof, report: Report | None = None, title: str | None = None) -> ProofView:
@@ -324,6 +340,9 @@ def proof_view(proof: Proof, report: Report | None = None, title: str | None = N
         ok=bool(report is not None and report.ok),
         not_proved=not_proved,
         first_failure=first.index if first is not None else None,
+        lemmas=report.lemmas if report is not None else (),
+        definitions=tuple(_definition_latex(k, v) for k, v in proof.definitions),
+        ok_given_lemmas=bool(report is not None and report.ok_given_lemmas),
     )
 
 
@@ -384,8 +403,9 @@ def document_view(document: Document, report: DocumentReport | None = None) -> D
     counts: dict[str, int] = {}
     for p in proofs:
         if p.status is not None:
-            counts[p.status] = counts.get(p.status, 0) + 1
-    order = [s.value for s in Status]
+            key = CONDITIONAL if (p.ok_given_lemmas and not p.ok) else p.status
+            counts[key] = counts.get(key, 0) + 1
+    order = [Status.PROVED.value, CONDITIONAL, *(s.value for s in Status if s is not Status.PROVED)]
     split_math(document.summary)
     return DocumentView(
         name=document.name,

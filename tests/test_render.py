@@ -233,9 +233,10 @@ def test_report_latex() -> None:
     assert tex.endswith("\\end{document}\n")
     assert "\\title{Slope of the sigmoid}\n\\author{}\n\\date{}\n\\maketitle\n" in tex
     assert "Assuming $t > 0$.\n\\begin{align*}\n" in tex
-    assert (r"\frac{d}{d x} \sigma\left(x\right) &= \left(1 - \sigma\left(x\right)\right) \sigma\left(x\right)"
-            r" && \text{(derivative of the logistic function)} \\") in tex
-    assert r"&\le \frac{1}{4} && \text{(50\% of \textbackslash{}input\{x\} \& \_y\_)}" + "\n\\end{align*}" in tex
+    assert (r"\sgfit[0.28\linewidth]{\frac{d}{d x} \sigma\left(x\right)} &= "
+            r"\sgfit{\left(1 - \sigma\left(x\right)\right) \sigma\left(x\right)}"
+            r" && \sgby{derivative of the logistic function} \\") in tex
+    assert r"&\le \sgfit{\frac{1}{4}} && \sgby{50\% of \textbackslash{}input\{x\} \& \_y\_}" + "\n\\end{align*}" in tex
     assert "\\toprule\nStep & Justification & Status & Evidence \\\\\n\\midrule\n" in tex
     assert (r"2 & 50\% of \textbackslash{}input\{x\} \& \_y\_ & \sgstatus{refuted} & "
             r"counterexample at $x = 0$: lhs $= \frac{1}{4}$, rhs $= \frac{1}{8}$ \\") in tex
@@ -273,7 +274,7 @@ def test_latex_is_pdflatex_safe() -> None:
     listing = tex.split("\\begin{lstlisting}")[1].split("\\end{lstlisting}")[0]
     assert listing.isascii()
     assert "x = 'sigma' <= 1  # Grosse -- ok" in listing
-    assert r"{\sigma} &= {\sigma}" in tex  # a Unicode Symbol name becomes a command
+    assert r"\sgfit[0.28\linewidth]{{\sigma}} &= \sgfit{{\sigma}}" in tex  # a Unicode Symbol name becomes a command
 
 
 def test_listing_cannot_end_early() -> None:
@@ -409,8 +410,8 @@ def test_long_justifications_wrap_in_documents_only() -> None:
     long_by = "a rather long justification that would run off the right margin of the page"
     proof = calc(x).eq(x + 0, by=long_by).eq(x, by="short")
     tex = render(proof, "tex", check=False)
-    assert r"&= x && \sgby{" + long_by + "}" in tex
-    assert r"&= x && \text{(short)}" in tex
+    assert r"&= \sgfit{x} && \sgby{" + long_by + "}" in tex
+    assert r"&= \sgfit{x} && \text{(short)}" in tex
     assert "\\newcommand{\\sgby}" in tex
     # the notebook's math has no \parbox (KaTeX/MathJax lack it)
     from symgrad.display import mimebundle

@@ -99,10 +99,12 @@ def build() -> Document:
 
     G1, G2, F = (sp.Function(n) for n in ("g1", "g2", "F"))
     u1, u2 = sp.symbols("u1 u2", real=True)
+    partials = {k: sp.Function(f"F_{k}") for k in (1, 2)}  # F_k = dF/du_k
     inner1, inner2 = G1(x1, x2), G2(x1, x2)
-    total = sum(sp.Subs(sp.Derivative(F(u1, u2), uk), (u1, u2), (inner1, inner2)) * sp.Derivative(gk, x1)
-                for uk, gk in ((u1, inner1), (u2, inner2)))
-    multivariate = (calc(sp.Derivative(F(inner1, inner2), x1), title="Total derivative, two intermediate variables")
+    total = sum(partials[k](inner1, inner2) * sp.Derivative(gk, x1) for k, gk in ((1, inner1), (2, inner2)))
+    multivariate = (calc(sp.Derivative(F(inner1, inner2), x1), title="Total derivative, two intermediate variables",
+                         where={partials[k]: sp.Lambda((u1, u2), sp.Derivative(F(u1, u2), uk))
+                                for k, uk in ((1, u1), (2, u2))})
                     .eq(total, by="sum over the paths from x1 to F"))
 
     weights = sp.Matrix(2, 2, lambda i, j: sp.Symbol(f"W{i + 1}{j + 1}", real=True))
@@ -159,7 +161,8 @@ def build() -> Document:
             ProofBlock(conclusion),
             Section("Several variables"),
             Prose("For $F(g_1(x_1, x_2), g_2(x_1, x_2))$ the total derivative with respect to $x_1$ has one "
-                  "term per intermediate variable. This step is checked against SymPy's differentiation of "
+                  "term per intermediate variable; $F_k$ denotes the partial derivative of $F$ in its $k$-th "
+                  "argument, $\\partial F / \\partial u_k$. This step is checked against SymPy's differentiation of "
                   "undefined functions, which implements the same rule: it confirms the formula's shape, "
                   "it is not an independent proof."),
             ProofBlock(multivariate),
