@@ -73,6 +73,15 @@ else
     printf '%s\n' "$want" >"$stamp"
 fi
 
+# --- PyTorch (an optional oracle: tests compare against autograd when it is there) ---
+# Installed in CI only, pinned to the CPU build this machine kind keeps on disk; a
+# new user's run skips those oracles rather than downloading several GB.
+if is_ci && ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
+    log "pip install torch==2.13.0 (CI: the autograd oracle)"
+    "$VENV/bin/python" -m pip install --quiet torch==2.13.0 \
+        || warn "torch could not be installed; tests skip the autograd oracle"
+fi
+
 unlock_setup
 
 # --- tests --------------------------------------------------------------------
