@@ -38,6 +38,7 @@ from .diffrules import register_derivative
 from .testing import assert_proof
 from .render import render
 from . import catalog, numeric
+from .notes import check_text
 
 __version__ = "0.1.0"
 
@@ -45,6 +46,6 @@ __all__ = [
     "ChainError", "CheckOptions", "Counterexample", "Document", "InputError", "Justification",
     "Proof", "ProofError", "Relation", "Report", "Rule", "Status", "Step", "SymgradError",
     "TemplateError", "UnknownEntryError", "UnknownRuleError", "UnsupportedError", "Verdict",
-    "assert_proof", "calc", "catalog", "numeric", "render", "check", "check_relation", "register_rule", "rules", "derive", "register_derivative", "sigmoid", "__version__",
+    "assert_proof", "calc", "check_text", "catalog", "numeric", "render", "check", "check_relation", "register_rule", "rules", "derive", "register_derivative", "sigmoid", "__version__",
 ]
 __all__ += ["Graph", "Node"]

@@ -1,4 +1,4 @@
-"""The ``symgrad`` command line: list, show and render catalog entries.
+"""The ``symgrad`` command line: list, show and render catalog entries; check notes.
 
 Exit codes: 0 when every step is proved (a step that cites a named lemma
 counts as proved given that lemma, and the lemma is listed), 1 when some step
@@ -23,6 +23,9 @@ __all__ = ["main"]
 
 FORMATS = {"md": ("markdown", ".md"), "markdown": ("markdown", ".md"),
            "tex": ("latex", ".tex"), "latex": ("latex", ".tex")}
+NOTE_FORMATS = {"md": "markdown", "markdown": "markdown", "tex": "latex", "latex": "latex"}
+NOTE_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".mkd": "markdown",
+                 ".tex": "latex", ".latex": "latex", ".ltx": "latex"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--template-dir", action="append", default=[],
                         help="directory of templates searched before the shipped ones")
     _add_budget(render)
+
+    check = sub.add_parser("check", help="check the derivations in Markdown or LaTeX notes, step by step")
+    check.add_argument("files", nargs="+", metavar="FILE", help="a .md or .tex file ('-' reads standard input)")
+    check.add_argument("--format", "-f", choices=sorted(NOTE_FORMATS), dest="note_format",
+                       help="the files' format (default: from the file name's extension)")
+    _add_budget(check)
     return parser
 
 
@@ -139,6 +148,63 @@ def _outcome(report: DocumentReport) -> str:
     return report.status.value
 
 
+def _read_note(name: str) -> str:
+    """The text of a note (``-`` is standard input); unreadable input raises SymgradError."""
+    try:
+        if name == "-":
+            return sys.stdin.read()
+        return Path(name).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SymgradError(f"cannot read {name}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise SymgradError(f"cannot read {name}: {exc.strerror or exc}") from None
+
+
+def _note_format(name: str, given: str | None) -> str:
+    if given is not None:
+        return NOTE_FORMATS[given]
+    fmt = NOTE_SUFFIXES.get(Path(name).suffix.lower())
+    if fmt is None:
+        raise SymgradError(f"cannot tell the format of {name}: name it .md or .tex, or pass --format md|tex")
+    return fmt
+
+
+def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Per step ``file:line: step N: ...  [status] evidence``, then a summary per file.
+
+    Exit 0 when every step of every file is proved, 1 otherwise, 2 when a file
+    cannot be read (the other files are still checked).
+    """
+    from .notes import check_text
+
+    formats = [_note_format(name, args.note_format) for name in args.files]  # fail before checking anything
+    options = _options(args)
+    unreadable = False
+    all_ok = True
+    totals = {"steps": 0, "files": 0}
+    for name, fmt in zip(args.files, formats):
+        try:
+            text = _read_note(name)
+        except SymgradError as exc:
+            err.write(f"symgrad: error: {exc}\n")
+            unreadable = True
+            continue
+        report = check_text(text, fmt, path="<stdin>" if name == "-" else name, options=options)
+        for line in report.lines():
+            out.write(line + "\n")
+        out.write(report.summary() + "\n")
+        out.flush()
+        all_ok = all_ok and report.ok
+        totals["steps"] += len(report.steps)
+        totals["files"] += 1
+    if len(args.files) > 1:
+        verdict = "all proved" if all_ok and not unreadable else "not all proved"
+        out.write(f"total: {totals['steps']} steps in {totals['files']} of {len(args.files)} files — {verdict}\n")
+    if unreadable:
+        return 2
+    return 0 if all_ok else 1
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the command line; returns the exit code."""
     out = out or sys.stdout
@@ -151,6 +217,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             return _cmd_list(args, out)
         if args.command == "show":
             return _cmd_show(args, out)
+        if args.command == "check":
+            return _cmd_check(args, out, err)
         return _cmd_render(args, out, err)
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return int(exc.code or 0) if isinstance(exc.code, int) else 2

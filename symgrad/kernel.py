@@ -322,7 +322,8 @@ def _prove_equal(a: sp.Expr, b: sp.Expr, deadline: Deadline) -> str | None:
 # -- sampling ----------------------------------------------------------------
 
 def _real_number(value: sp.Expr) -> bool:
-    return bool(value.is_number and value.is_extended_real is not False and value.is_finite is not False
+    """A finite real number as evaluated (a Float or a Rational), not an unevaluated object."""
+    return bool((value.is_Float or value.is_Rational) and value.is_finite is not False
                 and not value.has(sp.nan, sp.zoo, sp.oo, -sp.oo))
 
 

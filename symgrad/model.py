@@ -589,10 +589,15 @@ class Listing:
 
 @dataclass(frozen=True)
 class Figure:
-    """A figure: per-format sources (e.g. ``{"latex": tikz, "markdown": mermaid}``)."""
+    """A figure: per-format sources (e.g. ``{"latex": tikz, "markdown": mermaid}``).
+
+    ``assets`` are files (name -> text, e.g. an SVG plot the Markdown links to)
+    that ``symgrad render`` writes next to the rendered documents.
+    """
 
     sources: Mapping[str, str]
     caption: str | None = None
+    assets: Mapping[str, str] = field(default_factory=dict)
 
 
 Block = Union[Prose, Section, Equation, ProofBlock, Table, Listing, Figure]

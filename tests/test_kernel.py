@@ -165,3 +165,13 @@ def test_domain_samples_respect_bounds_and_filters() -> None:
     assert len(points) >= 30
     assert all(1 < p[x] <= 2 and p[y] < p[x] for p in points)
     assert all(isinstance(v, sp.Rational) for p in points for v in p.values())
+
+
+def test_unevaluable_sums_are_skipped_not_crashed() -> None:
+    class g(sp.Function):  # noqa: N801 - an opaque function SymPy cannot evaluate
+        pass
+
+    i = sp.Symbol("i", integer=True)
+    m = sp.Symbol("m", integer=True, positive=True)
+    verdict = sg.check_relation(sp.Sum(g(i), (i, 1, m)), "<=", sp.Sum(g(i), (i, 1, m)) + 1)
+    assert verdict.status in (Status.PROVED, Status.UNKNOWN)

@@ -1,0 +1,343 @@
+r"""Parse display math into chains: ``a &= b \\ &\le c`` is ``calc(a).eq(b).le(c)``.
+
+:func:`parse_display` reads one display (the inside of ``$$...$$`` or of an
+``align`` environment) and returns its chains, each link with the line and
+column of its relation and the justification written after it. Rows that
+start with a relation continue the chain above; a row that starts with ``+``
+or ``-`` continues the expression above; a row that starts with an expression
+starts a new chain. :func:`parse_latex` reads a single expression.
+
+Positions are 1-based. Pass ``line`` and ``column`` (where the text starts in
+its file) to get positions in the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import sympy as sp
+from lark import Token
+from lark.exceptions import UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from ..model import Relation
+from .build import Builder, Item, NamePiece, TreeToPieces
+from .errors import ParseError, UnsupportedNotation
+from .grammar import grammar
+from .symbols import Definition, SymbolTable, freeze, subscripted
+from .tokens import CHECKED_RELATIONS, OTHER_RELATION, UNSUPPORTED, Annotation, Scan, message_for, scan
+
+__all__ = ["Link", "ChainSource", "Display", "parse_display", "parse_latex", "parse_relations",
+           "parse_definition", "parse_names"]
+
+_RELATIONS = {"EQ": Relation.EQ, "LT": Relation.LT, "LE": Relation.LE, "GT": Relation.GT, "GE": Relation.GE}
+
+
+@dataclass(frozen=True)
+class Link:
+    """``REL rhs`` of a chain: the relation's position and the step's justification."""
+
+    relation: Relation
+    rhs: sp.Expr
+    line: int
+    column: int
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ChainSource:
+    """A chain read from a display: its start and its links, with positions."""
+
+    start: sp.Expr
+    links: tuple[Link, ...]
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Display:
+    """What a display holds: its chains, and how many expressions stand alone (not chains)."""
+
+    chains: tuple[ChainSource, ...]
+    fragments: int
+
+
+_PAIRS = {"RPAREN": "LPAREN", "RBRACK": "LBRACK", "RCURLY": "LCURLY", "RBRACE": "LBRACE", "RVERT": "LVERT"}
+
+
+def _check_brackets(tokens: Iterable[Token]) -> None:
+    """Every bracket closes the one opened last, within its row; name the first that does not."""
+    stack: list[Token] = []
+    for token in tokens:
+        kind = token.type
+        if kind in _PAIRS.values():
+            stack.append(token)
+        elif kind in _PAIRS:
+            if not stack:
+                raise _error_at(token, f"unmatched {str(token.value)!r}")
+            if stack[-1].type != _PAIRS[kind]:
+                opener = stack[-1]
+                raise _error_at(token, f"{str(token.value)!r} closes {str(opener.value)!r} opened at line "
+                                       f"{opener.line}, column {opener.column}")
+            stack.pop()
+        elif kind == "ROWSEP" and stack:
+            opener = stack[-1]
+            raise _error_at(token, f"a row break inside {str(opener.value)!r} opened at line {opener.line}, "
+                                   f"column {opener.column}")
+    if stack:
+        opener = stack[-1]
+        raise _error_at(opener, f"{str(opener.value)!r} is never closed")
+
+
+def _tree(scanned: Scan) -> Any:
+    problem = scanned.first_problem()
+    if problem is not None:
+        cls = UnsupportedNotation if problem.type in (UNSUPPORTED, OTHER_RELATION, "TO") else ParseError
+        raise cls(message_for(problem), problem.line, problem.column)
+    _check_brackets(scanned.tokens)
+    parser = grammar().parse_interactive(start="start")
+    last: Token | None = None
+    try:
+        for token in scanned.tokens:
+            parser.feed_token(token)
+            last = token
+        if last is None:
+            return None
+        return parser.feed_eof(last)
+    except UnexpectedToken as exc:
+        raise _unexpected(exc.token, last) from None
+    except UnexpectedEOF as exc:  # pragma: no cover - feed_eof reports UnexpectedToken
+        raise ParseError("unexpected end of the formula", getattr(exc, "line", None),
+                         getattr(exc, "column", None)) from None
+    except UnexpectedInput as exc:  # pragma: no cover
+        raise ParseError(f"cannot read the formula: {exc}", getattr(exc, "line", None),
+                         getattr(exc, "column", None)) from None
+
+
+def _error_at(at: Any, message: str) -> ParseError:
+    """A ParseError at ``at`` (a token or a node: anything with ``line`` and ``column``)."""
+    return ParseError(message, getattr(at, "line", None), getattr(at, "column", None))
+
+
+def _unexpected(token: Token, last: Token | None) -> ParseError:
+    if token.type == "$END":
+        at = last or token
+        return ParseError("the formula ends too early", at.end_line or at.line, at.end_column or at.column or 1)
+    text = str(token.value)
+    if token.type in CHECKED_RELATIONS:
+        return _error_at(token, f"unexpected relation {text!r} here")
+    if token.type in ("ROWSEP", "AMP"):
+        return _error_at(token, f"unexpected {text!r}: an expression is incomplete")
+    return _error_at(token, f"unexpected {text!r}")
+
+
+def _items(text: str, table: SymbolTable, line: int, column: int, substitute: bool = True
+           ) -> tuple[list[Item], tuple[Annotation, ...], Builder]:
+    scanned = scan(text, line, column)
+    tree = _tree(scanned)
+    builder = Builder(table, substitute)
+    if tree is None:
+        return [], scanned.annotations, builder
+    try:
+        items = TreeToPieces(builder).transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, ParseError):
+            raise exc.orig_exc from None
+        raise
+    return items, scanned.annotations, builder
+
+
+class _ChainBuilder:
+    def __init__(self, start: sp.Expr, line: int, column: int) -> None:
+        self.start = start
+        self.line = line
+        self.column = column
+        self.links: list[list[Any]] = []  # [relation, rhs, line, column, note]
+
+    def extend_last(self, more: sp.Expr) -> None:
+        if self.links:
+            self.links[-1][1] = sp.Add(self.links[-1][1], more)
+        else:
+            self.start = sp.Add(self.start, more)
+
+
+def parse_display(text: str, table: SymbolTable | None = None, *, line: int = 1, column: int = 1,
+                  substitute: bool = True) -> Display:
+    """The chains of one display; raises :class:`ParseError` (with file positions) on bad math.
+
+    ``substitute=False`` keeps ``let`` names as symbols (see :class:`~symgrad.notation.build.Builder`).
+    """
+    try:
+        return _parse_display(text, table or SymbolTable(), line, column, substitute)
+    except RecursionError:
+        raise ParseError("the formula is nested too deeply", line, column) from None
+
+
+def _parse_display(text: str, table: SymbolTable, line: int, column: int, substitute: bool) -> Display:
+    items, annotations, builder = _items(text, table, line, column, substitute)
+    chains: list[_ChainBuilder] = []
+    notes_by_row = {a.row: a.text for a in annotations}
+    row_link: dict[int, tuple[int, int]] = {}
+    current: _ChainBuilder | None = None
+    previous: str | None = None  # "expr" | "rel"
+    previous_row = -1
+    pending: Token | None = None
+    row = 0
+    for item in items:
+        if item.kind == "row":
+            row += 1
+            continue
+        if item.kind == "amp":
+            continue
+        if item.kind == "rel":
+            token = item.token
+            if previous is None:
+                raise _error_at(token, f"the relation {token.value} has nothing on its left")
+            if previous == "rel":
+                raise _error_at(token, f"two relations in a row ({pending.value if pending else ''} "
+                                       f"and {token.value})")
+            pending = token
+            previous = "rel"
+            continue
+        node = item.node
+        assert node is not None
+        value = builder.value(node)
+        if previous == "rel":
+            assert current is not None and pending is not None
+            current.links.append([_RELATIONS[pending.type], value, pending.line, pending.column, None])
+            row_link[row] = (len(chains) - 1, len(current.links) - 1)
+        elif previous == "expr" and row == previous_row:
+            raise _error_at(node, "two expressions side by side: several equations on one row "
+                                  "(alignment columns) are not supported")
+        elif previous == "expr" and node.leading_sign:
+            assert current is not None
+            current.extend_last(value)  # a row that starts with + or - continues the expression above
+            if current.links:
+                row_link[row] = (len(chains) - 1, len(current.links) - 1)
+        else:
+            current = _ChainBuilder(value, node.line or line, node.column or column)
+            chains.append(current)
+        previous = "expr"
+        previous_row = row
+    if previous == "rel" and pending is not None:
+        raise _error_at(pending, f"the relation {pending.value} has nothing on its right")
+    for note_row, text_ in notes_by_row.items():
+        if note_row in row_link:
+            chain_index, link_index = row_link[note_row]
+            chains[chain_index].links[link_index][4] = text_
+    out: list[ChainSource] = []
+    fragments = 0
+    for chain in chains:
+        if not chain.links:
+            fragments += 1
+            continue
+        links = tuple(Link(rel, _finish(rhs), line_, column_, note) for rel, rhs, line_, column_, note in chain.links)
+        out.append(ChainSource(_finish(chain.start), links, chain.line, chain.column))
+    return Display(tuple(out), fragments)
+
+
+def _finish(expr: sp.Expr) -> sp.Expr:
+    return freeze(expr)  # type: ignore[return-value]
+
+
+def parse_latex(text: str, table: SymbolTable | None = None, *, line: int = 1, column: int = 1,
+                substitute: bool = True) -> sp.Expr:
+    """One expression (no relation) as SymPy; raises :class:`ParseError` otherwise.
+
+    >>> parse_latex(r"\\frac{1}{1 + e^{-x}}")
+    1/(1 + exp(-x))
+    """
+    if not isinstance(text, str):
+        raise ParseError(f"parse_latex takes a string, got {type(text).__name__}")
+    try:
+        items, _, builder = _items(text, table or SymbolTable(), line, column, substitute)
+        exprs = [i for i in items if i.kind == "expr"]
+        others = [i for i in items if i.kind != "expr"]
+        if others:
+            token = others[0].token
+            raise _error_at(token, f"expected one expression, found {str(token.value)!r}")
+        if len(exprs) != 1:
+            raise ParseError("expected an expression, found nothing", line, column)
+        node = exprs[0].node
+        assert node is not None
+        return _finish(builder.value(node))
+    except RecursionError:
+        raise ParseError("the formula is nested too deeply", line, column) from None
+
+
+def parse_relations(text: str, table: SymbolTable | None = None, *, line: int = 1, column: int = 1,
+                    substitute: bool = True) -> list[sp.Basic]:
+    """A chain of relations as SymPy relationals: ``0 < s < 1`` gives ``[0 < s, s < 1]``.
+
+    The relationals are built unevaluated, so ``0 < \\sigma(x)`` stays a
+    condition instead of collapsing to ``True``.
+    """
+    display = parse_display(text, table, line=line, column=column, substitute=substitute)
+    if display.fragments or len(display.chains) != 1:
+        raise ParseError("expected one chain of relations, such as 0 < s < 1", line, column)
+    chain = display.chains[0]
+    out: list[sp.Basic] = []
+    previous = chain.start
+    for link in chain.links:
+        out.append(link.relation.sympy(previous, link.rhs))
+        previous = link.rhs
+    return out
+
+
+def parse_definition(text: str, table: SymbolTable | None = None, *, line: int = 1,
+                     column: int = 1) -> Definition:
+    r"""``NAME = EXPR`` as a :class:`Definition`: ``s = \sigma(x)``, or a family ``\hat{x}_j = ...``.
+
+    A subscript of single letters on the left makes a family: ``\hat{x}_j``
+    defines ``\hat{x}_1``, ``\hat{x}_i`` and ``\hat{x}_j`` under a sum alike.
+    A subscript the body does not use is part of a plain name (``\mu_B``).
+    The body keeps the names defined before (see :meth:`SymbolTable.substitute`).
+    """
+    table = table or SymbolTable()
+    items, _, builder = _items(text, table, line, column, substitute=False)
+    kinds = [i.kind for i in items]
+    if kinds != ["expr", "rel", "expr"] or items[1].token.type != "EQ":
+        raise ParseError("a definition reads NAME = EXPRESSION", line, column)
+    lhs, rhs = items[0].node, items[2].node
+    assert lhs is not None and rhs is not None
+    product = lhs.single_product()
+    piece = product.entries[0][1] if product is not None and len(product.entries) == 1 else None
+    if not isinstance(piece, NamePiece) or piece.power is not None:
+        raise _error_at(lhs, "the left side of a definition must be a name")
+    target = builder.name_value(piece, expand=False)
+    body = builder.value(rhs)
+    source = " ".join(text.split())
+    if isinstance(target, sp.Symbol) and target.is_real:
+        if table.definition_of(target) is not None:
+            raise _error_at(lhs, f"{target} is already defined")
+        return Definition(source, body, target=target)
+    if isinstance(target, subscripted) and not (body.free_symbols & set(target.indices)):
+        name = freeze(target)  # \mu_B = ... with no B on the right: the name mu_B
+        if isinstance(name, sp.Symbol) and name.is_real:
+            if table.definition_of(name) is not None:
+                raise _error_at(lhs, f"{name} is already defined")
+            return Definition(source, body, target=name)
+    if isinstance(target, subscripted) and all(isinstance(i, sp.Symbol) for i in target.indices):
+        if table.family(target.base_name, len(target.indices)) is not None:
+            raise _error_at(lhs, f"{target.base_name}_... is already defined")
+        if len(set(target.indices)) != len(target.indices):
+            raise _error_at(lhs, "the indices of a family definition must differ")
+        return Definition(source, body, base=target.base_name, params=tuple(target.indices))
+    raise _error_at(lhs, "the left side of a definition must be a name such as s, x_1 or \\hat{x}_j")
+
+
+def parse_names(text: str, *, line: int = 1, column: int = 1) -> list[str]:
+    r"""Comma-separated names (``f, g, \phi``) as the base names the symbol table uses."""
+    names: list[str] = []
+    expecting_name = True
+    for token in scan(text, line, column).tokens:
+        if expecting_name and token.type in ("LETTER", "GREEK", "NAME"):
+            names.append(str(token.value))
+            expecting_name = False
+        elif not expecting_name and token.type == "COMMA":
+            expecting_name = True
+        else:
+            raise _error_at(token, f"expected a name, found {str(token.value)!r}")
+    if expecting_name:
+        raise ParseError("expected a name", line, column)
+    return names

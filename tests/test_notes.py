@@ -1,0 +1,354 @@
+"""Checking hand proofs in Markdown and LaTeX notes: extraction, declarations, the corpus."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import symgrad as sg
+from symgrad.errors import InputError, SymgradError
+from symgrad.kernel import CheckOptions
+from symgrad.model import Report
+from symgrad.notes import NotesReport, check_text
+
+CORPUS = Path(__file__).parent / "notes_corpus"
+FAST = CheckOptions(budget=5.0)
+EXPECT = re.compile(r"expect:\s*(proved|refuted at line (\d+))")
+
+
+def check(text: str, fmt: str = "markdown") -> NotesReport:
+    return check_text(text, fmt, path="note", options=FAST)
+
+
+def _format(path: Path) -> str:
+    return "latex" if path.suffix == ".tex" else "markdown"
+
+
+# ---------------------------------------------------------------------------
+# The corpus: right derivations must be proved, wrong ones refuted at the right line
+# ---------------------------------------------------------------------------
+
+CORPUS_FILES = sorted(CORPUS.glob("*.md")) + sorted(CORPUS.glob("*.tex"))
+
+
+def test_the_corpus_has_right_and_wrong_documents_in_both_formats() -> None:
+    names = {p.name for p in CORPUS_FILES}
+    assert {"sigmoid_bound.md", "batchnorm_compact.md", "chain_rule.tex"} <= names
+    wrong = {p.name for p in CORPUS_FILES if p.name.startswith("wrong_")}
+    assert {"wrong_dropped_term.md", "wrong_sign.tex", "wrong_reversed_inequality.md",
+            "wrong_derivative.tex"} <= wrong
+    assert {p.suffix for p in CORPUS_FILES} == {".md", ".tex"}
+
+
+@pytest.mark.parametrize("path", CORPUS_FILES, ids=[p.name for p in CORPUS_FILES])
+def test_corpus_document(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    expectations = EXPECT.findall(text)
+    assert expectations, f"{path.name} states no 'expect:' line"
+    expected_refuted = {int(line) for kind, line in expectations if line}
+    report = check_text(text, _format(path), path=path.name, options=FAST)
+    assert not report.problems, "\n".join(p.text() for p in report.problems)
+    assert report.steps, f"{path.name}: no steps found"
+    refuted = {step.line for step in report.steps if step.verdict.status is sg.Status.REFUTED}
+    assert refuted == expected_refuted, repr(report)
+    others = [s for s in report.steps if s.line not in expected_refuted]
+    assert all(s.verdict.ok for s in others), repr(report)
+    assert report.ok is (not expected_refuted)
+    if path.name.startswith("wrong_"):
+        assert expected_refuted, f"{path.name} is a wrong document: it must expect a refuted line"
+
+
+@pytest.mark.parametrize("path", [p for p in CORPUS_FILES if p.name.startswith("wrong_")],
+                         ids=lambda p: p.name)
+def test_counterexamples_of_the_corpus_really_are_counterexamples(path: Path) -> None:
+    """An independent check: evaluate both sides at the reported point with SymPy at 30 digits."""
+    report = check_text(path.read_text(encoding="utf-8"), _format(path), path=path.name, options=FAST)
+    refuted = 0
+    for chain in report.chains:
+        definitions = dict(chain.proof.definitions)  # the let declarations the chain uses
+        for step in chain.steps:
+            verdict = step.verdict
+            if verdict.status is not sg.Status.REFUTED:
+                continue
+            refuted += 1
+            assert verdict.counterexample is not None
+            point = dict(verdict.counterexample.point)
+
+            def at_point(expr: sp.Expr) -> sp.Expr:
+                for _ in range(len(definitions) + 1):
+                    expr = expr.xreplace(definitions)
+                return sp.N(expr.doit().subs(point), 30)
+
+            lhs, rhs = at_point(verdict.lhs), at_point(verdict.rhs)
+            assert not verdict.relation.holds(lhs, rhs) or (verdict.relation.strict and lhs == rhs)
+    assert refuted == len(report.refuted()) > 0
+
+
+def test_the_refuted_line_holds_the_wrong_step() -> None:
+    path = CORPUS / "wrong_dropped_term.md"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    (step,) = check_text(path.read_text(encoding="utf-8"), path=path.name, options=FAST).refuted()
+    assert lines[step.line - 1].strip() == r"&= x\,\sigma(x)\bigl(1 - \sigma(x)\bigr) \\"
+
+
+# ---------------------------------------------------------------------------
+# Finding display math in Markdown
+# ---------------------------------------------------------------------------
+
+
+def test_markdown_displays_and_their_lines() -> None:
+    text = "\n".join([
+        "# Title",                         # 1
+        "",                                # 2
+        "$$ a = a $$",                     # 3
+        "",                                # 4
+        "$$",                              # 5
+        "b = b",                           # 6
+        "$$",                              # 7
+        r"\[ c = c \]",                    # 8
+        "```math",                         # 9
+        "d = d",                           # 10
+        "```",                             # 11
+        r"\begin{align*}",                 # 12
+        r"e &= e \\",                      # 13
+        r"  &= e",                         # 14
+        r"\end{align*}",                   # 15
+    ])
+    report = check(text)
+    assert [s.line for s in report.steps] == [3, 6, 8, 10, 13, 14]
+    assert report.ok
+
+
+def test_windows_line_endings_and_a_byte_order_mark() -> None:
+    text = "\ufeff# T\r\n\r\n```math\r\na = a\r\n```\r\n$$\r\nb \\le b + 1\r\n$$\r\n"
+    report = check(text)
+    assert [s.line for s in report.steps] == [4, 7]
+    assert report.ok
+
+
+def test_markdown_ignores_code_comments_and_inline_math() -> None:
+    text = "\n".join([
+        "```python",
+        "$$ 1 = 2 $$",
+        "```",
+        "`$$ 1 = 2 $$` in inline code, and inline math $1 = 2$ is not a display.",
+        "<!-- $$ 1 = 2 $$ in a comment -->",
+        r"Escaped \$\$ 1 = 2 \$\$ dollars.",
+        "$$ x = x $$",
+    ])
+    report = check(text)
+    assert [s.line for s in report.steps] == [7]
+    assert report.ok
+
+
+def test_unclosed_display_is_an_error_with_its_line() -> None:
+    report = check("text\n$$ a = b\nmore text\n")
+    assert not report.ok
+    (problem,) = report.problems
+    assert (problem.line, problem.column) == (2, 1)
+    assert "never closed" in problem.message
+
+
+# ---------------------------------------------------------------------------
+# Finding display math in LaTeX
+# ---------------------------------------------------------------------------
+
+
+def test_latex_environments_comments_and_verbatim() -> None:
+    text = "\n".join([
+        r"\documentclass{article}",                   # 1
+        r"\begin{document}",                          # 2
+        r"Costs 5\% more; $1 = 2$ inline.",           # 3
+        r"% \[ 1 = 2 \] commented out",               # 4
+        r"\begin{verbatim}",                          # 5
+        r"\[ 1 = 2 \]",                               # 6
+        r"\end{verbatim}",                            # 7
+        r"\begin{equation}",                          # 8
+        r"  x = x % a comment \\ 1 = 2",              # 9
+        r"\end{equation}",                            # 10
+        r"\begin{align}",                             # 11
+        r"  a &= a \nonumber \\ % \text{not math}",    # 12
+        r"  b &\le b + 1 \label{eq:b}",                # 13
+        r"\end{align}",                               # 14
+        r"$$ c = c $$ and \[ d \ge d - 1 \]",          # 15
+        r"\end{document}",                            # 16
+    ])
+    report = check(text, "latex")
+    assert [s.line for s in report.steps] == [9, 12, 13, 15, 15]
+    assert report.ok, repr(report)
+
+
+# ---------------------------------------------------------------------------
+# Declarations and their scope
+# ---------------------------------------------------------------------------
+
+
+def test_file_scope_and_next_block_scope() -> None:
+    text = "\n".join([
+        "$$ \\sigma(x) > \\frac12 $$",                          # 1: no assumption: refuted
+        "<!-- symgrad-next: assume x > 0 -->",                 # 2
+        "$$ \\sigma(x) > \\frac12 $$",                          # 3: proved
+        "$$ \\sigma(x) > \\frac12 $$",                          # 4: the assumption is gone
+        "<!-- symgrad: assume x > 0 -->",                      # 5
+        "$$ \\sigma(x) > \\frac12 $$",                          # 6
+        "$$ \\sigma(x) > \\frac12 $$",                          # 7
+    ])
+    report = check(text)
+    statuses = {s.line: s.verdict.status.value for s in report.steps}
+    assert statuses == {1: "refuted", 3: "proved", 4: "refuted", 6: "proved", 7: "proved"}
+
+
+def test_let_assume_and_the_brief_example() -> None:
+    text = "\n".join([
+        r"<!-- symgrad: assume 0 < s < 1; let s = \sigma(x) -->",
+        r"$$ s (1 - s) \le \frac14 < 1 - s^2 + 1 $$",
+    ])
+    report = check(text)
+    assert report.ok, repr(report)
+    x, s = sp.Symbol("x", real=True), sp.Symbol("s", real=True)
+    proof = report.chains[0].proof
+    assert proof.start == s * (1 - s)  # the chain keeps the name ...
+    assert dict(proof.definitions) == {s: sg.sigmoid(x)}  # ... and the proof carries its definition
+    assert proof.assumptions == (sp.Lt(0, sg.sigmoid(x), evaluate=False), sp.Lt(sg.sigmoid(x), 1, evaluate=False))
+
+
+def test_functions_symbols_and_skip() -> None:
+    text = "\n".join([
+        "% symgrad: function f",
+        r"\[ \frac{d}{dx} f(2x) = 2 f'(2x) \]",
+        "% symgrad: symbol \\sigma",
+        r"\[ \sigma(x + y) = \sigma x + \sigma y \]",
+        "% symgrad: skip",
+        r"\[ 1 = 2 \]",
+        r"\[ 3 = 3 \]",
+    ])
+    report = check(text, "latex")
+    assert [s.line for s in report.steps] == [2, 4, 7]
+    assert report.ok, repr(report)
+    assert report.skipped == 1
+
+
+def test_bad_declarations_are_reported_where_they_are() -> None:
+    text = "\n".join([
+        "intro",
+        r"<!-- symgrad: let x + 1 = 2; frobnicate y; assume 1 < 0 -->",
+        "$$ a = a $$",
+    ])
+    report = check(text)
+    assert not report.ok
+    messages = {p.message.split(":")[0] for p in report.problems}
+    assert len(report.problems) == 3, messages
+    assert all(p.line == 2 for p in report.problems)
+    assert any("unknown declaration" in p.message for p in report.problems)
+    assert any("is false" in p.message for p in report.problems)
+
+
+def test_justifications_become_the_steps_by() -> None:
+    text = "\n".join([
+        "$$",
+        r"\begin{aligned}",
+        r"(a + b)^2 &= a^2 + 2ab + b^2 && \text{(by expanding)} \\",
+        r"          &\ge 2ab + 2ab - 2ab \quad \text{(square-nonnegative)}",
+        r"\end{aligned}",
+        "$$",
+    ])
+    report = check(text)
+    steps = report.chains[0].proof.steps
+    assert steps[0].by == sg.Justification(text="expanding")
+    assert steps[1].by.rule == "square-nonnegative"
+
+
+# ---------------------------------------------------------------------------
+# What is not a chain, what cannot be read, what cannot be decided
+# ---------------------------------------------------------------------------
+
+
+def test_not_chains_are_counted_not_checked() -> None:
+    text = "\n".join([
+        r"$$ x \in \mathbb{R} $$",
+        r"$$ f(x) := x^2 $$",
+        r"$$ \frac{1}{1 + e^{-x}} $$",
+        r"$$ a \approx b $$",
+        r"$$ y = y $$",
+    ])
+    report = check(text)
+    assert report.not_chains == 4
+    assert len(report.steps) == 1 and report.ok
+    assert "4 not chains" in report.summary()
+
+
+def test_unreadable_math_in_a_chain_is_an_error_with_line_and_column() -> None:
+    text = "ok\n\n$$\na &= b \\\\\n  &= \\foo{c}\n$$\n"
+    report = check(text)
+    (problem,) = report.problems
+    assert (problem.line, problem.column) == (5, 6)
+    assert "unknown macro \\foo" in problem.message
+    assert problem.text() == "note:5:6: error: unknown macro \\foo"
+    assert not report.ok
+
+
+def test_mixed_directions_are_an_error_at_the_relation() -> None:
+    report = check("$$ a \\le b \\ge c $$")
+    (problem,) = report.problems
+    assert "cannot chain" in problem.message and problem.column == 12
+
+
+def test_symbolic_limits_are_not_claimed_proved() -> None:
+    """With a symbolic m the sum cannot be expanded: the verdict must not be 'proved'."""
+    text = r"$$ \sum_{i=1}^{m} x_i = \sum_{i=1}^{m} x_i + 0 \cdot m $$" "\n" \
+           r"$$ \sum_{i=1}^{m} (x_i + 1) = \sum_{i=1}^{m} x_i + m^2 $$"
+    report = check(text)
+    first, second = report.steps
+    assert first.verdict.status is sg.Status.PROVED  # identical expressions: honest
+    assert second.verdict.status is sg.Status.UNKNOWN  # nothing can be evaluated without the x_i
+
+
+def test_report_reads_well() -> None:
+    report = check("$$ x^2 \\ge 0 $$\n\n$$ x^2 \\ge 1 $$\n")
+    text = repr(report)
+    lines = text.splitlines()
+    assert lines[0].startswith("note:1: step 1: x**2 ≥ 0  [proved]")
+    assert lines[1].startswith("note:3: step 1: x**2 ≥ 1  [refuted] counterexample at x = ")
+    assert lines[-1] == "note: 2 steps in 2 chains: 1 proved, 1 refuted — not proved"
+    assert report.status is sg.Status.REFUTED
+
+
+def test_check_text_is_exported_and_validates_its_input() -> None:
+    assert sg.check_text is check_text
+    with pytest.raises(InputError, match="unknown format"):
+        check_text("$$ a = a $$", "rst")
+    with pytest.raises(InputError):
+        check_text(b"$$ a = a $$")  # type: ignore[arg-type]
+    assert check_text("no math here").ok
+    assert check_text("$$ a = a $$", "md").ok and check_text(r"\[ a = a \]", "tex").ok
+
+
+# ---------------------------------------------------------------------------
+# Fuzzing the reader of documents (the kernel is replaced by a stub: speed)
+# ---------------------------------------------------------------------------
+
+DOCUMENT_PIECES = ["$$", "$", "\\[", "\\]", "\\begin{align}", "\\end{align}", "\\begin{equation*}",
+                   "\\end{equation*}", "\\begin{aligned}", "\\end{aligned}", "\\begin{verbatim}",
+                   "\\end{verbatim}", "```", "```math", "~~~", "`", "<!--", "-->", "<!-- symgrad: ",
+                   "<!-- symgrad-next: ", "% symgrad: ", "%", "\\%", "\\$", "let s = \\sigma(x);",
+                   "assume 0 < x;", "function f;", "skip;", "let", "assume", "=", "\\le", "&", "\\\\", "\n",
+                   " ", "x", "y_i", "\\frac{1}{2}", "\\text{(by a)}", "\\foo", ";", "{", "}", "(", ")", "# T"]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(DOCUMENT_PIECES), max_size=40), st.sampled_from(["markdown", "latex"]))
+def test_fuzz_documents(monkeypatch: pytest.MonkeyPatch, pieces: list[str], fmt: str) -> None:
+    monkeypatch.setattr("symgrad.notes.check", lambda proof, options=None: Report(proof, ()))
+    try:
+        report = check_text("".join(pieces), fmt)
+    except SymgradError:  # pragma: no cover - check_text reports problems instead of raising
+        raise AssertionError("check_text raised instead of reporting a problem")
+    for problem in report.problems:
+        assert problem.line >= 1
+    repr(report)
