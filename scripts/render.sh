@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main-job command: bash scripts/render.sh
 # Installs symgrad into .venv and renders every catalog entry into
-# derivations/NAME.md and derivations/NAME.tex; files of entries no longer in
-# the catalog are removed, so derivations/ matches the catalog exactly.
+# derivations/NAME.md and derivations/NAME.tex (plus figure files such as SVG
+# plots); derivations/ is replaced as a whole, so it matches the catalog exactly.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 cd "$REPO_ROOT"
@@ -17,18 +17,14 @@ unlock_setup
 
 log "symgrad render --all --format md --format tex --out derivations"
 mkdir -p derivations
-"$VENV/bin/symgrad" render --all --format md --format tex --out derivations
-
-# Drop files of entries that left the catalog (the tests reject orphans).
-names="$("$VENV/bin/python" -I -c 'import symgrad.catalog as c; print("\n".join(c.names()))')"
-[ -n "$names" ] || die "the catalog is empty"
-shopt -s nullglob
-for f in derivations/*.md derivations/*.tex; do
-    stem="$(basename "${f%.*}")"
-    if ! grep -qxF -- "$stem" <<<"$names"; then
-        log "removing $f (no catalog entry '$stem')"
-        rm -f -- "$f"
-    fi
-done
+# Render into a fresh folder, then replace derivations/ with it: files of entries that
+# left the catalog (and their figures) disappear, and a failed render changes nothing.
+fresh="$(mktemp -d "$REPO_ROOT/.derivations.XXXXXX")"
+trap 'rm -rf "$fresh"' EXIT
+"$VENV/bin/symgrad" render --all --format md --format tex --out "$fresh"
+[ -n "$(ls -A "$fresh")" ] || die "symgrad render wrote nothing"
+mkdir -p derivations
+find derivations -maxdepth 1 -type f -delete
+cp -p "$fresh"/* derivations/
 log "derivations/ ($REPO_ROOT/derivations):"
-ls -1 derivations/*.md derivations/*.tex | sed 's/^/    /'
+ls -1 derivations/* | sed 's/^/    /'

@@ -135,8 +135,28 @@ def _cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             except OSError as exc:
                 raise SymgradError(f"cannot write {path}: {exc.strerror}") from None
             out.write(f"{path}\n")
+        for asset_name, content in _assets(document).items():
+            path = out_dir / asset_name
+            try:
+                path.write_text(content, encoding="utf-8", newline="\n")
+            except OSError as exc:
+                raise SymgradError(f"cannot write {path}: {exc.strerror}") from None
+            out.write(f"{path}\n")
         err.write(f"[{i}/{len(names)}] {name}: {_outcome(report)}\n")
     return 0 if all_ok else 1
+
+
+def _assets(document: Document) -> dict[str, str]:
+    """The files the document's figures link to (name -> text)."""
+    assets: dict[str, str] = {}
+    for block in document.blocks:
+        for name, content in getattr(block, "assets", {}).items():
+            if not name or "/" in name or "\\" in name or name.startswith("."):
+                raise SymgradError(f"entry {document.name!r}: figure asset name {name!r} must be a plain file name")
+            if name in assets and assets[name] != content:
+                raise SymgradError(f"entry {document.name!r}: two figures write different files named {name!r}")
+            assets[name] = content
+    return assets
 
 
 def _outcome(report: DocumentReport) -> str:

@@ -91,3 +91,31 @@ def test_module_entry_point_runs_without_traceback() -> None:
                           timeout=120)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "no catalog entry" in proc.stderr
+
+
+def test_render_writes_figure_assets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sympy as sp
+
+    from symgrad import catalog
+    from symgrad.model import Document, Figure, ProofBlock
+
+    x = sp.Symbol("x", real=True)
+    svg = '<svg xmlns="http://www.w3.org/2000/svg"></svg>\n'
+    doc = Document(name="plotted", title="Plotted", summary="A figure with a file.",
+                   blocks=(ProofBlock(sg.calc(x).eq(x)),
+                           Figure({"markdown": "![plot](plotted-plot.svg)", "latex": r"\fbox{plot}"},
+                                  caption="A plot.", assets={"plotted-plot.svg": svg})))
+    monkeypatch.setitem(catalog._BUILDERS, "plotted", lambda: doc)
+    monkeypatch.setitem(catalog._SUMMARIES, "plotted", "a document with a plot")
+    code, out, err = run("render", "plotted", "--out", str(tmp_path))
+    assert code == 0, err
+    assert (tmp_path / "plotted-plot.svg").read_text(encoding="utf-8") == svg
+    assert "![plot](plotted-plot.svg)" in (tmp_path / "plotted.md").read_text(encoding="utf-8")
+
+    bad = Document(name="plotted", title="Plotted", summary="A figure with a bad file name.",
+                   blocks=(Figure({"markdown": "x"}, assets={"../escape.svg": svg}),))
+    monkeypatch.setitem(catalog._BUILDERS, "plotted", lambda: bad)
+    catalog.get.cache_clear()  # documents are built once per process
+    code, _, err = run("render", "plotted", "--out", str(tmp_path))
+    catalog.get.cache_clear()
+    assert code == 2 and "must be a plain file name" in err

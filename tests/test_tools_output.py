@@ -68,7 +68,8 @@ def rendered(tmp_path_factory):
 
 
 def _outputs(d):
-    return {p.name: p.read_bytes() for p in [*d.glob("*.md"), *d.glob("*.tex")]}
+    """Every rendered file: documents and their assets (e.g. SVG plots)."""
+    return {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()}
 
 
 def test_derivations_not_stale(rendered):
