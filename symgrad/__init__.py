@@ -49,3 +49,5 @@ __all__ = [
     "assert_proof", "calc", "check_text", "catalog", "numeric", "render", "check", "check_relation", "register_rule", "rules", "derive", "register_derivative", "sigmoid", "__version__",
 ]
 __all__ += ["Graph", "Node"]
+from . import experiments  # noqa: E402
+__all__ += ["experiments"]

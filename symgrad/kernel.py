@@ -170,6 +170,9 @@ def _define(expr: sp.Expr, definitions: tuple[tuple[sp.Basic, sp.Basic], ...]) -
         for key, value in definitions:
             new = new.subs(key, value)
         if new == expr:
+            for d in new.atoms(sp.Derivative):
+                if not all(isinstance(v, sp.Symbol) for v in d.variables):
+                    raise ValueError(f"after the definitions, {d} differentiates by a non-symbol")
             return new
         expr = new
     raise InputError("the proof's definitions (where=) refer to each other in a cycle")
@@ -218,6 +221,10 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     try:
         left, right = deadline.run(lambda: (_prepare(_define(lhs, definitions)),
                                             _prepare(_define(rhs, definitions))), 0.3)
+    except ValueError as exc:  # e.g. a where= definition of a variable something is differentiated by
+        raise InputError(f"step {index}: cannot substitute the definitions or evaluate the derivatives "
+                         f"({exc}); a symbol defined with where= cannot also be a differentiation "
+                         "variable: use Subs") from None
     except OutOfTime:
         return verdict(Status.UNKNOWN, "budget", note="the budget ran out while evaluating derivatives")
     if rel.direction > 0:
@@ -347,7 +354,7 @@ def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: 
                                    min(1.0, remaining / max(deadline.remaining, 1e-9)))
         except OutOfTime:
             break
-        except (ZeroDivisionError, ValueError, TypeError, ArithmeticError):
+        except (ZeroDivisionError, ValueError, TypeError, ArithmeticError, RecursionError):
             evidence.skipped += 1
             continue
         if outcome is None:
