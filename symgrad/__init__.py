@@ -51,3 +51,5 @@ __all__ = [
 __all__ += ["Graph", "Node"]
 from . import experiments  # noqa: E402
 __all__ += ["experiments"]
+from . import normalization  # noqa: E402
+__all__ += ["normalization"]

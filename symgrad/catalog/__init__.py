@@ -67,4 +67,5 @@ from . import chain_rule as _chain_rule  # noqa: E402,F401
 from . import graph as _graph  # noqa: E402,F401
 from . import gradient_bound as _gradient_bound  # noqa: E402,F401
 from . import activations as _activations  # noqa: E402,F401
+from . import batchnorm as _batchnorm  # noqa: E402,F401
 from . import clipping as _clipping, initialization as _initialization, minibatch as _minibatch, residual as _residual  # noqa: E402,F401,E501

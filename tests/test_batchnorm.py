@@ -1,0 +1,261 @@
+"""BatchNorm backward: the six equations and the compact form proved for explicit m, the exact
+verifier up to m = 64, general m with lemmas, edge cases, generated numpy code, numbers vs
+finite differences / complex step / PyTorch."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgrad as sg
+from symgrad import normalization as nz
+from symgrad.catalog import batchnorm as entry
+from symgrad.errors import InputError, UnsupportedError
+from symgrad.model import Status, Table
+
+FAST_SIZES = (1, 2, 3, 4)
+SLOW_SIZES = (5, 6, 7, 8)
+
+
+def _all_proofs(m: int) -> list[sg.Proof]:
+    s = nz.setup("batchnorm", m)
+    proofs = list(nz.paper_proofs(s, m - 1).values())  # the last index, the document shows the first
+    proofs += [nz.compact_proof(s, 0), nz.mean_zero_proof(s)]
+    proofs += [nz.adjoint_proof(s, n) for n in (s.mu, s.var, s.xhat[0])]
+    return proofs
+
+
+@pytest.mark.parametrize("m", FAST_SIZES)
+def test_six_equations_and_compact_form_proved(m: int) -> None:
+    for proof in _all_proofs(m):
+        report = proof.check()
+        assert report.ok, (m, proof.title, [v.explain() for v in report.steps if not v.ok])
+
+
+@pytest.mark.expensive
+@pytest.mark.parametrize("m", SLOW_SIZES)
+def test_six_equations_and_compact_form_proved_large(m: int) -> None:
+    for proof in _all_proofs(m):
+        report = proof.check(budget=120)
+        assert report.ok, (m, proof.title, [v.explain() for v in report.steps if not v.ok])
+
+
+def test_every_proof_starts_at_sympys_derivative() -> None:
+    """The start of each chain is SymPy's derivative (independent oracle), not the claimed form."""
+    s = nz.setup("batchnorm", 3)
+    full = nz._define_all(s, s.loss)
+    start = nz.paper_proofs(s, 1)["x"].start
+    assert start == sp.Derivative(full, s.x[1])
+
+
+def test_mu_equation_shows_the_vanishing_term_as_a_step() -> None:
+    s = nz.setup("batchnorm", 3)
+    proof = nz.paper_proofs(s)["mu"]
+    rules = [step.by.rule for step in proof.steps]
+    assert "centred-sum-zero" in rules
+    report = proof.check()
+    assert report.ok
+    # the term really is there before the step and gone after it
+    index = rules.index("centred-sum-zero")
+    before, after = proof.steps[index - 1].expr, proof.steps[index].expr
+    assert before.has(s.adjoints[s.var]) and not after.has(s.adjoints[s.var])
+
+
+def test_wrong_printed_form_is_refuted() -> None:
+    s = nz.setup("batchnorm", 3)
+    good = nz.paper_proofs(s)["var"]
+    wrong_value = good.steps[-1].expr * 2
+    bad = dataclasses.replace(good, steps=good.steps[:-1] + (dataclasses.replace(good.steps[-1], expr=wrong_value),))
+    assert bad.check().steps[-1].status is Status.REFUTED
+
+
+def test_dropped_term_in_compact_form_is_refuted() -> None:
+    s = nz.setup("batchnorm", 3)
+    proof = nz.compact_proof(s, 0)
+    wrong = sp.Mul(s.gamma[0] / (3 * s.std), 3 * s.g[0] - sum(s.g), evaluate=False)  # x̂ Σ g x̂ dropped
+    bad = dataclasses.replace(proof, steps=proof.steps[:-1] + (dataclasses.replace(proof.steps[-1], expr=wrong),))
+    assert bad.check().steps[-1].status is Status.REFUTED
+
+
+# -- exact verification ---------------------------------------------------------------
+
+
+def test_verify_exact_m64_under_two_seconds() -> None:
+    nz.setup("batchnorm", 64)  # symbolic setup is part of the job; time it too
+    nz.setup.cache_clear()
+    started = time.perf_counter()
+    result = nz.verify_exact("batchnorm", 64)
+    seconds = time.perf_counter() - started
+    assert result.ok and result.comparisons == 64 + 2 + 64
+    assert seconds < 2.0, seconds
+
+
+@pytest.mark.parametrize("kind", nz.KINDS)
+def test_verify_exact_small_and_several_points(kind: str) -> None:
+    for m in (1, 2, 5, 13):
+        assert nz.verify_exact(kind, m, points=2).ok
+
+
+def test_verify_exact_catches_a_wrong_compact_form(monkeypatch: pytest.MonkeyPatch) -> None:
+    original = nz.compact_form
+
+    def wrong(s: nz.Setup, i: int) -> sp.Expr:
+        return original(s, i) * (1 + sp.Rational(1, 10**9))
+
+    monkeypatch.setattr(nz, "compact_form", wrong)
+    result = nz.verify_exact("batchnorm", 16)
+    assert not result.ok and result.mismatches
+
+
+def test_exact_gradient_matches_sympy_diff() -> None:
+    """The forward-mode oracle against sympy.diff at a rational point (m = 3)."""
+    s = nz.setup("batchnorm", 3)
+    point = nz.rational_point(s, 1)
+    exact = nz.exact_gradient(s, point)
+    full = nz._define_all(s, s.loss)
+    values = {k: sp.Rational(v.numerator, v.denominator) for k, v in point.items()}
+    for v in (*s.x, s.gamma[0], s.beta[0]):
+        by_sympy = sp.nsimplify(sp.diff(full, v).xreplace(values))
+        assert by_sympy == sp.Rational(exact[v].numerator, exact[v].denominator)
+
+
+def test_exact_value_refuses_irrational_and_unknown() -> None:
+    x = sp.Symbol("x")
+    with pytest.raises(InputError):
+        nz.exact_value(sp.sqrt(x), {x: 2})
+    with pytest.raises(UnsupportedError):
+        nz.exact_value(sp.exp(x), {x: 0})
+
+
+def test_setup_misuse() -> None:
+    with pytest.raises(InputError):
+        nz.setup("groupnorm", 3)
+    with pytest.raises(InputError):
+        nz.setup("batchnorm", 0)
+    with pytest.raises(UnsupportedError):
+        nz.setup("batchnorm", 65)
+
+
+# -- general m -------------------------------------------------------------------------
+
+
+def test_general_proof_rests_only_on_named_lemmas() -> None:
+    report = nz.general_proof().check(budget=4)  # lemma steps spend their budget on sums; the algebra is quick
+    assert report.ok_given_lemmas and not report.ok
+    assert set(report.lemmas) == {"sum-linearity", "kronecker-collapse"}
+    assert report.steps[-1].status is Status.PROVED
+    for name in report.lemmas:
+        assert sg.rules.get(name).kind == "lemma"
+
+
+def test_general_mean_zero_and_paper_form() -> None:
+    report = nz.general_mean_zero_proof().check(budget=4)
+    assert report.ok_given_lemmas and report.lemmas == ("sum-linearity",)
+    assert report.steps[-1].status is Status.PROVED
+    paper = nz.general_paper_proof().check(budget=4)
+    assert paper.ok_given_lemmas and paper.lemmas == ("centred-sum-zero-general",)
+
+
+@pytest.mark.parametrize("m", (1, 2, 3, 4))
+def test_lemmas_and_general_start_for_explicit_m(m: int) -> None:
+    for proof in nz.lemma_instances(m):
+        assert proof.check().ok, proof.title
+    s = nz.setup("batchnorm", m)
+    assert nz.general_start_instance(s, m - 1).check().ok
+
+
+def test_general_compact_specialises_to_the_explicit_one() -> None:
+    G = nz.general()
+    s = nz.setup("batchnorm", 3)
+    general = nz.general_compact(G).subs({G.m: 3, G.i: 2}).doit()
+    general = general.replace(lambda e: isinstance(e, sp.Indexed), lambda e: nz._indexed_to_symbol(s, e))
+    general = general.xreplace({G.gamma: s.gamma[0], G.eps: s.eps, G.mu: s.mu, G.var: s.var})
+    explicit = nz.compact_form(s, 1)
+    definitions = {s.xhat[j]: s.definition[s.xhat[j]] for j in range(3)}
+    assert sp.simplify(general - explicit.xreplace(definitions)) == 0
+
+
+# -- edge cases ------------------------------------------------------------------------
+
+
+def test_m1_gradient_is_zero_and_xhat_is_zero() -> None:
+    s = nz.setup("batchnorm", 1)
+    assert sp.simplify(nz._define_all(s, s.xhat[0])) == 0
+    assert sp.diff(nz._define_all(s, s.loss), s.x[0]).doit() == 0
+
+
+def test_epsilon_zero_needs_positive_variance() -> None:
+    s = nz.setup("batchnorm", 2)
+    assert nz.epsilon_zero_proof(s).check().ok
+    undefined = nz._define_all(s, s.xhat[0]).xreplace({s.eps: 0}).xreplace({s.x[0]: 1, s.x[1]: 1})
+    assert undefined.has(sp.nan, sp.zoo) or undefined is sp.nan
+    with pytest.raises(InputError):
+        nz.epsilon_zero_proof(nz.setup("batchnorm", 1))
+
+
+# -- generated code, latexify ----------------------------------------------------------
+
+
+def test_generated_numpy_equals_the_symbolic_result() -> None:
+    s = nz.setup("batchnorm", 4)
+    point = nz.rational_point(s, 3)
+    fn = nz.numpy_backward()
+    x = np.array([[float(point[v])] for v in s.x])
+    g = np.array([[float(point[v])] for v in s.g])
+    got = fn(g, x, float(point[s.gamma[0]]), float(point[s.eps]))
+    exact = nz.exact_gradient(s, point)
+    for i, v in enumerate(s.x):
+        assert abs(got[i, 0] - float(exact[v])) <= 1e-12 * max(1.0, abs(float(exact[v])))
+
+
+def test_latexify_rendering_fixed() -> None:
+    raw = nz.latexify_backward(fix=False)
+    fixed = nz.latexify_backward()
+    assert r"\mathrm{np}.\mathrm{mean}" in raw  # latexify does not know np.mean ...
+    assert r"\sum g" in raw  # ... and drops axis=0 of np.sum
+    assert "np" not in fixed.replace(r"\mathrm{np}", "") or r"\mathrm{np}" not in fixed
+    assert r"\mathrm{np}" not in fixed
+    assert fixed.count(r"\sum_{i=1}^{m}") == 4 and fixed.count(r"\frac{1}{m} \sum_{i=1}^{m}") == 2
+
+
+def test_latexify_fix_refuses_other_axes() -> None:
+    with pytest.raises(UnsupportedError):
+        nz._rewrite_reductions("def f(x):\n    return np.sum(x, axis=1)\n")
+
+
+# -- numbers ---------------------------------------------------------------------------
+
+
+def test_numbers_against_complex_step_and_differences() -> None:
+    x, g, gamma, beta = entry.numeric_inputs()
+    got = nz.numpy_backward()(g, x, gamma, entry.EPS)
+    assert entry.relative_error(got, entry.complex_step_gradient(x, g, gamma, beta)) < 1e-10
+    assert entry.relative_error(got, entry.central_difference_gradient(x, g, gamma, beta)) < 1e-8
+    # and the oracle notices a planted bug
+    assert entry.relative_error(got * (1 + 1e-6), entry.complex_step_gradient(x, g, gamma, beta)) > 1e-10
+
+
+def test_numbers_against_torch() -> None:
+    torch = pytest.importorskip("torch")
+    x, g, gamma, beta = entry.numeric_inputs()
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    y = torch.nn.functional.batch_norm(xt, None, None, torch.tensor(gamma), torch.tensor(beta), training=True,
+                                       eps=entry.EPS)
+    (y * torch.tensor(g)).sum().backward()
+    got = nz.numpy_backward()(g, x, gamma, entry.EPS)
+    assert entry.relative_error(got, xt.grad.numpy()) < 1e-10
+
+
+# -- the entry -------------------------------------------------------------------------
+
+
+def test_entry_is_proved_and_lists_the_general_chain() -> None:
+    document = sg.catalog.get("batchnorm-backward")
+    report = document.check()
+    assert report.ok, [r.proof.title for r in report.reports if not r.ok]
+    tables = [b for b in document.blocks if isinstance(b, Table) and "general-m" in (b.caption or "")]
+    assert tables and {row[2] for row in tables[0].rows} >= {"sum-linearity", "kronecker-collapse", "factor"}

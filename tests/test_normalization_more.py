@@ -1,0 +1,113 @@
+"""LayerNorm and RMSNorm backward: adjoints and compact forms proved for explicit sizes, the
+exact verifier, and the compact forms against PyTorch and the complex step."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgrad as sg
+from symgrad import normalization as nz
+from symgrad.model import Status
+
+SIZES = (1, 2, 3)
+
+
+@pytest.mark.parametrize("kind", ("layernorm", "rmsnorm"))
+@pytest.mark.parametrize("m", SIZES)
+def test_adjoints_and_compact_form_proved(kind: str, m: int) -> None:
+    s = nz.setup(kind, m)
+    proofs = [nz.adjoint_proof(s, n) for n in (s.mu, s.var, s.xhat[m - 1]) if n is not None]
+    proofs.append(nz.compact_proof(s, m - 1))
+    for proof in proofs:
+        report = proof.check()
+        assert report.ok, (kind, m, proof.title, [v.explain() for v in report.steps if not v.ok])
+
+
+@pytest.mark.parametrize("kind", ("layernorm", "rmsnorm"))
+def test_a_wrong_compact_form_is_refuted(kind: str) -> None:
+    s = nz.setup(kind, 3)
+    proof = nz.compact_proof(s, 0)
+    wrong = nz.compact_form(nz.setup("batchnorm" if kind == "layernorm" else "layernorm", 3), 0)
+    wrong = wrong.xreplace({sp.Symbol("gamma", real=True): s.gamma[0]})
+    bad = dataclasses.replace(proof, steps=proof.steps[:-1] + (dataclasses.replace(proof.steps[-1], expr=wrong),))
+    assert bad.check().steps[-1].status is Status.REFUTED
+
+
+def test_rmsnorm_has_no_mean() -> None:
+    s = nz.setup("rmsnorm", 3)
+    assert s.mu is None and not s.beta
+    with pytest.raises(sg.UnsupportedError):
+        nz.mean_zero_proof(s)
+    with pytest.raises(sg.UnsupportedError):
+        nz.paper_equations(s)
+
+
+@pytest.mark.parametrize("kind", ("layernorm", "rmsnorm"))
+def test_verify_exact_up_to_64(kind: str) -> None:
+    result = nz.verify_exact(kind, 64)
+    assert result.ok and result.comparisons == 64
+
+
+def _compact_numpy(kind: str, m: int):  # type: ignore[no-untyped-def]
+    """The proved compact forms for size m, lambdified in (g, gamma, xhat, variance, eps)."""
+    s = nz.setup(kind, m)
+    exprs = [nz.compact_form(s, i) for i in range(m)]
+    return s, sp.lambdify((s.g, s.gamma, s.xhat, s.var, s.eps), exprs, "numpy")
+
+
+def _forward(kind: str, x, gamma, beta, eps):  # type: ignore[no-untyped-def]
+    if kind == "layernorm":
+        mu = x.mean(-1, keepdims=True)
+        return gamma * (x - mu) / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + eps) + beta
+    return gamma * x / np.sqrt((x ** 2).mean(-1, keepdims=True) + eps)
+
+
+@pytest.mark.parametrize("kind", ("layernorm", "rmsnorm"))
+def test_compact_form_numbers_complex_step_and_torch(kind: str) -> None:
+    rows, d, eps = 8, 16, 1e-5
+    rng = np.random.default_rng(1)
+    x, g = rng.standard_normal((rows, d)), rng.standard_normal((rows, d))
+    gamma, beta = 1 + 0.5 * rng.standard_normal(d), rng.standard_normal(d)
+    _, fn = _compact_numpy(kind, d)
+    centred = x - x.mean(-1, keepdims=True) if kind == "layernorm" else x
+    var = (centred ** 2).mean(-1)
+    xhat = centred / np.sqrt(var[:, None] + eps)
+    got = np.array([fn(list(g[r]), list(gamma), list(xhat[r]), var[r], eps) for r in range(rows)], dtype=float)
+    by_step = np.empty_like(x)
+    for index in np.ndindex(*x.shape):
+        z = x.astype(complex)
+        z[index] += 1e-30j
+        by_step[index] = np.sum(g * _forward(kind, z, gamma, beta, eps)).imag / 1e-30
+    scale = max(1.0, float(np.abs(by_step).max()))
+    assert np.abs(got - by_step).max() / scale < 1e-10
+    torch = pytest.importorskip("torch")
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    if kind == "layernorm":
+        y = torch.nn.functional.layer_norm(xt, (d,), torch.tensor(gamma), torch.tensor(beta), eps=eps)
+    else:
+        y = torch.nn.functional.rms_norm(xt, (d,), torch.tensor(gamma), eps=eps)
+    (y * torch.tensor(g)).sum().backward()
+    assert np.abs(got - xt.grad.numpy()).max() / scale < 1e-10
+
+
+@pytest.mark.parametrize("name", ("layernorm-backward", "rmsnorm-backward"))
+def test_entries_proved(name: str) -> None:
+    report = sg.catalog.get(name).check()
+    assert report.ok, [r.proof.title for r in report.reports if not r.ok]
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("name", ("batchnorm-backward",))  # the others share its symbols and blocks
+def test_entries_render_katex_and_compile(name: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tooling import compile_latex, katex_check
+
+    report = sg.catalog.get(name).check()
+    markdown = sg.render(report, "markdown")
+    assert katex_check(markdown, name) == []
+    tex = tmp_path / f"{name}.tex"
+    tex.write_text(sg.render(report, "latex"), encoding="utf-8")
+    compile_latex(tex, tmp_path / "build")
