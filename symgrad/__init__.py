@@ -36,6 +36,7 @@ from .graph import Graph, Node
 from .derive import derive
 from .diffrules import register_derivative
 from .testing import assert_proof
+from .gradcheck import GradientError, GradientReport, assert_gradient, check_against, check_gradient
 from .render import render
 from . import catalog, numeric
 from .notes import check_text
@@ -46,7 +47,7 @@ __all__ = [
     "ChainError", "CheckOptions", "Counterexample", "Document", "InputError", "Justification",
     "Proof", "ProofError", "Relation", "Report", "Rule", "Status", "Step", "SymgradError",
     "TemplateError", "UnknownEntryError", "UnknownRuleError", "UnsupportedError", "Verdict",
-    "assert_proof", "calc", "check_text", "catalog", "numeric", "render", "check", "check_relation", "register_rule", "rules", "derive", "register_derivative", "sigmoid", "__version__",
+    "assert_proof", "assert_gradient", "check_gradient", "check_against", "GradientReport", "GradientError", "calc", "catalog", "numeric", "render", "check", "check_relation", "register_rule", "rules", "derive", "register_derivative", "sigmoid", "__version__",
 ]
 __all__ += ["Graph", "Node"]
 from . import experiments  # noqa: E402

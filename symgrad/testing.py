@@ -56,6 +56,7 @@ def _detail(verdict: Verdict) -> str:
 
 def assert_proof(proof: Proof | Report, options: CheckOptions | None = None, **overrides: Any) -> Report:
     """Check ``proof`` and return its report; raise :class:`ProofError` unless every step is proved."""
+    __tracebackhide__ = True  # pytest shows the caller's line, not this function's
     if isinstance(proof, Report):
         report = proof
     elif isinstance(proof, Proof):
