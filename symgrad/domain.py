@@ -64,10 +64,30 @@ class Interval:
 
 
 def stable_seed(*parts: object) -> int:
-    """A seed that depends only on the text of ``parts`` (not on PYTHONHASHSEED)."""
-    digest = hashlib.sha256("\x1f".join(sp.srepr(p) if isinstance(p, sp.Basic) else str(p)
-                                        for p in parts).encode()).digest()
+    """A seed that depends only on the text of ``parts`` (not on PYTHONHASHSEED).
+
+    Dummy symbols get process-dependent indices, so they are renamed to
+    canonical symbols, numbered in order of first appearance, before hashing.
+    """
+    texts = []
+    dummies: dict[sp.Dummy, sp.Symbol] = {}
+    for p in parts:
+        if isinstance(p, sp.Basic):
+            for d in sorted(p.atoms(sp.Dummy), key=lambda d: sp.srepr(p).find(sp.srepr(d))):
+                dummies.setdefault(d, sp.Symbol(f"_dummy{len(dummies)}", **d.assumptions0))
+            texts.append(sp.srepr(p.xreplace(dummies)))
+        else:
+            texts.append(str(p))
+    digest = hashlib.sha256("\x1f".join(texts).encode()).digest()
     return int.from_bytes(digest[:8], "big")
+
+
+def _respects_assumptions(symbol: sp.Symbol, value: sp.Expr) -> bool:
+    """Whether ``value`` has every property the symbol is declared with (nonzero, odd, prime, ...)."""
+    for name, holds in symbol.assumptions0.items():
+        if holds is True and getattr(value, f"is_{name}", None) is False:
+            return False
+    return True
 
 
 def _interval_from_assumptions(symbol: sp.Symbol) -> Interval:
@@ -152,6 +172,8 @@ class Domain:
         """Whether ``point`` meets every side condition (undecidable counts as no)."""
         for s, iv in self.intervals.items():
             if s in point and not iv.contains(point[s]):
+                return False
+            if s in point and not _respects_assumptions(s, point[s]):
                 return False
         for cond in self.filters:
             try:

@@ -39,30 +39,7 @@ __all__ = [
 # Character tables
 # ---------------------------------------------------------------------------
 
-#: The ten LaTeX specials plus characters T1 would show wrongly or that
-#: start an optional argument (``[`` after ``\\`` in a table row).
-_LATEX_TEXT_SPECIALS: dict[str, str] = {
-    "\\": r"\textbackslash{}",
-    "{": r"\{",
-    "}": r"\}",
-    "$": r"\$",
-    "&": r"\&",
-    "#": r"\#",
-    "^": r"\textasciicircum{}",
-    "_": r"\_",
-    "%": r"\%",
-    "~": r"\textasciitilde{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-    "|": r"\textbar{}",
-    "[": "{[}",
-    "]": "{]}",
-    "*": "{*}",
-    "`": r"\textasciigrave{}",
-    '"': r"\textquotedbl{}",
-}
-
-#: The same for ``\text{...}`` in math: only commands KaTeX knows in text mode.
+#: Specials inside ``\\text{...}`` in math: only commands KaTeX knows in text mode.
 _LATEX_MATH_TEXT_SPECIALS: dict[str, str] = {
     "\\": r"\textbackslash{}",
     "{": r"\{",
@@ -77,6 +54,17 @@ _LATEX_MATH_TEXT_SPECIALS: dict[str, str] = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
+}
+
+#: In running text: the same, plus characters T1 would show wrongly or that
+#: start an optional argument (``[`` after ``\\`` in a table row).
+_LATEX_TEXT_SPECIALS: dict[str, str] = {
+    **_LATEX_MATH_TEXT_SPECIALS,
+    "[": "{[}",
+    "]": "{]}",
+    "*": "{*}",
+    "`": r"\textasciigrave{}",
+    '"': r"\textquotedbl{}",
 }
 
 #: Unicode that is math: Greek letters and common symbols, as LaTeX commands.

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import sympy as sp
+from sympy.core.evalf import PrecisionExhausted
 
 from .budget import Deadline, OutOfTime
 from .domain import Domain, stable_seed
@@ -34,6 +35,9 @@ from .positivity import prove_nonnegative
 from .rules import registry as rule_registry
 
 __all__ = ["CheckOptions", "check", "check_relation", "DEFAULT_OPTIONS"]
+
+#: Seconds spent looking for a counterexample to a step that rests on a lemma.
+LEMMA_SEARCH_SECONDS = 2.0
 
 #: Functions the kernel may expand into their definitions when simplifying.
 DEFINITIONS: tuple[type, ...] = (sigmoid,)
@@ -84,10 +88,13 @@ def check(proof: Proof, options: CheckOptions | None = None, **overrides: Any) -
 def _check_cached(proof: Proof, options: CheckOptions) -> Report:
     verdicts = []
     for index, ((lhs, rel, rhs, by), step) in enumerate(zip(proof.links(), proof.steps), start=1):
+        # A step citing a lemma can never be proved by computation: only look for a counterexample.
+        symbolic = not (by.rule and rule_registry.get(by.rule).kind == "lemma")
         if _is_matrix(lhs) or _is_matrix(rhs):
             verdict = _check_matrix_link(index, lhs, rel, rhs, by, proof, options)
         else:
-            verdict = _check_link(index, lhs, rel, rhs, by, proof.assumptions, options, proof.definitions)
+            verdict = _check_link(index, lhs, rel, rhs, by, proof.assumptions, options, proof.definitions,
+                                  symbolic=symbolic)
         verdict = _apply_lemma(verdict)
         if step.details:
             verdict = replace(verdict, details=tuple(_check_cached(sub, options) for sub in step.details))
@@ -202,9 +209,10 @@ def _check_matrix_link(index: int, lhs: Any, rel: Relation, rhs: Any, by: Justif
 
 def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justification,
                 assumptions: tuple[sp.Basic, ...], options: CheckOptions,
-                definitions: tuple[tuple[sp.Basic, sp.Basic], ...] = ()) -> Verdict:
+                definitions: tuple[tuple[sp.Basic, sp.Basic], ...] = (), symbolic: bool = True) -> Verdict:
     started = time.perf_counter()
-    deadline = Deadline(options.budget)
+    # A lemma step is only searched for a counterexample: a short budget suffices.
+    deadline = Deadline(options.budget if symbolic else min(options.budget, LEMMA_SEARCH_SECONDS))
 
     def verdict(status: Status, method: str, evidence: _Evidence | None = None, note: str = "") -> Verdict:
         ev = evidence or _Evidence()
@@ -238,7 +246,9 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     # 2. Symbolic proof within (most of) the remaining budget.
     method: str | None = None
     try:
-        if rel is Relation.EQ:
+        if not symbolic:
+            method = None
+        elif rel is Relation.EQ:
             method = _prove_equal(small, big, deadline)
         else:
             method = prove_nonnegative(big - small, domain, rel.strict, _Sub(deadline, 0.75))
@@ -398,12 +408,36 @@ def _evaluate(small: sp.Expr, big: sp.Expr, slack_expr: sp.Expr, point: dict[sp.
     b_val = big.xreplace(point)
     if s_val.is_Rational and b_val.is_Rational:
         return s_val, b_val, b_val - s_val, True
-    s_num = s_val.evalf(digits)
-    b_num = b_val.evalf(digits)
-    if not (_real_number(s_num) and _real_number(b_num)):
+    s_num = _certified(s_val, digits)
+    b_num = _certified(b_val, digits)
+    if s_num is None or b_num is None or not (_real_number(s_num) and _real_number(b_num)):
         return None
     # The difference is evaluated as one expression so evalf can manage cancellation.
-    slack = slack_expr.xreplace(point).evalf(digits)
-    if not _real_number(slack):
+    slack = _certified(slack_expr.xreplace(point), digits)
+    if slack is None or not _real_number(slack):
         return None
     return s_num, b_num, slack, False
+
+
+def _certified(value: sp.Expr, digits: int) -> sp.Expr | None:
+    """``value`` to ``digits`` correct digits, or None when evalf cannot guarantee them.
+
+    Without ``strict``, evalf may return a number with no correct digit after a
+    heavy cancellation, which must never become a counterexample.
+    """
+    try:
+        return value.evalf(digits, strict=True)
+    except PrecisionExhausted:
+        pass
+    try:  # a higher working precision often resolves the cancellation
+        return value.evalf(digits, strict=True, maxn=max(400, 8 * digits))
+    except PrecisionExhausted:
+        pass
+    # An exact zero never reaches full relative precision: evalf then returns a
+    # number known only up to a magnitude bound. Tiny bound: zero. Otherwise: unknown.
+    rough = value.evalf(digits)
+    if not rough.is_Float:
+        return None
+    if abs(float(rough)) <= 10.0 ** (-(digits - 12)):
+        return sp.Float(0, digits)
+    return rough if rough._prec >= 53 else None

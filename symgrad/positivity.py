@@ -204,8 +204,9 @@ def prove_nonnegative(expr: sp.Expr, domain: Domain, strict: bool, deadline: Dea
         return bool(deadline.run(fn))
 
     # 0. A constant: SymPy decides the sign of numbers with certified evaluation.
+    #    (A Float is an exact binary number: its sign is decided as it is, never rounded.)
     if not expr.free_symbols:
-        value = deadline.run(lambda: sp.nsimplify(expr) if expr.is_Float else expr)
+        value = expr
         if attempt(lambda: _decided(value, strict)):
             return f"sign of a constant: rhs - lhs {want}"
         return None

@@ -63,7 +63,7 @@ def _assert_latex_text_safe(out: str) -> None:
                 assert m.group(1) in _TEXT_COMMANDS | _MATH_COMMANDS, f"unexpected command {m.group(0)} in {out!r}"
                 i += len(m.group(0))
                 continue
-            assert out[i + 1] in "{}$&#_%,", f"bad escape {out[i:i + 2]!r} in {out!r}"
+            assert out[i + 1] in "{}$&#_%,|", f"bad escape {out[i:i + 2]!r} in {out!r}"
             i += 2
             continue
         assert ch not in "$&#^_%~", f"unescaped {ch!r} in {out!r}"

@@ -175,3 +175,34 @@ def test_unevaluable_sums_are_skipped_not_crashed() -> None:
     m = sp.Symbol("m", integer=True, positive=True)
     verdict = sg.check_relation(sp.Sum(g(i), (i, 1, m)), "<=", sp.Sum(g(i), (i, 1, m)) + 1)
     assert verdict.status in (Status.PROVED, Status.UNKNOWN)
+
+
+def test_a_negative_float_difference_is_never_proved_non_negative() -> None:
+    # The sign of a Float is decided exactly, never after rounding it to a "simple" rational.
+    assert sg.check_relation(sp.Float("1e-40"), "<=", 0).status is not Status.PROVED
+    assert sg.check_relation(sp.Float("-1e-40"), "<=", 0).status is Status.PROVED
+
+
+def test_heavy_cancellation_is_not_a_counterexample() -> None:
+    p = sp.Symbol("p", positive=True)
+    true_identity = (sp.exp(10 * p) + 1) ** 2 - sp.exp(20 * p) - 2 * sp.exp(10 * p)
+    assert sg.check_relation(true_identity, "=", 1).status is Status.PROVED
+    assert sg.check_relation(true_identity, "=", 2).status is Status.REFUTED
+
+
+@pytest.mark.parametrize("symbol, lhs, rel, rhs", [
+    (sp.Symbol("u", real=True, nonzero=True), lambda v: v**2, ">", 0),
+    (sp.Symbol("k", odd=True), lambda v: v**2, ">=", 1),
+    (sp.Symbol("q", prime=True), lambda v: v, ">=", 2),
+])
+def test_samples_respect_every_declared_assumption(symbol: sp.Symbol, lhs: object, rel: str, rhs: int) -> None:
+    verdict = sg.check_relation(lhs(symbol), rel, rhs)  # type: ignore[operator]
+    assert verdict.status is not Status.REFUTED, verdict.explain()
+
+
+def test_seed_does_not_depend_on_dummy_indices() -> None:
+    from symgrad.domain import stable_seed
+
+    first = stable_seed(sp.Dummy("u") ** 2 + x)
+    second = stable_seed(sp.Dummy("u") ** 2 + x)
+    assert first == second

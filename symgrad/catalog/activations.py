@@ -237,6 +237,11 @@ def bound_proofs() -> tuple[Proof, ...]:
 def build() -> Document:
     sups = [supremum(a) for a in ACTIVATIONS]
     second, value = gelu_proofs()
+    by_name = {sup.activation.name: sup for sup in sups}
+    gelu, silu = by_name["GELU (exact, erf)"], by_name["SiLU / swish"]
+    gelu_left = abs(sp.N(gelu.derivative.subs(x, -sp.sqrt(2)), DIGITS))
+    silu_at = silu.attained_at.rhs if isinstance(silu.attained_at, sp.Eq) else sp.nan
+    silu_left = sp.N(silu.derivative.subs(x, -silu_at), DIGITS)
     return Document(
         name=NAME,
         title="How steep can an activation be? sup |f'| for common activations",
@@ -263,15 +268,16 @@ def build() -> Document:
             Section("GELU"),
             Prose("For $f(x) = x\\,\\Phi(x)$, $f'' = \\varphi(x)(2 - x^2)$ vanishes at $x = \\pm\\sqrt{2}$. "
                   "The slope tends to $1$ as $x \\to \\infty$ and to $0$ as $x \\to -\\infty$, and "
-                  "$|f'(-\\sqrt 2)| \\approx 0.129$, so the sup is the value at $\\sqrt 2$:"),
+                  f"$|f'(-\\sqrt 2)| \\approx {float(gelu_left):.3f}$, so the sup is the value at $\\sqrt 2$:"),
             ProofBlock(second),
             ProofBlock(value),
             Equation(r"\sup_x |\mathrm{GELU}'(x)| = \frac{1 + \operatorname{erf}(1)}{2} + \frac{1}{e\sqrt{\pi}}"
-                     r" \approx 1.1289"),
+                     rf" \approx {gelu.numeric_value:.4f}"),
             Section("SiLU"),
             Prose("For $f(x) = x\\,\\sigma(x)$ the equation $f''(x) = 0$ is transcendental; its roots "
-                  "$x \\approx \\pm 2.3994$ are found numerically, and $\\sup|f'| \\approx 1.0998$ at "
-                  "$x \\approx 2.3994$ (at $-2.3994$, $f' \\approx -0.0998$)."),
+                  f"$x \\approx \\pm {float(silu_at):.4f}$ are found numerically, and "
+                  f"$\\sup|f'| \\approx {silu.numeric_value:.4f}$ at $x \\approx {float(silu_at):.4f}$ "
+                  f"(at ${-float(silu_at):.4f}$, $f' \\approx {float(silu_left):.4f}$)."),
         ),
     )
 
