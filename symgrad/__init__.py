@@ -32,25 +32,33 @@ from .model import (
     calc,
 )
 from .rules import Rule, register_rule, registry as rules
-from .graph import Graph, Node
+from .testing import assert_proof
+from .render import render
 from .derive import derive
 from .diffrules import register_derivative
-from .testing import assert_proof
+from .chainrule import chain_rule_instance, jacobian_chain
+from .graph import Graph, Node
 from .gradcheck import GradientError, GradientReport, assert_gradient, check_against, check_gradient
-from .render import render
-from . import catalog, numeric
 from .notes import check_text
+from . import catalog, experiments, normalization, numeric
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ChainError", "CheckOptions", "Counterexample", "Document", "InputError", "Justification",
-    "Proof", "ProofError", "Relation", "Report", "Rule", "Status", "Step", "SymgradError",
-    "TemplateError", "UnknownEntryError", "UnknownRuleError", "UnsupportedError", "Verdict",
-    "assert_proof", "assert_gradient", "check_gradient", "check_against", "GradientReport", "GradientError", "calc", "catalog", "numeric", "render", "check", "check_relation", "register_rule", "rules", "derive", "register_derivative", "sigmoid", "__version__",
+    # the model and the kernel
+    "Counterexample", "Document", "Justification", "Proof", "Relation", "Report", "Status", "Step",
+    "Verdict", "calc", "check", "check_relation", "CheckOptions", "assert_proof",
+    # rules and functions
+    "Rule", "register_rule", "rules", "sigmoid",
+    # producers of steps
+    "derive", "register_derivative", "chain_rule_instance", "jacobian_chain", "Graph", "Node",
+    # rendering, notes, gradients
+    "render", "check_text", "check_gradient", "check_against", "assert_gradient", "GradientReport",
+    "GradientError",
+    # modules
+    "catalog", "experiments", "normalization", "numeric",
+    # errors
+    "SymgradError", "ChainError", "InputError", "ProofError", "TemplateError", "UnknownEntryError",
+    "UnknownRuleError", "UnsupportedError",
+    "__version__",
 ]
-__all__ += ["Graph", "Node"]
-from . import experiments  # noqa: E402
-__all__ += ["experiments"]
-from . import normalization  # noqa: E402
-__all__ += ["normalization"]

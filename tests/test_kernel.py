@@ -206,3 +206,10 @@ def test_seed_does_not_depend_on_dummy_indices() -> None:
     first = stable_seed(sp.Dummy("u") ** 2 + x)
     second = stable_seed(sp.Dummy("u") ** 2 + x)
     assert first == second
+
+
+def test_public_api_is_exported() -> None:
+    for name in sg.__all__:
+        assert hasattr(sg, name), name
+    for name in ("calc", "check_text", "check_gradient", "derive", "jacobian_chain", "Graph", "render"):
+        assert name in sg.__all__
