@@ -134,7 +134,11 @@ def _prepare(expr: sp.Expr) -> sp.Expr:
         expr = expr.replace(lambda e: isinstance(e, sp.Limit),
                             lambda e: sp.Limit(e.args[0].doit().rewrite(sigmoid, sp.exp), *e.args[1:]).doit())
     if expr.has(sp.Derivative, sp.Integral, sp.Sum, sp.Product, sp.Subs):
-        return expr.doit()
+        expr = expr.doit()
+    if expr.has(sp.Heaviside):
+        # The step function's value at 0 is a convention (SymPy's 1/2, PyTorch's 0 for ReLU'):
+        # make it undefined, so no claim is proved or refuted by the value at the kink.
+        expr = expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], sp.nan))
     return expr
 
 

@@ -213,3 +213,12 @@ def test_public_api_is_exported() -> None:
         assert hasattr(sg, name), name
     for name in ("calc", "check_text", "check_gradient", "derive", "jacobian_chain", "Graph", "render"):
         assert name in sg.__all__
+
+
+def test_relu_derivative_is_not_judged_at_the_kink() -> None:
+    relu_slope = sp.Derivative(sp.Max(0, x), x)
+    pytorch_convention = sp.Piecewise((1, x > 0), (0, True))  # ReLU'(0) = 0
+    assert sg.check_relation(relu_slope, "=", pytorch_convention).status is Status.NUMERIC
+    assert sg.check_relation(relu_slope, "=", sp.Heaviside(x)).status is Status.PROVED
+    wrong = sg.check_relation(relu_slope, "=", 1)
+    assert wrong.status is Status.REFUTED and wrong.counterexample.point[x] < 0
