@@ -3,7 +3,7 @@ beside plain ``sympy.simplify`` of (SymPy's derivative - compact form), measured
 
     .venv/bin/python benchmarks/batchnorm_scaling.py [--timeout SECONDS] [--sizes 4 8 16 32 64]
 
-For each m: the seconds ``symgrad.normalization.verify_exact`` takes (setup included) to check
+For each m: the seconds ``symgrad.catalog.support.normalization.verify_exact`` takes (setup included) to check
 dl/dx_i for every i, dl/dgamma, dl/dbeta and the paper's equations at one rational point; and the
 seconds ``sympy.simplify`` takes to reduce dl/dx_1 - compact form to 0 (one index only), run in a
 child process that is killed at the timeout, reported as "timed out" then.
@@ -17,7 +17,7 @@ import time
 
 import sympy as sp
 
-from symgrad.normalization import _define_all, compact_form, setup, verify_exact
+from symgrad.catalog.support.normalization import _define_all, compact_form, setup, verify_exact
 
 
 def _simplify_job(m: int, queue: "mp.Queue[tuple[float, bool]]") -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Sequence, TextIO
 
 from . import catalog
-from .errors import SymgradError
-from .kernel import CheckOptions
-from .model import Document, DocumentReport
+from .core.errors import SymgradError
+from .core.kernel import CheckOptions
+from .proofs.documents import Document, DocumentReport
 
 __all__ = ["main"]
 
@@ -90,7 +90,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
-    from .display import terminal_text
+    from .rendering.display import terminal_text
 
     document = catalog.get(args.name)
     report = document.check(_options(args))
@@ -101,7 +101,7 @@ def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .render import render
+    from .rendering.render import render
 
     if args.all and args.names:
         raise SymgradError("give entry names or --all, not both")
@@ -195,7 +195,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     Exit 0 when every step of every file is proved, 1 otherwise, 2 when a file
     cannot be read (the other files are still checked).
     """
-    from .notes import check_text
+    from .notes.checker import check_text
 
     formats = [_note_format(name, args.note_format) for name in args.files]  # fail before checking anything
     options = _options(args)

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Callable, Generator
 import pytest
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .gradcheck import GradientReport
-    from .model import Proof, Report
+    from .numerics.gradcheck import GradientReport
+    from .proofs.proof import Proof, Report
 
 __all__ = ["SymgradChecker", "symgrad_check", "explain_sympy_equality"]
 
@@ -60,7 +60,7 @@ class SymgradChecker:
                  **options: Any) -> "GradientReport":
         """:func:`symgrad.check_gradient`, then :func:`symgrad.assert_gradient` on its report."""
         __tracebackhide__ = True
-        from .gradcheck import assert_gradient, check_gradient
+        from .numerics.gradcheck import assert_gradient, check_gradient
 
         options.setdefault("seed", self.seed)
         report = check_gradient(f, grad_f, *inputs, **options)
@@ -71,7 +71,7 @@ class SymgradChecker:
                 **options: Any) -> "GradientReport":
         """:func:`symgrad.check_against`, asserted like :meth:`gradient`."""
         __tracebackhide__ = True
-        from .gradcheck import assert_gradient, check_against
+        from .numerics.gradcheck import assert_gradient, check_against
 
         options.setdefault("seed", self.seed)
         report = check_against(reference, grad_f, args, **options)
@@ -81,9 +81,9 @@ class SymgradChecker:
     def proof(self, proof: "Proof | Report", **options: Any) -> "Report":
         """:func:`symgrad.assert_proof`: every step proved, else a message naming the first that is not."""
         __tracebackhide__ = True
-        from .kernel import check
-        from .model import Proof
-        from .testing import assert_proof
+        from .proofs.proof import check
+        from .proofs.proof import Proof
+        from .proofs.assertions import assert_proof
 
         report = check(proof, **options) if isinstance(proof, Proof) else proof
         self.reports.append(report)
@@ -101,7 +101,7 @@ def _one_line(report: Any) -> str:
     verdict = getattr(report, "verdict", None)
     if verdict is not None:  # a GradientReport
         return f"gradient check ({report.mode}) {verdict}: {report.reason}"
-    from .display import expr_text
+    from .rendering.display import expr_text
 
     claim = getattr(report, "claim", None)
     status = getattr(report, "status", None)
@@ -167,7 +167,7 @@ def explain_sympy_equality(left: Any, right: Any, budget: float = EXPLAIN_BUDGET
     """
     import sympy as sp
 
-    from .budget import OutOfTime, run_within
+    from .core.budget import OutOfTime, run_within
 
     def text(obj: Any) -> str:
         if isinstance(obj, sp.MatrixBase):
@@ -193,8 +193,8 @@ def explain_sympy_equality(left: Any, right: Any, budget: float = EXPLAIN_BUDGET
     except OutOfTime:
         difference = None
         lines.append(f"  left - right: {text(left_e - right_e)} (simplification ran out of time)")
-    from .kernel import check_relation
-    from .model import Status
+    from .proofs.proof import check_relation
+    from .core.verdicts import Status
 
     verdict = check_relation(left_e, "=", right_e, budget=budget / 2)
     if verdict.status is Status.PROVED:

@@ -12,10 +12,11 @@ import pytest
 import sympy as sp
 
 import symgrad as sg
-from symgrad import normalization as nz
+from symgrad.catalog.support import normalization as nz
 from symgrad.catalog import batchnorm as entry
-from symgrad.errors import InputError, UnsupportedError
-from symgrad.model import Status, Table
+from symgrad.core.errors import InputError, UnsupportedError
+from symgrad.core.verdicts import Status
+from symgrad.proofs.documents import Table
 
 FAST_SIZES = (1, 2, 3, 4)
 SLOW_SIZES = (5, 6, 7, 8)

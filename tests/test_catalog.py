@@ -9,7 +9,7 @@ import pytest
 import sympy as sp
 
 import symgrad as sg
-from symgrad.model import ProofBlock, Table
+from symgrad.proofs.documents import ProofBlock, Table
 
 x = sp.Symbol("x", real=True)
 

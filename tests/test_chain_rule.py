@@ -7,7 +7,7 @@ import sympy as sp
 
 import symgrad as sg
 from symgrad.catalog import chain_rule as entry
-from symgrad.chainrule import chain_rule_instance, jacobian_chain
+from symgrad.derivation.chainrule import chain_rule_instance, jacobian_chain
 
 x, w, b = sp.symbols("x w b", real=True)
 x1, x2, y1, y2 = sp.symbols("x1 x2 y1 y2", real=True)

@@ -68,17 +68,25 @@ def test_unwritable_output_dir_is_a_clear_error(tmp_path: Path) -> None:
     assert "cannot create the output directory" in err
 
 
+def add_entry(monkeypatch: pytest.MonkeyPatch, document: "sg.Document", summary: str) -> None:
+    """Put ``document`` into the catalog for one test."""
+    from symgrad import catalog
+
+    original = catalog.get
+    monkeypatch.setitem(catalog._BY_NAME, document.name, catalog.Entry(document.name, "", "", summary))
+    monkeypatch.setattr(catalog, "get", lambda name: document if name == document.name else original(name))
+
+
 def test_render_exit_code_1_when_a_step_is_not_proved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sympy as sp
 
     from symgrad import catalog
-    from symgrad.model import Document, ProofBlock
+    from symgrad.proofs.documents import Document, ProofBlock
 
     x = sp.Symbol("x", real=True)
     wrong = Document(name="wrong", title="Wrong", summary="A wrong step.",
                      blocks=(ProofBlock(sg.calc(x**2).ge(x)),))
-    monkeypatch.setitem(catalog._BUILDERS, "wrong", lambda: wrong)
-    monkeypatch.setitem(catalog._SUMMARIES, "wrong", "a wrong proof")
+    add_entry(monkeypatch, wrong, "a wrong proof")
     code, _, err = run("render", "wrong", "--out", str(tmp_path))
     assert code == 1
     assert "wrong: refuted" in err
@@ -97,7 +105,7 @@ def test_render_writes_figure_assets(tmp_path: Path, monkeypatch: pytest.MonkeyP
     import sympy as sp
 
     from symgrad import catalog
-    from symgrad.model import Document, Figure, ProofBlock
+    from symgrad.proofs.documents import Document, Figure, ProofBlock
 
     x = sp.Symbol("x", real=True)
     svg = '<svg xmlns="http://www.w3.org/2000/svg"></svg>\n'
@@ -105,8 +113,7 @@ def test_render_writes_figure_assets(tmp_path: Path, monkeypatch: pytest.MonkeyP
                    blocks=(ProofBlock(sg.calc(x).eq(x)),
                            Figure({"markdown": "![plot](plotted-plot.svg)", "latex": r"\fbox{plot}"},
                                   caption="A plot.", assets={"plotted-plot.svg": svg})))
-    monkeypatch.setitem(catalog._BUILDERS, "plotted", lambda: doc)
-    monkeypatch.setitem(catalog._SUMMARIES, "plotted", "a document with a plot")
+    add_entry(monkeypatch, doc, "a document with a plot")
     code, out, err = run("render", "plotted", "--out", str(tmp_path))
     assert code == 0, err
     assert (tmp_path / "plotted-plot.svg").read_text(encoding="utf-8") == svg
@@ -114,8 +121,6 @@ def test_render_writes_figure_assets(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
     bad = Document(name="plotted", title="Plotted", summary="A figure with a bad file name.",
                    blocks=(Figure({"markdown": "x"}, assets={"../escape.svg": svg}),))
-    monkeypatch.setitem(catalog._BUILDERS, "plotted", lambda: bad)
-    catalog.get.cache_clear()  # documents are built once per process
+    add_entry(monkeypatch, bad, "a bad figure")
     code, _, err = run("render", "plotted", "--out", str(tmp_path))
-    catalog.get.cache_clear()
     assert code == 2 and "must be a plain file name" in err

@@ -19,8 +19,8 @@ import sympy as sp
 
 import symgrad
 from symgrad import derive, numeric, register_derivative
-from symgrad.derive import Gradient
-from symgrad.diffrules import (
+from symgrad.derivation.derive import Gradient
+from symgrad.derivation.diffrules import (
     CHAIN_RULE,
     FALLBACK_RULE,
     HIGHER_ORDER_RULE,
@@ -28,10 +28,11 @@ from symgrad.diffrules import (
     DiffRule,
     registry,
 )
-from symgrad.errors import InputError, UnknownRuleError, UnsupportedError
-from symgrad.functions import sigmoid
-from symgrad.model import Proof, Report, Status
-from symgrad.render import render
+from symgrad.core.errors import InputError, UnknownRuleError, UnsupportedError
+from symgrad.core.functions import sigmoid
+from symgrad.proofs.proof import Proof, Report
+from symgrad.core.verdicts import Status
+from symgrad.interactive import render
 
 try:
     from . import tooling

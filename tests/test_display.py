@@ -7,7 +7,7 @@ import re
 import pytest
 import sympy as sp
 
-from symgrad.display import (
+from symgrad.rendering.display import (
     document_text,
     latex_to_text,
     mimebundle,
@@ -15,10 +15,10 @@ from symgrad.display import (
     report_text,
     terminal_text,
 )
-from symgrad.errors import InputError
-from symgrad.functions import sigmoid
-from symgrad.model import (
-    Counterexample,
+from symgrad.core.errors import InputError
+from symgrad.core.functions import sigmoid
+from symgrad.core.verdicts import Counterexample, Status, Verdict
+from symgrad.proofs.documents import (
     Document,
     DocumentReport,
     Equation,
@@ -26,13 +26,10 @@ from symgrad.model import (
     Listing,
     ProofBlock,
     Prose,
-    Report,
     Section,
-    Status,
     Table,
-    Verdict,
-    calc,
 )
+from symgrad.proofs.proof import Report, calc
 
 x = sp.Symbol("x", real=True)
 t = sp.Symbol("t", real=True)
@@ -65,7 +62,7 @@ def make_report(second: Status, title: str | None = None) -> Report:
 def no_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("display must not run the kernel")
-    monkeypatch.setattr("symgrad.kernel.check", refuse)
+    monkeypatch.setattr("symgrad.proofs.proof.check", refuse)
 
 
 # ----------------------------------------------------------------- proofs
@@ -198,19 +195,21 @@ def test_terminal_text_of_a_document_report() -> None:
 
 
 def test_terminal_text_checks_documents_and_proofs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from symgrad import interactive
+
     report = make_report(Status.PROVED)
     doc, doc_report = make_document(report)
-    monkeypatch.setattr("symgrad.kernel.check", lambda proof, options=None, **kw: report)
-    assert terminal_text(doc) == terminal_text(doc_report)
-    assert "Checked: the proof is proved." in terminal_text(doc)
-    assert terminal_text(report.proof) == report_text(report) + "\n"
+    monkeypatch.setattr("symgrad.proofs.proof.check", lambda proof, options=None, **kw: report)
+    assert interactive.terminal_text(doc) == terminal_text(doc_report)
+    assert "Checked: the proof is proved." in interactive.terminal_text(doc)
+    assert interactive.terminal_text(report.proof) == report_text(report) + "\n"
 
 
 def test_terminal_text_without_checking(no_kernel: None) -> None:
     doc, _ = make_document(make_report(Status.PROVED))
-    text = terminal_text(doc, check=False)
+    text = terminal_text(doc)
     assert "Checked" not in text and "  Proof (2 steps, assuming t > 0):" in text
-    assert terminal_text(make_proof(), check=False) == GOLDEN_PROOF + "\n"
+    assert terminal_text(make_proof()) == GOLDEN_PROOF + "\n"
     with pytest.raises(InputError):
         terminal_text(42)  # type: ignore[arg-type]
 

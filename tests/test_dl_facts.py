@@ -17,7 +17,7 @@ import sympy as sp
 
 import symgrad as sg
 from symgrad.catalog import clipping, initialization, minibatch, residual
-from symgrad.model import Table
+from symgrad.proofs.documents import Table
 
 ENTRIES = (residual.NAME, clipping.NAME, initialization.NAME, minibatch.NAME)
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symgrad.errors import InputError
-from symgrad.escape import (
+from symgrad.core.errors import InputError
+from symgrad.rendering.escape import (
     Segment,
     escape_latex,
     escape_latex_math_text,
@@ -21,7 +21,7 @@ from symgrad.escape import (
     split_math,
 )
 
-escape_module = importlib.import_module("symgrad.escape")  # for its tables
+escape_module = importlib.import_module("symgrad.rendering.escape")  # for its tables
 
 HOSTILE = r"50% of \input{x} & _y_"
 

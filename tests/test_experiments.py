@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import symgrad as sg
-from symgrad.errors import InputError
-from symgrad.experiments import gradient_flow, hidden_deltas, plot_svg, plot_tikz
+from symgrad.core.errors import InputError
+from symgrad.numerics.experiments import gradient_flow, hidden_deltas, plot_svg, plot_tikz
 
 
 def _small_network(seed: int, layers=(5, 4, 4, 4, 3), count: int = 6):

@@ -22,8 +22,8 @@ import sympy as sp
 
 import symgrad as sg
 from symgrad import calc
-from symgrad.errors import InputError, UnsupportedError
-from symgrad.gradcheck import (
+from symgrad.core.errors import InputError, UnsupportedError
+from symgrad.numerics.gradcheck import (
     FAILED,
     INCONCLUSIVE,
     PASSED,

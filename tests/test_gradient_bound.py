@@ -95,7 +95,7 @@ def test_entries_check_render_and_compile(tmp_path):
     assert set(report.lemmas) == {"induction", "operator-norm-submultiplicative"}
     flow = sg.catalog.get(gb.FLOW_NAME)
     assert flow.check().ok
-    (figure,) = [b for b in flow.blocks if isinstance(b, sg.model.Figure)]
+    (figure,) = [b for b in flow.blocks if isinstance(b, sg.Figure)]
     assert set(figure.assets) == {gb.PLOT_NAME} and figure.assets[gb.PLOT_NAME].count("<svg") == 1
     assert gb.PLOT_NAME in figure.sources["markdown"] and r"\begin{tikzpicture}" in figure.sources["latex"]
     for doc in (document, flow):

@@ -13,9 +13,9 @@ import pytest
 import sympy as sp
 
 import symgrad as sg
-from symgrad.graph import OPS, Graph, Node, Op, register_op
-from symgrad.model import Document, Figure, ProofBlock, Table
-from symgrad.numeric import derivative
+from symgrad.derivation.graph import OPS, Graph, Node, Op, register_op
+from symgrad.proofs.documents import Document, Figure, ProofBlock, Table
+from symgrad.numerics.numeric import derivative
 
 try:
     from . import tooling

@@ -9,8 +9,9 @@ import sympy as sp
 
 import symgrad as sg
 from symgrad import Relation, Status, calc, sigmoid
-from symgrad.budget import OutOfTime, run_within
-from symgrad.domain import Domain
+from symgrad.proofs import proof as symgrad_proof
+from symgrad.core.budget import OutOfTime, run_within
+from symgrad.core.domain import Domain
 
 x = sp.Symbol("x", real=True)
 y = sp.Symbol("y", real=True)
@@ -66,9 +67,18 @@ def test_unknown_rule_is_a_clear_error() -> None:
 
 
 def test_rule_names_and_free_text() -> None:
-    proof = calc(x).eq(x, by="complete-the-square").eq(x, by="because I said so")
+    proof = calc(x).eq(x, rule="complete-the-square").eq(x, by="because I said so")
     assert proof.steps[0].by.rule == "complete-the-square"
     assert proof.steps[1].by.rule is None and proof.steps[1].by.text == "because I said so"
+
+
+def test_by_is_always_text_even_when_it_names_a_rule() -> None:
+    # "induction" is a lemma in the rule table; as by= text it cites nothing.
+    proof = calc(x + x).eq(2 * x, by="induction")
+    assert proof.steps[0].by == sg.Justification(text="induction")
+    assert proof.check().ok
+    cited = calc(x + x).eq(2 * x, rule="induction").check()
+    assert not cited.ok and cited.lemmas == ("induction",)
 
 
 def test_bad_assumption_is_a_clear_error() -> None:
@@ -133,7 +143,7 @@ def test_integer_symbols_sample_integers() -> None:
 
 def test_results_are_deterministic() -> None:
     first = sg.check_relation(sp.exp(x), ">=", 1 + x + x**3)
-    sg.kernel._check_cached.cache_clear()
+    symgrad_proof._check_cached.cache_clear()
     second = sg.check_relation(sp.exp(x), ">=", 1 + x + x**3)
     assert first.counterexample == second.counterexample
 
@@ -201,7 +211,7 @@ def test_samples_respect_every_declared_assumption(symbol: sp.Symbol, lhs: objec
 
 
 def test_seed_does_not_depend_on_dummy_indices() -> None:
-    from symgrad.domain import stable_seed
+    from symgrad.core.domain import stable_seed
 
     first = stable_seed(sp.Dummy("u") ** 2 + x)
     second = stable_seed(sp.Dummy("u") ** 2 + x)

@@ -10,8 +10,8 @@ import pytest
 import sympy as sp
 
 import symgrad as sg
-from symgrad import normalization as nz
-from symgrad.model import Status
+from symgrad.catalog.support import normalization as nz
+from symgrad.core.verdicts import Status
 
 SIZES = (1, 2, 3)
 

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from lark import Lark
 
 import symgrad as sg
-from symgrad.budget import run_within
-from symgrad.errors import InputError, SymgradError, UnsupportedError
-from symgrad.notation import (
+from symgrad.core.budget import run_within
+from symgrad.core.errors import InputError, SymgradError, UnsupportedError
+from symgrad.notes.notation import (
     MAX_CHARS,
     ParseError,
     SymbolTable,
@@ -27,7 +27,7 @@ from symgrad.notation import (
     parse_relations,
     subscripted,
 )
-from symgrad.notation.grammar import grammar_text
+from symgrad.notes.notation.grammar import grammar_text
 
 R = lambda name: sp.Symbol(name, real=True)  # noqa: E731
 x, y, z, w, b, s, L = (R(n) for n in ("x", "y", "z", "w", "b", "s", "L"))
@@ -57,7 +57,7 @@ def test_grammar_is_lalr_without_conflicts(caplog: pytest.LogCaptureFixture) -> 
 
 
 def test_grammar_ships_inside_the_package() -> None:
-    assert resources.files("symgrad.notation").joinpath("latex.lark").is_file()
+    assert resources.files("symgrad.notes.notation").joinpath("latex.lark").is_file()
 
 
 # ---------------------------------------------------------------------------

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symgrad.errors import InputError, UnsupportedError
-from symgrad.functions import sigmoid
-from symgrad.numeric import (
+from symgrad.core.errors import InputError, UnsupportedError
+from symgrad.core.functions import sigmoid
+from symgrad.numerics.numeric import (
     METHODS,
     DerivativeComparison,
     NumericDerivative,

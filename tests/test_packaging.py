@@ -86,7 +86,7 @@ def test_wheel_contents(wheel):
 _PROBE = r"""
 import importlib.resources, json, sys
 import symgrad as sg
-from symgrad.render import render
+from symgrad import render
 names = list(sg.catalog.names())
 doc = sg.catalog.get(names[0])
 print(json.dumps({

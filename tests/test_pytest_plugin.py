@@ -66,7 +66,7 @@ def test_gradient_failure_names_direction_both_sides_and_counterexample(pytester
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
         ">       symgrad_check.gradient(f, bad, X)",
-        "E       symgrad.gradcheck.GradientError: gradient check failed (directional, seed 0): "
+        "E       symgrad.core.errors.GradientError: gradient check failed (directional, seed 0): "
         "direction 1 of 3 disagrees: relative error *",
         "E         yours:               <grad_f, v> = *",
         "E         finite differences:  d/dt f(x+tv) = *",
@@ -121,7 +121,7 @@ def test_true(symgrad_check):
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines([
-        "E       symgrad.errors.ProofError: step 1 of 1 is refuted: 3*x**2 = 2*x**2",
+        "E       symgrad.core.errors.ProofError: step 1 of 1 is refuted: 3*x**2 = 2*x**2",
         "E         justified by: power rule",
         "E         counterexample at x = *: lhs = *, rhs = *",
         "1. proof 3*x**2 = 2*x**2: refuted",
@@ -133,7 +133,7 @@ def test_against_and_inconclusive_through_the_fixture(pytester: pytest.Pytester)
 import numpy as np
 import pytest
 import sympy as sp
-from symgrad.gradcheck import InconclusiveGradientWarning
+from symgrad.numerics.gradcheck import InconclusiveGradientWarning
 
 def test_against(symgrad_check):
     x = sp.symbols("x_1:4", real=True)
@@ -149,12 +149,12 @@ def test_kink_fails_unless_allowed(symgrad_check):
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines([
-        "E       symgrad.gradcheck.GradientError: gradient check failed (reference, seed 0): point * of 4 disagrees*",
+        "E       symgrad.core.errors.GradientError: gradient check failed (reference, seed 0): point * of 4 disagrees*",
         "E         worst entry x?*?: yours = *, reference = *",
         "E         counterexample: at x_1 = *",
     ])
     result.stdout.fnmatch_lines([
-        "E       symgrad.gradcheck.GradientError: gradient check inconclusive*kink*",
+        "E       symgrad.core.errors.GradientError: gradient check inconclusive*kink*",
         "E         finite differences:  no usable value down to step * × input scale",
         "E         not a failure of your gradient: the numbers cannot decide here.*",
     ])

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from symgrad.errors import InputError, TemplateError
-from symgrad.functions import sigmoid
-from symgrad.model import (
-    Counterexample,
+from symgrad.core.errors import InputError, TemplateError
+from symgrad.core.functions import sigmoid
+from symgrad.core.verdicts import Counterexample, Status, Verdict
+from symgrad.proofs.documents import (
     Document,
     DocumentReport,
     Equation,
@@ -25,17 +25,15 @@ from symgrad.model import (
     Listing,
     ProofBlock,
     Prose,
-    Report,
     Section,
-    Status,
     Table,
-    Verdict,
-    calc,
 )
-from symgrad.render import environment, math_latex, render, shipped_templates
+from symgrad.proofs.proof import Report, calc
+from symgrad.rendering.render import environment, math_latex, shipped_templates
+from symgrad.interactive import render
 
 # symgrad/__init__.py re-exports the function render, which shadows the module.
-render_module = importlib.import_module("symgrad.render")
+render_module = importlib.import_module("symgrad.rendering.render")
 
 HOSTILE = r"50% of \input{x} & _y_"
 x = sp.Symbol("x", real=True)
@@ -95,7 +93,7 @@ def no_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail if anything calls the kernel."""
     def refuse(*args, **kwargs):
         raise AssertionError("the kernel must not be called here")
-    monkeypatch.setattr("symgrad.kernel.check", refuse)
+    monkeypatch.setattr("symgrad.proofs.proof.check", refuse)
 
 
 # ----------------------------------------------------------------- Markdown
@@ -147,7 +145,7 @@ def test_proof_is_checked_by_the_kernel(monkeypatch: pytest.MonkeyPatch) -> None
         calls.append(proof)
         return make_report(Status.REFUTED)
 
-    monkeypatch.setattr("symgrad.kernel.check", fake_check)
+    monkeypatch.setattr("symgrad.proofs.proof.check", fake_check)
     proof = make_proof()
     assert render(proof, "md") == GOLDEN_REPORT_MD
     assert calls == [proof]
@@ -184,7 +182,7 @@ def test_document_markdown() -> None:
 
 def test_document_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     doc, report = make_document(make_report(Status.NUMERIC))
-    monkeypatch.setattr("symgrad.kernel.check", lambda proof, options=None, **kw: report.reports[0])
+    monkeypatch.setattr("symgrad.proofs.proof.check", lambda proof, options=None, **kw: report.reports[0])
     assert render(doc, "md") == render(report, "md")
     assert "*Checked by symgrad: 1 proof; 1 numeric.*" in render(doc, "md")
 
@@ -414,7 +412,7 @@ def test_long_justifications_wrap_in_documents_only() -> None:
     assert r"&= \sgfit{x} && \text{(short)}" in tex
     assert "\\newcommand{\\sgby}" in tex
     # the notebook's math has no \parbox (KaTeX/MathJax lack it)
-    from symgrad.display import mimebundle
+    from symgrad.rendering.display import mimebundle
 
     assert r"\text{(" + long_by + ")}" in mimebundle(proof)["text/latex"]
 

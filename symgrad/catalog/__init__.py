@@ -1,71 +1,96 @@
 """The built-in catalog of checked derivations.
 
-Each entry is a function that builds a :class:`~symgrad.model.Document`;
-entries register themselves with :func:`entry`. ``names()`` lists them and
-``get(name)`` builds (once) and returns one.
+The catalog is a table (:data:`ENTRIES`): each entry's name, one-line
+summary, and the module and function that build its
+:class:`~symgrad.proofs.documents.Document`. Listing and describing entries
+imports nothing heavy; :func:`get` imports the entry's module when the
+document is first asked for, builds it once and keeps it. A new entry is a
+module with a ``build()`` function plus one row here.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
-from typing import Callable
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..errors import InputError, UnknownEntryError
-from ..model import Document
+from ..core.errors import InputError, UnknownEntryError
 
-__all__ = ["entry", "names", "get", "describe"]
+if TYPE_CHECKING:  # pragma: no cover
+    from ..proofs.documents import Document
 
-_BUILDERS: dict[str, Callable[[], Document]] = {}
-_SUMMARIES: dict[str, str] = {}
+__all__ = ["Entry", "ENTRIES", "names", "describe", "get"]
 
 
-def entry(name: str, summary: str) -> Callable[[Callable[[], Document]], Callable[[], Document]]:
-    """Register ``builder`` as the catalog entry ``name``."""
+@dataclass(frozen=True)
+class Entry:
+    """One catalog entry: ``symgrad.catalog.<module>.<builder>()`` builds the document ``name``."""
 
-    def register(builder: Callable[[], Document]) -> Callable[[], Document]:
-        if name in _BUILDERS:
-            raise InputError(f"catalog entry {name!r} is registered twice")
-        _BUILDERS[name] = builder
-        _SUMMARIES[name] = summary
-        return builder
+    name: str
+    module: str
+    builder: str
+    summary: str
 
-    return register
+
+ENTRIES: tuple[Entry, ...] = (
+    Entry('activation-derivative-bounds', 'activations', 'build',
+          "sup |f'| for sigmoid, tanh, ReLU, leaky ReLU, ELU, softplus, SiLU and GELU, derived and checked"),
+    Entry('batchnorm-backward', 'batchnorm', 'build_batchnorm',
+          'Batch normalization backward: the six equations of Ioffe & Szegedy derived on the computation graph, the compact form, general m with sum lemmas, edge cases, generated numpy code'),
+    Entry('chain-rule', 'chain_rule', 'build',
+          "The chain rule: statement, Caratheodory's proof, Jacobian form and 22 checked instances"),
+    Entry('computational-graph', 'graph', 'build',
+          'Forward and backward passes on a computation graph, worked on the classic neuron, with the sigmoid-gate shortcut'),
+    Entry('gradient-clipping', 'clipping', 'build',
+          'Clip-by-norm keeps the direction and gives norm at most c; clip-by-value changes the direction'),
+    Entry('gradient-flow', 'gradient_bound', 'build_flow',
+          'Gradient norms per hidden layer at initialization: sigmoid, tanh, ReLU, batch norm, residual'),
+    Entry('gradient-product-bound', 'gradient_bound', 'build',
+          "Backpropagated gradients through n sigmoid layers are at most 4^-n times the weights' product"),
+    Entry('he-initialization', 'initialization', 'build',
+          'He initialisation: Var(z_l) = n Var(w) E[a^2], E[relu(z)^2] = Var(z)/2, so Var(w) = 2/n; Xavier beside it'),
+    Entry('layernorm-backward', 'batchnorm', 'build_layernorm',
+          'Layer normalization backward: normalizing over the features, compact form proved'),
+    Entry('minibatch-gradient', 'minibatch', 'build',
+          'The minibatch gradient is unbiased; its variance is sigma^2/|B|, times (N-|B|)/(N-1) without replacement'),
+    Entry('residual-gradient', 'residual', 'build',
+          'The Jacobian of a residual block is I + J_F; over L blocks the identity path keeps a term 1'),
+    Entry('rmsnorm-backward', 'batchnorm', 'build_rmsnorm',
+          'RMS normalization backward: no centring, compact form proved'),
+    Entry('sigmoid-derivative-bound', 'sigmoid', 'build',
+          "The logistic sigmoid's derivative is sigma(1 - sigma) and at most 1/4, with equality only at 0"),
+)
+
+_BY_NAME = {e.name: e for e in ENTRIES}
 
 
 def names() -> list[str]:
     """The names of all catalog entries, sorted."""
-    return sorted(_BUILDERS)
+    return sorted(_BY_NAME)
 
 
 def describe(name: str) -> str:
     """The one-line summary of an entry."""
-    _require(name)
-    return _SUMMARIES[name]
+    return _require(name).summary
 
 
-def _require(name: str) -> None:
-    if name not in _BUILDERS:
-        close = difflib.get_close_matches(name, _BUILDERS, n=3)
+def _require(name: str) -> Entry:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, _BY_NAME, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownEntryError(f"no catalog entry named {name!r}{hint} (known: {', '.join(names())})")
+        raise UnknownEntryError(f"no catalog entry named {name!r}{hint} (known: {', '.join(names())})") from None
 
 
 @functools.lru_cache(maxsize=None)
-def get(name: str) -> Document:
+def get(name: str) -> "Document":
     """Build and return the document of entry ``name``."""
-    _require(name)
-    document = _BUILDERS[name]()
+    spec = _require(name)
+    module = importlib.import_module(f"{__name__}.{spec.module}")
+    document = getattr(module, spec.builder)()
     if document.name != name:
         raise InputError(f"catalog entry {name!r} built a document named {document.name!r}")
     return document
-
-
-# Entries register themselves on import.
-from . import sigmoid as _sigmoid  # noqa: E402,F401
-from . import chain_rule as _chain_rule  # noqa: E402,F401
-from . import graph as _graph  # noqa: E402,F401
-from . import gradient_bound as _gradient_bound  # noqa: E402,F401
-from . import activations as _activations  # noqa: E402,F401
-from . import batchnorm as _batchnorm  # noqa: E402,F401
-from . import clipping as _clipping, initialization as _initialization, minibatch as _minibatch, residual as _residual  # noqa: E402,F401,E501

@@ -20,10 +20,12 @@ from typing import Callable, Sequence
 import mpmath
 import sympy as sp
 
-from ..functions import sigmoid
-from ..kernel import CheckOptions, check_relation
-from ..model import Document, Equation, Proof, ProofBlock, Prose, Section, Status, Table, calc
-from . import entry
+from ..core.functions import sigmoid
+from ..core.kernel import CheckOptions
+from ..proofs.proof import check_relation
+from ..proofs.documents import Document, Equation, ProofBlock, Prose, Section, Table
+from ..proofs.proof import Proof, calc
+from ..core.verdicts import Status
 
 NAME = "activation-derivative-bounds"
 x = sp.Symbol("x", real=True)
@@ -233,7 +235,6 @@ def bound_proofs() -> tuple[Proof, ...]:
     )
 
 
-@entry(NAME, "sup |f'| for sigmoid, tanh, ReLU, leaky ReLU, ELU, softplus, SiLU and GELU, derived and checked")
 def build() -> Document:
     sups = [supremum(a) for a in ACTIVATIONS]
     second, value = gelu_proofs()

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .. import normalization as nz
-from ..kernel import check
-from ..model import Block, Document, Equation, Listing, Prose, ProofBlock, Section, Table, calc
-from . import entry
+from .support import normalization as nz
+from ..proofs.proof import check
+from ..proofs.documents import Block, Document, Equation, Listing, Prose, ProofBlock, Section, Table
+from ..proofs.proof import calc
 
 #: The size of the batch in the document's explicit proofs (tests prove m = 1..8).
 DOC_M = 3
@@ -101,7 +101,7 @@ def _general_blocks(proof: Any) -> list[Block]:
     The status column is the kernel's label for each step: a lemma step can only be
     "rests on a lemma" (or refuted), the algebra steps are checked like any other.
     """
-    from ..kernel import check
+    from ..proofs.proof import check
 
     report = check(proof)
     lines = [rf"& {sp.latex(proof.start)}"] + [rf"&= {sp.latex(step.expr)}" for step in proof.steps]
@@ -172,9 +172,6 @@ def _numbers() -> list[Block]:
     ]
 
 
-@entry("batchnorm-backward", "Batch normalization backward: the six equations of Ioffe & Szegedy derived on the "
-                             "computation graph, the compact form, general m with sum lemmas, edge cases, "
-                             "generated numpy code")
 def build_batchnorm() -> Document:
     s = nz.setup("batchnorm", DOC_M)
     proofs = nz.paper_proofs(s, 0)
@@ -289,7 +286,6 @@ def _norm_document(kind: str, name: str, title: str, summary: str, forward: str,
     return Document(name=name, title=title, summary=summary, blocks=tuple(blocks))
 
 
-@entry("layernorm-backward", "Layer normalization backward: normalizing over the features, compact form proved")
 def build_layernorm() -> Document:
     return _norm_document(
         "layernorm", "layernorm-backward", "Layer normalization: the backward pass",
@@ -301,7 +297,6 @@ def build_layernorm() -> Document:
         r"\Bigl( m h_i - \sum_{j=1}^{m} h_j - \hat{x}_i \sum_{j=1}^{m} h_j \hat{x}_j \Bigr)")
 
 
-@entry("rmsnorm-backward", "RMS normalization backward: no centring, compact form proved")
 def build_rmsnorm() -> Document:
     return _norm_document(
         "rmsnorm", "rmsnorm-backward", "RMS normalization: the backward pass",

@@ -6,12 +6,12 @@ from typing import Callable
 
 import sympy as sp
 
-from ..chainrule import ChainInstance, chain_rule_instance, jacobian_chain
-from ..functions import sigmoid
-from ..kernel import check
-from ..model import Document, Equation, Prose, ProofBlock, Section, Table, calc
-from ..numeric import derivative
-from . import entry
+from ..derivation.chainrule import ChainInstance, chain_rule_instance, jacobian_chain
+from ..core.functions import sigmoid
+from ..proofs.proof import check
+from ..proofs.documents import Document, Equation, Prose, ProofBlock, Section, Table
+from ..proofs.proof import calc
+from ..numerics.numeric import derivative
 
 NAME = "chain-rule"
 
@@ -76,7 +76,6 @@ def _softmax_cross_entropy() -> sp.Expr:
     return -sum(yk * sp.log(sp.exp(zk) / total) for yk, zk in zip(labels, (z1, z2, z3)))
 
 
-@entry(NAME, "The chain rule: statement, Caratheodory's proof, Jacobian form and 22 checked instances")
 def build() -> Document:
     a, y = sp.symbols("a y", real=True)
     f, g, phi, psi = (sp.Function(n) for n in ("f", "g", "varphi", "psi"))

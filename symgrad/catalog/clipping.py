@@ -6,9 +6,10 @@ from typing import Sequence
 
 import sympy as sp
 
-from ..kernel import check
-from ..model import Document, Equation, Proof, Prose, ProofBlock, Section, Table, Verdict, calc
-from . import entry
+from ..proofs.proof import check
+from ..proofs.documents import Document, Equation, Prose, ProofBlock, Section, Table
+from ..proofs.proof import Proof, calc
+from ..core.verdicts import Verdict
 
 NAME = "gradient-clipping"
 
@@ -154,7 +155,6 @@ def refutation_verdict() -> Verdict:
     return check(clip_by_value_claim()).steps[0]
 
 
-@entry(NAME, "Clip-by-norm keeps the direction and gives norm at most c; clip-by-value changes the direction")
 def build() -> Document:
     two_small, two_large = norm_bound_proofs(G2)
     three_small, three_large = norm_bound_proofs(G3)

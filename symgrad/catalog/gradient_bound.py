@@ -17,30 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from .. import experiments
-from ..functions import sigmoid
-from ..model import Document, Equation, Figure, Proof, ProofBlock, Prose, Section, Table, calc
-from ..rules import registry as rule_registry, register_rule
-from . import entry
+from ..numerics import experiments
+from ..core.functions import sigmoid
+from ..proofs.documents import Document, Equation, Figure, ProofBlock, Prose, Section, Table
+from ..proofs.proof import Proof, calc
 
 NAME = "gradient-product-bound"
 FLOW_NAME = "gradient-flow"
 EXPLICIT_DEPTHS = (1, 2, 3, 4, 5, 6)
 QUARTER = sp.Rational(1, 4)
-
-if "induction" not in rule_registry:
-    register_rule("induction",
-                  r"S(1) \wedge \bigl(\forall n \ge 1:\ S(n) \Rightarrow S(n+1)\bigr) \Rightarrow "
-                  r"\forall n \ge 1:\ S(n)",
-                  "mathematical induction: a base case and an inductive step give the statement for every n",
-                  kind="lemma")
-if "operator-norm-submultiplicative" not in rule_registry:
-    register_rule("operator-norm-submultiplicative",
-                  r"\lVert A B v \rVert \le \lVert A \rVert\, \lVert B \rVert\, \lVert v \rVert,\ "
-                  r"\lVert A^{\top} \rVert = \lVert A \rVert,\ "
-                  r"\lVert \operatorname{diag}(d) \rVert = \max_i |d_i|",
-                  "the spectral norm is submultiplicative, invariant under transposition, and the norm of "
-                  "a diagonal matrix is its largest entry in absolute value", kind="lemma")
 
 
 def _sigmoid_prime(z: sp.Expr) -> sp.Expr:
@@ -257,7 +242,6 @@ def random_network_check(networks: int = 10_000, seed: int = 0, max_depth: int =
     return BoundCheck(networks, violations, worst, worst_depth, tuple(sorted(set(int(d) for d in depths))))
 
 
-@entry(NAME, "Backpropagated gradients through n sigmoid layers are at most 4^-n times the weights' product")
 def build() -> Document:
     check = random_network_check()
     return Document(
@@ -396,7 +380,6 @@ def _g(value: float) -> str:
     return f"{value:.3g}"
 
 
-@entry(FLOW_NAME, "Gradient norms per hidden layer at initialization: sigmoid, tanh, ReLU, batch norm, residual")
 def build_flow() -> Document:
     results = flow_results()
     sigmoid_run = results[0]

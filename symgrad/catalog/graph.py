@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..functions import sigmoid
-from ..graph import Backward, Graph
-from ..model import Block, Document, Equation, Prose, ProofBlock, Section, Table, calc
-from ..numeric import derivative
-from . import entry
+from ..core.functions import sigmoid
+from ..derivation.graph import Backward, Graph
+from ..proofs.documents import Block, Document, Equation, Prose, ProofBlock, Section, Table
+from ..proofs.proof import calc
+from ..numerics.numeric import derivative
 
 NAME = "computational-graph"
 
@@ -51,8 +51,6 @@ def _gradient_table(back: Backward, shortcut: Backward) -> Table:
                           "of $f$ and a numerical derivative (central differences with Richardson extrapolation)."))
 
 
-@entry(NAME, "Forward and backward passes on a computation graph, worked on the classic neuron, "
-             "with the sigmoid-gate shortcut")
 def build() -> Document:
     graph = neuron_graph()
     back = graph.backward(POINT, check=False)

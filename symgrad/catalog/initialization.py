@@ -8,9 +8,9 @@ import numpy as np
 import sympy as sp
 from sympy import stats
 
-from ..kernel import check
-from ..model import Document, Equation, Proof, Prose, ProofBlock, Section, Table, calc
-from . import entry
+from ..proofs.proof import check
+from ..proofs.documents import Document, Equation, Prose, ProofBlock, Section, Table
+from ..proofs.proof import Proof, calc
 
 NAME = "he-initialization"
 
@@ -194,7 +194,6 @@ def _deep_rows(table: dict[str, list[float]]) -> tuple[tuple[object, ...], ...]:
     return tuple(rows)
 
 
-@entry(NAME, "He initialisation: Var(z_l) = n Var(w) E[a^2], E[relu(z)^2] = Var(z)/2, so Var(w) = 2/n; Xavier beside it")
 def build() -> Document:
     he, halving = depth_proofs()
     mean, equal, uniform = xavier_proofs()

@@ -7,9 +7,9 @@ from typing import Iterator, Sequence
 
 import sympy as sp
 
-from ..kernel import check
-from ..model import Document, Equation, Proof, Prose, ProofBlock, Section, Table, calc
-from . import entry
+from ..proofs.proof import check
+from ..proofs.documents import Document, Equation, Prose, ProofBlock, Section, Table
+from ..proofs.proof import Proof, calc
 
 NAME = "minibatch-gradient"
 
@@ -135,7 +135,6 @@ def cost_rows() -> tuple[tuple[object, ...], ...]:
     return tuple(rows)
 
 
-@entry(NAME, "The minibatch gradient is unbiased; its variance is sigma^2/|B|, times (N-|B|)/(N-1) without replacement")
 def build() -> Document:
     n, size = SHOWN
     single, pair, unbiased = inclusion_proofs()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..functions import sigmoid
-from ..model import Document, Equation, Prose, ProofBlock, Section, Table, calc
-from ..numeric import Method, compare_derivative
-from . import entry
+from ..core.functions import sigmoid
+from ..proofs.documents import Document, Equation, Prose, ProofBlock, Section, Table
+from ..proofs.proof import calc
+from ..numerics.numeric import Method, compare_derivative
 
 NAME = "sigmoid-derivative-bound"
 SAMPLE_POINTS = (-8, -2, sp.Rational(-1, 2), 0, sp.Rational(3, 4), 1, 4)  # exact in binary
@@ -15,7 +15,6 @@ METHOD_TITLES: dict[Method, str] = {"richardson": "central difference + Richards
                  "mpmath": "mpmath, 50 digits"}
 
 
-@entry(NAME, "The logistic sigmoid's derivative is sigma(1 - sigma) and at most 1/4, with equality only at 0")
 def build() -> Document:
     x = sp.Symbol("x", real=True)
     s = sigmoid(x)

@@ -20,23 +20,22 @@ from typing import Any, Sequence
 
 import sympy as sp
 
-from .errors import InputError, SymgradError
+from ..core.errors import InputError, SymgradError
 from .escape import split_math
-from .model import (
+from .render import proof_view, render, render_template
+from ..proofs.documents import (
     Document,
     DocumentReport,
     Equation,
     Figure,
     Listing,
-    Proof,
     ProofBlock,
     Prose,
-    Report,
     Section,
-    Status,
     Table,
-    Verdict,
 )
+from ..proofs.proof import Proof, Report
+from ..core.verdicts import Status, Verdict
 
 __all__ = [
     "proof_text",
@@ -419,22 +418,20 @@ def _document_lines(document: Document, reports: dict[int, Report] | None) -> li
     return lines
 
 
-def terminal_text(obj: Proof | Report | Document | DocumentReport, *, check: bool = True) -> str:
-    """Plain terminal text with every proof's steps and verdicts (ends with a newline).
+def terminal_text(obj: Proof | Report | Document | DocumentReport) -> str:
+    """Plain terminal text with every proof's steps and, for reports, verdicts (ends with a newline).
 
-    A Proof or Document is checked first unless ``check=False``.
+    Never runs the kernel: a bare Proof or Document shows without verdicts.
     """
     if isinstance(obj, DocumentReport):
         reports = {id(b): r for b, r in zip(obj.document.proofs, obj.reports)}
         lines = _document_lines(obj.document, reports)
     elif isinstance(obj, Document):
-        if check:
-            return terminal_text(obj.check())
         lines = _document_lines(obj, None)
     elif isinstance(obj, Report):
         lines = report_text(obj).splitlines()
     elif isinstance(obj, Proof):
-        lines = (report_text(obj.check()) if check else proof_text(obj)).splitlines()
+        lines = proof_text(obj).splitlines()
     else:
         raise InputError(f"terminal_text: expected a Proof, Report, Document or DocumentReport, got {type(obj).__name__}")
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -452,8 +449,6 @@ def mimebundle(obj: Proof | Report | Document | DocumentReport) -> dict[str, str
     rendering failure (e.g. unbalanced ``$`` in prose) drops the rich keys
     rather than breaking the display.
     """
-    from .render import proof_view, render, render_template
-
     bundle: dict[str, str]
     if isinstance(obj, Proof):
         bundle = {"text/plain": proof_text(obj)}
@@ -470,7 +465,7 @@ def mimebundle(obj: Proof | Report | Document | DocumentReport) -> dict[str, str
     else:
         raise InputError(f"mimebundle: expected a Proof, Report, Document or DocumentReport, got {type(obj).__name__}")
     try:
-        bundle["text/markdown"] = render(obj, "markdown", check=False)
+        bundle["text/markdown"] = render(obj, "markdown")
         if view is not None:
             bundle["text/latex"] = render_template("math.tex.j2", "latex", block=view()).strip() + "\n"
     except SymgradError:

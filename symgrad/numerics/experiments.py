@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import InputError
+from ..core.errors import InputError
 
 __all__ = [
     "ACTIVATIONS",

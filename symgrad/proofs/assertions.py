@@ -11,9 +11,11 @@ from typing import Any
 
 import sympy as sp
 
-from .errors import InputError, ProofError
-from .kernel import CheckOptions, check
-from .model import Proof, Report, Status, Verdict
+from ..core.errors import InputError, ProofError
+from ..core.kernel import CheckOptions
+from .proof import check
+from .proof import Proof, Report
+from ..core.verdicts import Status, Verdict
 
 __all__ = ["assert_proof", "failure_message"]
 

@@ -20,7 +20,7 @@ import sympy as sp
 from lark import Token
 from lark.exceptions import UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
-from ..model import Relation
+from ...core.verdicts import Relation
 from .build import Builder, Item, NamePiece, TreeToPieces
 from .errors import ParseError, UnsupportedNotation
 from .grammar import grammar

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, Union
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
-from .budget import OutOfTime, run_within
+from ..core.budget import OutOfTime, run_within
 from .diffrules import (
     CHAIN_RULE,
     FALLBACK_RULE,
@@ -46,12 +46,14 @@ from .diffrules import (
     DiffRule,
     registry as default_registry,
 )
-from .errors import InputError, UnsupportedError
-from .model import Document, Proof, ProofBlock, Prose, Section, _as_expr, calc
+from ..core.errors import InputError, UnsupportedError
+from ..proofs.documents import Document, ProofBlock, Prose, Section
+from ..proofs.proof import Proof, calc
+from ..core.expressions import as_expr as _as_expr
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .kernel import CheckOptions
-    from .model import Report
+    from ..core.kernel import CheckOptions
+    from ..proofs.proof import Report
 
 __all__ = ["derive", "Gradient", "MAX_STEPS", "SIMPLIFY_SECONDS"]
 
@@ -119,14 +121,12 @@ class Gradient:
                         summary="", blocks=tuple(blocks))
 
     def __repr__(self) -> str:
-        from .display import proof_text
-
         order = "" if self.order == 1 else f", order {self.order}"
         lines = [f"Gradient of {_text(self.expr)} with respect to "
                  f"{', '.join(map(str, self.variables))} ({len(self.proofs)} derivations{order}):"]
         for v, proof in zip(self.variables, self.proofs):
             lines.append(f"  [{v}] {_text(proof.end)}")
-            lines += ["      " + line for line in proof_text(proof).splitlines()]
+            lines += ["      " + line for line in repr(proof).splitlines()]
         return "\n".join(lines)
 
 

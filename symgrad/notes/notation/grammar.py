@@ -12,7 +12,7 @@ __all__ = ["grammar", "grammar_text"]
 
 def grammar_text() -> str:
     """The text of ``latex.lark``."""
-    return resources.files("symgrad.notation").joinpath("latex.lark").read_text(encoding="utf-8")
+    return resources.files(__package__).joinpath("latex.lark").read_text(encoding="utf-8")
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,6 +16,7 @@ __all__ = [
     "UnsupportedError",
     "TemplateError",
     "ProofError",
+    "GradientError",
 ]
 
 
@@ -64,3 +65,14 @@ class ProofError(SymgradError, AssertionError):
         super().__init__(message)
         self.report = report
         self.verdict = verdict
+
+
+class GradientError(SymgradError, AssertionError):
+    """A gradient that was asserted to be right but whose check did not pass.
+
+    ``report`` is the full gradient report (``symgrad.GradientReport``).
+    """
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report

@@ -37,11 +37,12 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import sympy as sp
 
-from .budget import OutOfTime, run_within
-from .errors import InputError, UnsupportedError
-from .functions import sigmoid
-from .model import Figure, Proof, Report, Status, Table, calc
-from .rules import register_rule, registry
+from ..core.budget import OutOfTime, run_within
+from ..core.errors import InputError, UnsupportedError
+from ..core.functions import sigmoid
+from ..proofs.documents import Figure, Table
+from ..proofs.proof import Proof, Report, calc
+from ..core.verdicts import Status
 
 __all__ = [
     "Op",
@@ -182,16 +183,9 @@ _unary("cos", sp.cos, lambda out, a: -sp.sin(a), "cos", r"$\cos$", "d cos(a)/da 
 #: Seconds each simplifier may spend tidying one adjoint (it is kept unsimplified otherwise).
 TIDY_SECONDS = 2.0
 
-# The two laws every backward step cites (rules are data; the kernel checks the steps).
+# The two laws every backward step cites (declared in symgrad.core.rules; the kernel checks the steps).
 ADJOINT_SUM = "adjoint-sum"
 ADJOINT_SEED = "adjoint-seed"
-if ADJOINT_SUM not in registry:
-    register_rule(ADJOINT_SUM, r"\bar v = \sum_{c \in \operatorname{consumers}(v)} \bar c\,\frac{\partial c}{\partial v}",
-                  "backpropagation: a node's adjoint sums, over its consumers, the consumer's adjoint "
-                  "times the local derivative", kind="calculus")
-if ADJOINT_SEED not in registry:
-    register_rule(ADJOINT_SEED, r"\bar f = \frac{\partial f}{\partial f} = 1",
-                  "the backward pass starts with adjoint 1 at the output", kind="calculus")
 
 # ---------------------------------------------------------------------------
 # Nodes and graphs

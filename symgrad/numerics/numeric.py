@@ -38,7 +38,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .errors import InputError, UnsupportedError
+from ..core.errors import InputError, UnsupportedError
 
 __all__ = [
     "METHODS",
@@ -246,7 +246,7 @@ def _check_expr(expr: sp.Expr, wrt: object) -> sp.Expr:
         names = ", ".join(sorted(str(u) for u in undefined))
         raise UnsupportedError(f"cannot evaluate the undefined function(s) {names} numerically")
 
-    from .functions import sigmoid  # lazy: keep this module light to import
+    from ..core.functions import sigmoid  # lazy: keep this module light to import
 
     if expr.has(sigmoid):
         t = sp.Dummy("t")

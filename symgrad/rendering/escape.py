@@ -22,7 +22,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-from .errors import InputError
+from ..core.errors import InputError
 
 __all__ = [
     "escape_latex",

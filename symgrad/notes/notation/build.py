@@ -31,7 +31,7 @@ import sympy as sp
 from lark import Token, Transformer, v_args
 from sympy.core.symbol import Str
 
-from ..functions import sigmoid
+from ...core.functions import sigmoid
 from .errors import ParseError, UnsupportedNotation
 from .symbols import SymbolTable, index_symbol, real_symbol, subscript_name, subscripted
 

@@ -39,9 +39,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 import sympy as sp
 
-from .errors import InputError, UnsupportedError
-from .model import Proof, calc
-from .rules import register_rule, registry
+from ...core.errors import InputError, UnsupportedError
+from ...proofs.proof import Proof, calc
 
 __all__ = [
     "KINDS", "Setup", "setup", "true_adjoint", "adjoint_sum", "adjoint_values", "adjoint_proof",
@@ -76,9 +75,6 @@ class Named(sp.Symbol):
 
 
 CENTRED_SUM_ZERO = "centred-sum-zero"
-if CENTRED_SUM_ZERO not in registry:
-    register_rule(CENTRED_SUM_ZERO, r"\sum_{i=1}^{m} (x_i - \mu) = 0 \text{ for } \mu = \tfrac1m \sum_{i=1}^{m} x_i",
-                  "the centred values of a batch sum to zero")
 
 
 def _adjoint_latex(node_latex: str) -> str:
@@ -653,18 +649,7 @@ def _paper_chain_exact(s: Setup, nodes: dict[sp.Symbol, Fraction], true: Mapping
 
 #: Lemmas about finite sums the general-m derivation rests on (each checked for explicit m in the tests
 #: and in the catalog entry by :func:`lemma_instances`).
-SUM_LEMMAS: dict[str, tuple[str, str]] = {
-    "sum-linearity": (r"\sum_{j=1}^{m} (a\,u_j + b\,v_j) = a \sum_{j=1}^{m} u_j + b \sum_{j=1}^{m} v_j",
-                      "a finite sum is linear (a, b do not depend on j)"),
-    "kronecker-collapse": (r"\sum_{j=1}^{m} \delta_{ij}\, u_j = u_i \quad (1 \le i \le m)",
-                           "a Kronecker delta collapses a sum to one term"),
-    "sum-of-constant": (r"\sum_{j=1}^{m} c = m\,c", "summing a term that does not depend on j m times"),
-    "centred-sum-zero-general": (r"\sum_{j=1}^{m} (x_j - \mu) = 0 \text{ for } \mu = \tfrac1m \sum_{j=1}^{m} x_j",
-                                 "the centred values of a batch sum to zero, for every m"),
-}
-for _name, (_statement, _summary) in SUM_LEMMAS.items():
-    if _name not in registry:
-        register_rule(_name, _statement, _summary, kind="lemma")
+SUM_LEMMAS: tuple[str, ...] = ("sum-linearity", "kronecker-collapse", "sum-of-constant", "centred-sum-zero-general")
 
 
 @dataclass(frozen=True)

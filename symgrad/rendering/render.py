@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Un
 import jinja2
 import sympy as sp
 
-from .errors import InputError, TemplateError
+from ..core.errors import InputError, TemplateError
 from .escape import (
     escape_latex,
     escape_latex_math_text,
@@ -46,22 +46,19 @@ from .escape import (
     latex_math_ascii,
     split_math,
 )
-from .model import (
+from ..proofs.documents import (
     Document,
     DocumentReport,
     Equation,
     Figure,
-    Justification,
     Listing,
-    Proof,
     ProofBlock,
     Prose,
-    Report,
     Section,
-    Status,
     Table,
-    Verdict,
 )
+from ..core.verdicts import Justification, Status, Verdict
+from ..proofs.proof import Proof, Report
 
 if TYPE_CHECKING:  # pragma: no cover
     from importlib.resources.abc import Traversable
@@ -592,7 +589,7 @@ def shipped_templates() -> "Traversable":
             return root
     except (ModuleNotFoundError, TypeError):
         pass
-    fallback = Path(__file__).resolve().parents[1] / "templates"
+    fallback = Path(__file__).resolve().parents[2] / "templates"
     if not (fallback / "document.md.j2").is_file():
         raise TemplateError(
             "cannot find symgrad's templates: neither the package symgrad.templates "
@@ -708,30 +705,23 @@ def render_template(name: str, fmt: str, template_dir: TemplateDir | Sequence[Te
 
 
 def render(obj: Proof | Report | Document | DocumentReport, fmt: str, *,
-           template_dir: TemplateDir | Sequence[TemplateDir] | None = None, check: bool = True) -> str:
-    """Render ``obj`` as ``"markdown"``/``"md"`` or ``"latex"``/``"tex"``.
+           template_dir: TemplateDir | Sequence[TemplateDir] | None = None) -> str:
+    """Render ``obj`` as ``"markdown"``/``"md"`` or ``"latex"``/``"tex"``; never runs the kernel.
 
-    A :class:`Proof` is checked first with :func:`symgrad.kernel.check`, a
-    :class:`Document` with :meth:`Document.check`, so the output shows each
-    step's verdict; ``check=False`` renders without verdicts (a draft) and
-    never runs the kernel. Markdown of a proof is a fragment; LaTeX is always
-    a complete document. ``template_dir`` (a path or a list of paths) is
-    searched before the shipped templates.
+    A :class:`Report` or :class:`DocumentReport` shows each step's verdict; a
+    bare :class:`Proof` or :class:`Document` renders as a draft, without
+    verdicts. (``symgrad.render`` checks first, then calls this.) Markdown of
+    a proof is a fragment; LaTeX is always a complete document.
+    ``template_dir`` (a path or a list of paths) is searched before the
+    shipped templates.
     """
     ext = normalize_format(fmt)
     if isinstance(obj, Proof):
-        if check:
-            from .kernel import check as kernel_check
-
-            view: Any = proof_view(obj, kernel_check(obj))
-        else:
-            view = proof_view(obj)
-        return render_template(f"report.{ext}.j2", ext, template_dir, proof=view)
+        return render_template(f"report.{ext}.j2", ext, template_dir, proof=proof_view(obj))
     if isinstance(obj, Report):
         return render_template(f"report.{ext}.j2", ext, template_dir, proof=proof_view(obj.proof, obj))
     if isinstance(obj, Document):
-        view = document_view(obj, obj.check() if check else None)
-        return render_template(f"document.{ext}.j2", ext, template_dir, document=view)
+        return render_template(f"document.{ext}.j2", ext, template_dir, document=document_view(obj))
     if isinstance(obj, DocumentReport):
         view = document_view(obj.document, obj)
         return render_template(f"document.{ext}.j2", ext, template_dir, document=view)

@@ -27,8 +27,16 @@ give a meaning (vectors, integrals, ``\approx``).
 from __future__ import annotations
 
 from .errors import ParseError, UnsupportedNotation
-from .parser import (ChainSource, Display, Link, parse_definition, parse_display, parse_latex, parse_names,
-                     parse_relations)
+from .parser import (
+    ChainSource,
+    Display,
+    Link,
+    parse_definition,
+    parse_display,
+    parse_latex,
+    parse_names,
+    parse_relations,
+)
 from .symbols import Definition, SymbolTable, freeze, subscript_name, subscripted
 from .tokens import MAX_CHARS, MAX_DEPTH, Scan, scan
 

@@ -37,10 +37,20 @@ from typing import Iterator, Sequence
 
 import sympy as sp
 
-from .errors import ChainError, InputError, SymgradError
-from .kernel import CheckOptions, check
-from .model import Proof, Report, Status, Verdict, calc
-from .notation import ParseError, SymbolTable, parse_definition, parse_display, parse_names, parse_relations, scan
+from ..core.errors import ChainError, InputError, SymgradError
+from ..core.kernel import CheckOptions
+from ..proofs.proof import check
+from ..proofs.proof import Proof, Report, calc
+from ..core.verdicts import Status, Verdict
+from .notation import (
+    ParseError,
+    SymbolTable,
+    parse_definition,
+    parse_display,
+    parse_names,
+    parse_relations,
+    scan,
+)
 
 __all__ = ["NoteStep", "NoteChain", "NoteProblem", "NotesReport", "check_text", "FORMATS"]
 
@@ -63,7 +73,7 @@ class NoteStep:
 
     def text(self) -> str:
         """``path:line: step N: lhs REL rhs  [status] evidence``."""
-        from .display import expr_text
+        from ..rendering.display import expr_text
 
         v = self.verdict
         lhs, rhs = _clip(expr_text(v.lhs)), _clip(expr_text(v.rhs))

@@ -14,8 +14,8 @@ from typing import Any, Callable, Sequence
 
 import sympy as sp
 
-from .errors import InputError
-from .model import Proof, calc
+from ..core.errors import InputError
+from ..proofs.proof import Proof, calc
 
 __all__ = ["ChainInstance", "chain_rule_instance", "jacobian_chain"]
 

@@ -15,9 +15,9 @@ function that applies it. Rules come in two shapes:
   (``u = ...``) whose sub-proof derives ``du/dx``.
 
 The kernel never trusts a rule: each step a rule produces is checked on its
-own (a wrong rule gives a *refuted* step). Every rule is also registered in
-:data:`symgrad.rules.registry` (kind ``calculus``) so its name can be cited
-with ``by=``/``rule=``.
+own (a wrong rule gives a *refuted* step). The built-in rules' laws are
+declared once, in :data:`symgrad.core.rules.BUILTIN_RULES`; a rule a user
+registers is added there too, so every name can be cited with ``rule=``.
 
 Registering the derivative of your own function::
 
@@ -46,9 +46,9 @@ from typing import Any, Callable, Iterable, Iterator
 import sympy as sp
 from sympy.core.function import AppliedUndef, FunctionClass
 
-from .errors import InputError, UnknownRuleError, UnsupportedError
-from .functions import sigmoid
-from .rules import register_rule as _register_rule, registry as _rule_registry
+from ..core.errors import InputError, UnknownRuleError, UnsupportedError
+from ..core.functions import sigmoid
+from ..core.rules import register_rule as _register_rule, registry as _rule_registry
 
 __all__ = [
     "DiffRule",
@@ -414,105 +414,49 @@ SIMPLIFY_RULE = "algebra"
 UNDEFINED_RULE = "undefined-function"
 
 
+def _declared(name: str, applies_to: Applies, apply: Apply, **options: Any) -> DiffRule:
+    """A built-in rule whose law (LaTeX, text, summary) is declared in :data:`symgrad.core.rules.BUILTIN_RULES`."""
+    law = _rule_registry.get(name)
+    return DiffRule(name, applies_to, law.statement, apply, law=law.law, summary=law.summary, **options)
+
+
 def _builtin_rules() -> list[DiffRule]:
     S = sp.S
     rules = [
-        DiffRule("constant-rule", lambda f, x: not _depends(f, x), r"\frac{d}{dx} c = 0",
-                 lambda f, x: S.Zero, law="d/d{x} c = 0 for c free of {x}",
-                 summary="the derivative of a constant is 0", order=0),
-        DiffRule("variable-rule", lambda f, x: f == x, r"\frac{d}{dx} x = 1",
-                 lambda f, x: S.One, law="d/d{x} {x} = 1", summary="the derivative of the variable is 1", order=1),
-        DiffRule("sum-rule", lambda f, x: isinstance(f, sp.Add), r"(f + g)' = f' + g'",
-                 _sum, law="(f + g)' = f' + g'", summary="differentiate a sum term by term",
-                 note=_sum_note, order=10),
-        DiffRule("constant-multiple-rule", _has_constant_factor, r"(c\,f)' = c\,f'",
-                 _constant_multiple, law="(c·f)' = c·f'", summary="a constant factor stays outside", order=11),
-        DiffRule("quotient-rule", _is_quotient, r"\left(\frac{f}{g}\right)' = \frac{f' g - f g'}{g^{2}}",
-                 _quotient, law="(f/g)' = (f'·g − f·g')/g²", summary="derivative of a quotient", order=12),
-        DiffRule("product-rule", lambda f, x: isinstance(f, sp.Mul), r"(f g)' = f' g + f g'",
-                 _product, law="(f·g)' = f'·g + f·g' (each factor in turn)",
-                 summary="derivative of a product", order=13),
-        DiffRule("power-rule", _constant_exponent, r"\frac{d}{du} u^{n} = n\,u^{n-1}",
-                 lambda f, x: f.exp * f.base ** (f.exp - 1), law="d/du u^n = n·u^(n−1)",
-                 summary="power rule (any constant exponent: negative, rational, square root)",
-                 argument=lambda f: f.base, note=_power_note, order=20),
-        DiffRule("exponential-rule", _constant_base, r"\frac{d}{du} a^{u} = a^{u} \ln a",
-                 lambda f, x: f * sp.log(f.base), law="d/du a^u = a^u·ln a",
-                 summary="derivative of an exponential with a constant base",
-                 argument=lambda f: f.exp, order=21),
-        DiffRule("general-power-rule", lambda f, x: isinstance(f, sp.Pow),
-                 r"(f^{g})' = f^{g} \left(g' \ln f + \frac{g f'}{f}\right)",
-                 _general_power, law="(f^g)' = f^g·(g'·ln f + g·f'/f)",
-                 summary="derivative of a variable power of a variable base", order=22),
+        _declared("constant-rule", lambda f, x: not _depends(f, x), lambda f, x: S.Zero, order=0),
+        _declared("variable-rule", lambda f, x: f == x, lambda f, x: S.One, order=1),
+        _declared("sum-rule", lambda f, x: isinstance(f, sp.Add), _sum, note=_sum_note, order=10),
+        _declared("constant-multiple-rule", _has_constant_factor, _constant_multiple, order=11),
+        _declared("quotient-rule", _is_quotient, _quotient, order=12),
+        _declared("product-rule", lambda f, x: isinstance(f, sp.Mul), _product, order=13),
+        _declared("power-rule", _constant_exponent, lambda f, x: f.exp * f.base ** (f.exp - 1), argument=lambda f: f.base, note=_power_note, order=20),
+        _declared("exponential-rule", _constant_base, lambda f, x: f * sp.log(f.base), argument=lambda f: f.exp, order=21),
+        _declared("general-power-rule", lambda f, x: isinstance(f, sp.Pow), _general_power, order=22),
     ]
-    outer: list[tuple[str, Any, str, Callable[[sp.Expr], sp.Expr], str, str]] = [
-        ("exp-derivative", sp.exp, r"\frac{d}{du} e^{u} = e^{u}", lambda u: sp.exp(u),
-         "d/du exp(u) = exp(u)", "derivative of the exponential"),
-        ("log-derivative", sp.log, r"\frac{d}{du} \ln u = \frac{1}{u}", lambda u: 1 / u,
-         "d/du log(u) = 1/u", "derivative of the natural logarithm"),
-        ("sin-derivative", sp.sin, r"\frac{d}{du} \sin u = \cos u", lambda u: sp.cos(u),
-         "d/du sin(u) = cos(u)", "derivative of the sine"),
-        ("cos-derivative", sp.cos, r"\frac{d}{du} \cos u = -\sin u", lambda u: -sp.sin(u),
-         "d/du cos(u) = −sin(u)", "derivative of the cosine"),
-        ("tan-derivative", sp.tan, r"\frac{d}{du} \tan u = 1 + \tan^{2} u", lambda u: 1 + sp.tan(u) ** 2,
-         "d/du tan(u) = 1 + tan(u)²", "derivative of the tangent"),
-        ("sinh-derivative", sp.sinh, r"\frac{d}{du} \sinh u = \cosh u", lambda u: sp.cosh(u),
-         "d/du sinh(u) = cosh(u)", "derivative of the hyperbolic sine"),
-        ("cosh-derivative", sp.cosh, r"\frac{d}{du} \cosh u = \sinh u", lambda u: sp.sinh(u),
-         "d/du cosh(u) = sinh(u)", "derivative of the hyperbolic cosine"),
-        ("tanh-derivative", sp.tanh, r"\frac{d}{du} \tanh u = 1 - \tanh^{2} u", lambda u: 1 - sp.tanh(u) ** 2,
-         "d/du tanh(u) = 1 − tanh(u)²", "derivative of the hyperbolic tangent"),
-        ("atan-derivative", sp.atan, r"\frac{d}{du} \arctan u = \frac{1}{1 + u^{2}}", lambda u: 1 / (1 + u ** 2),
-         "d/du atan(u) = 1/(1 + u²)", "derivative of the arctangent"),
-        ("asin-derivative", sp.asin, r"\frac{d}{du} \arcsin u = \frac{1}{\sqrt{1 - u^{2}}}",
-         lambda u: 1 / sp.sqrt(1 - u ** 2), "d/du asin(u) = 1/√(1 − u²)", "derivative of the arcsine"),
-        ("acos-derivative", sp.acos, r"\frac{d}{du} \arccos u = -\frac{1}{\sqrt{1 - u^{2}}}",
-         lambda u: -1 / sp.sqrt(1 - u ** 2), "d/du acos(u) = −1/√(1 − u²)", "derivative of the arccosine"),
-        ("erf-derivative", sp.erf, r"\frac{d}{du} \operatorname{erf} u = \frac{2}{\sqrt{\pi}} e^{-u^{2}}",
-         lambda u: 2 * sp.exp(-u ** 2) / sp.sqrt(sp.pi), "d/du erf(u) = 2·exp(−u²)/√π",
-         "derivative of the error function"),
-        # The statement is the one symgrad.rules already registers under this name.
-        ("sigmoid-derivative", sigmoid, r"\sigma'(x) = \sigma(x)\,(1 - \sigma(x))",
-         lambda u: sigmoid(u) * (1 - sigmoid(u)), "σ'(u) = σ(u)·(1 − σ(u))",
-         "derivative of the logistic function"),
+    outer: list[tuple[str, Any, Callable[[sp.Expr], sp.Expr]]] = [
+        ("exp-derivative", sp.exp, lambda u: sp.exp(u)),
+        ("log-derivative", sp.log, lambda u: 1 / u),
+        ("sin-derivative", sp.sin, lambda u: sp.cos(u)),
+        ("cos-derivative", sp.cos, lambda u: -sp.sin(u)),
+        ("tan-derivative", sp.tan, lambda u: 1 + sp.tan(u) ** 2),
+        ("sinh-derivative", sp.sinh, lambda u: sp.cosh(u)),
+        ("cosh-derivative", sp.cosh, lambda u: sp.sinh(u)),
+        ("tanh-derivative", sp.tanh, lambda u: 1 - sp.tanh(u) ** 2),
+        ("atan-derivative", sp.atan, lambda u: 1 / (1 + u ** 2)),
+        ("asin-derivative", sp.asin, lambda u: 1 / sp.sqrt(1 - u ** 2)),
+        ("acos-derivative", sp.acos, lambda u: -1 / sp.sqrt(1 - u ** 2)),
+        ("erf-derivative", sp.erf, lambda u: 2 * sp.exp(-u ** 2) / sp.sqrt(sp.pi)),
+        ("sigmoid-derivative", sigmoid, lambda u: sigmoid(u) * (1 - sigmoid(u))),
     ]
-    for name, cls, statement, derivative, law, summary in outer:
-        rules.append(DiffRule(name, _function(cls), statement, _at_argument(derivative),
-                              law=law, summary=summary, argument=_only_argument, order=30))
+    for name, cls, derivative in outer:
+        rules.append(_declared(name, _function(cls), _at_argument(derivative), argument=_only_argument, order=30))
     rules += [
-        DiffRule("relu-derivative", _is_relu,
-                 r"\frac{d}{du} \max(0, u) = H(u) \quad (u \ne 0)",
-                 lambda f, x: sp.Heaviside(_relu_argument(f)),
-                 law="ReLU'(u) = H(u) (Heaviside step) for u ≠ 0",
-                 summary="derivative of the rectified linear unit", argument=_relu_argument,
-                 note=_relu_note, order=30),
-        DiffRule("abs-derivative", _is_real_abs, r"\frac{d}{du} |u| = \operatorname{sign} u \quad (u \ne 0)",
-                 lambda f, x: sp.sign(f.args[0]), law="d/du |u| = sign(u) for real u",
-                 summary="derivative of the absolute value", argument=_only_argument,
-                 note=_abs_note, order=30),
-        DiffRule(UNDEFINED_RULE, _is_undefined, r"\frac{d}{dx} f(u) = f'(u)\,\frac{du}{dx}",
-                 _undefined_derivative, law="d/du f(u) = f'(u), left symbolic",
-                 summary="an undefined function's derivative stays symbolic",
-                 argument=_only_argument, order=40),
+        _declared("relu-derivative", _is_relu, lambda f, x: sp.Heaviside(_relu_argument(f)), argument=_relu_argument, note=_relu_note, order=30),
+        _declared("abs-derivative", _is_real_abs, lambda f, x: sp.sign(f.args[0]), argument=_only_argument, note=_abs_note, order=30),
+        _declared(UNDEFINED_RULE, _is_undefined, _undefined_derivative, argument=_only_argument, order=40),
     ]
     return rules
 
-
-def _register_bookkeeping() -> None:
-    """Names of the steps derive() writes that are not rewrites of one function."""
-    extra = [
-        (FALLBACK_RULE, r"\frac{d}{dx} f \text{ computed by SymPy's } \texttt{diff}",
-         "a derivative taken by SymPy's diff, for a function without a symgrad rule"),
-        (CHAIN_RULE, r"\frac{d}{dx} f(u) = f'(u)\,\frac{du}{dx}", "chain rule"),
-        (HIGHER_ORDER_RULE, r"\frac{d^{n}}{dx^{n}} f = \frac{d}{dx}\,\frac{d^{n-1}}{dx^{n-1}} f",
-         "a higher derivative is the derivative of the one below it"),
-    ]
-    for name, statement, summary in extra:
-        if name not in _rule_registry:
-            _register_rule(name, statement, summary, "calculus")
-
-
-_register_bookkeeping()
 
 #: The registry :func:`symgrad.derive` uses unless given another.
 registry = DiffRegistry.with_builtins()

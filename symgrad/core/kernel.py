@@ -17,7 +17,6 @@ kernel never trusts a step's justification: rules are reported, not believed.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from dataclasses import dataclass, replace
@@ -30,11 +29,10 @@ from .budget import Deadline, OutOfTime
 from .domain import Domain, stable_seed
 from .errors import InputError
 from .functions import sigmoid
-from .model import Counterexample, Justification, Proof, Relation, Report, Status, Verdict
 from .positivity import prove_nonnegative
-from .rules import registry as rule_registry
+from .verdicts import Counterexample, Justification, Relation, Status, Verdict
 
-__all__ = ["CheckOptions", "check", "check_relation", "DEFAULT_OPTIONS"]
+__all__ = ["CheckOptions", "DEFAULT_OPTIONS", "decide", "options_with"]
 
 #: Seconds spent looking for a counterexample to a step that rests on a lemma.
 LEMMA_SEARCH_SECONDS = 2.0
@@ -66,7 +64,8 @@ class CheckOptions:
 DEFAULT_OPTIONS = CheckOptions()
 
 
-def _options(options: CheckOptions | None, overrides: dict[str, Any]) -> CheckOptions:
+def options_with(options: CheckOptions | None, overrides: dict[str, Any]) -> CheckOptions:
+    """``options`` (default :data:`DEFAULT_OPTIONS`) with the named fields replaced."""
     base = options or DEFAULT_OPTIONS
     if overrides:
         unknown = set(overrides) - set(CheckOptions.__dataclass_fields__)
@@ -77,38 +76,22 @@ def _options(options: CheckOptions | None, overrides: dict[str, Any]) -> CheckOp
     return base
 
 
-def check(proof: Proof, options: CheckOptions | None = None, **overrides: Any) -> Report:
-    """Check every step of ``proof``; see the module docstring for the statuses."""
-    if not isinstance(proof, Proof):
-        raise InputError(f"check() takes a Proof (built with symgrad.calc), got {type(proof).__name__}")
-    return _check_cached(proof, _options(options, overrides))
+def decide(lhs: Any, relation: Relation, rhs: Any, assumptions: Sequence[sp.Basic] = (),
+           definitions: Sequence[tuple[sp.Basic, sp.Basic]] = (), options: CheckOptions | None = None, *,
+           index: int = 1, by: Justification = Justification(), symbolic: bool = True) -> Verdict:
+    """The verdict on ``lhs REL rhs`` at every point of the domain where both sides are defined.
 
-
-@functools.lru_cache(maxsize=512)
-def _check_cached(proof: Proof, options: CheckOptions) -> Report:
-    verdicts = []
-    for index, ((lhs, rel, rhs, by), step) in enumerate(zip(proof.links(), proof.steps), start=1):
-        # A step citing a lemma can never be proved by computation: only look for a counterexample.
-        symbolic = not (by.rule and rule_registry.get(by.rule).kind == "lemma")
-        if _is_matrix(lhs) or _is_matrix(rhs):
-            verdict = _check_matrix_link(index, lhs, rel, rhs, by, proof, options)
-        else:
-            verdict = _check_link(index, lhs, rel, rhs, by, proof.assumptions, options, proof.definitions,
-                                  symbolic=symbolic)
-        verdict = _apply_lemma(verdict)
-        if step.details:
-            verdict = replace(verdict, details=tuple(_check_cached(sub, options) for sub in step.details))
-        verdicts.append(verdict)
-    return Report(proof, tuple(verdicts))
-
-
-def check_relation(lhs: Any, relation: Relation | str, rhs: Any, assume: Sequence[Any] = (),
-                   options: CheckOptions | None = None, **overrides: Any) -> Verdict:
-    """Check the single relation ``lhs REL rhs`` under ``assume``."""
-    from .model import calc
-
-    proof = calc(lhs, assume=assume).step(relation, rhs)
-    return check(proof, options, **overrides).steps[0]
+    The domain is given by the symbols' SymPy assumptions and the side
+    conditions ``assumptions``; ``definitions`` (symbol or function, value)
+    are substituted into both sides first. ``symbolic=False`` only searches
+    for a counterexample (for a step that rests on a lemma). ``index`` and
+    ``by`` are copied into the verdict.
+    """
+    options = options or DEFAULT_OPTIONS
+    assumptions, definitions = tuple(assumptions), tuple(definitions)
+    if _is_matrix(lhs) or _is_matrix(rhs):
+        return _check_matrix_link(index, lhs, relation, rhs, by, assumptions, definitions, options)
+    return _check_link(index, lhs, relation, rhs, by, assumptions, options, definitions, symbolic=symbolic)
 
 
 # ---------------------------------------------------------------------------
@@ -155,24 +138,6 @@ def _explicit(expr: Any) -> sp.ImmutableMatrix:
     return sp.ImmutableMatrix(expr)
 
 
-def _apply_lemma(verdict: Verdict) -> Verdict:
-    """A step citing a lemma rule is never shown as proved by computation.
-
-    Unless refuted, it is ``unknown`` and marked as resting on the lemma, which
-    the report lists (``Report.lemmas``).
-    """
-    rule_name = verdict.by.rule
-    if not rule_name or verdict.status is Status.REFUTED:
-        return verdict
-    rule = rule_registry.get(rule_name)
-    if rule.kind != "lemma":
-        return verdict
-    # The note is fixed text: what the computation happened to find before the budget ran
-    # out must not change a rendered document from one run to the next.
-    return replace(verdict, status=Status.UNKNOWN, method="rests on a lemma", rests_on=(rule_name,),
-                   note=f"{rule.summary} (not checked by computation)")
-
-
 def _define(expr: sp.Expr, definitions: tuple[tuple[sp.Basic, sp.Basic], ...]) -> sp.Expr:
     """Substitute the proof's definitions until nothing changes."""
     for _ in range(10):
@@ -185,7 +150,8 @@ def _define(expr: sp.Expr, definitions: tuple[tuple[sp.Basic, sp.Basic], ...]) -
     raise InputError("the proof's definitions (where=) refer to each other in a cycle")
 
 
-def _check_matrix_link(index: int, lhs: Any, rel: Relation, rhs: Any, by: Justification, proof: Proof,
+def _check_matrix_link(index: int, lhs: Any, rel: Relation, rhs: Any, by: Justification,
+                       assumptions: tuple[sp.Basic, ...], definitions: tuple[tuple[sp.Basic, sp.Basic], ...],
                        options: CheckOptions) -> Verdict:
     """``=`` between matrices: every entry is checked; the weakest entry decides."""
     if rel is not Relation.EQ:
@@ -200,8 +166,8 @@ def _check_matrix_link(index: int, lhs: Any, rel: Relation, rhs: Any, by: Justif
     entries = []
     for i in range(lhs.shape[0]):
         for j in range(lhs.shape[1]):
-            entries.append(((i, j), _check_link(index, lhs[i, j], rel, rhs[i, j], by, proof.assumptions,
-                                                options, proof.definitions)))
+            entries.append(((i, j), _check_link(index, lhs[i, j], rel, rhs[i, j], by, assumptions,
+                                                options, definitions)))
     status = Status.weakest(v.status for _, v in entries)
     (i, j), worst = next((ij, v) for ij, v in entries if v.status is status)
     methods = sorted({v.method for _, v in entries})

@@ -6,7 +6,7 @@ starts in its file, so a message can say ``notes.md:14:9: unknown macro \\foo``.
 
 from __future__ import annotations
 
-from ..errors import InputError, UnsupportedError
+from ...core.errors import InputError, UnsupportedError
 
 __all__ = ["ParseError", "UnsupportedNotation"]
 

@@ -79,7 +79,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Ma
 
 import numpy as np
 
-from .errors import InputError, SymgradError, UnsupportedError
+from ..core.errors import GradientError, InputError, UnsupportedError
 
 if TYPE_CHECKING:  # pragma: no cover
     import sympy as sp
@@ -318,17 +318,6 @@ class GradientReport:
 
     def _repr_markdown_(self) -> str:
         return "```text\n" + self.explain() + "\n```"
-
-
-class GradientError(SymgradError, AssertionError):
-    """A gradient that was asserted to be right but whose check did not pass.
-
-    ``report`` is the full :class:`GradientReport`.
-    """
-
-    def __init__(self, message: str, report: GradientReport | None = None) -> None:
-        super().__init__(message)
-        self.report = report
 
 
 def failure_message(report: GradientReport) -> str:
@@ -1335,8 +1324,9 @@ def _reference_gradients(reference: Any, symbols: Sequence[Any], wrt_symbols: Se
     """``{symbol: gradient expression}``, a description, and extra side conditions."""
     import sympy as sp
 
-    from .kernel import check
-    from .model import Proof, Relation, Report, Status
+    from ..proofs.proof import check
+    from ..proofs.proof import Proof, Report
+    from ..core.verdicts import Relation, Status
 
     if isinstance(reference, (Proof, Report)):
         reference = [reference]
@@ -1432,8 +1422,8 @@ def check_against(
     import mpmath
     import sympy as sp
 
-    from .domain import Domain, stable_seed
-    from .functions import sigmoid
+    from ..core.domain import Domain, stable_seed
+    from ..core.functions import sigmoid
 
     started = time.perf_counter()
     if not callable(grad_f):
@@ -1474,7 +1464,7 @@ def check_against(
                 raise InputError(f"wrt must hold argument positions 0..{len(arrays) - 1}, got {p!r}")
     else:
         positions = list(range(len(arrays)))
-    from .kernel import CheckOptions
+    from ..core.kernel import CheckOptions
 
     table, description, conditions = _reference_gradients(
         reference, symbols, [s for p in positions for s in arrays[p].flat], CheckOptions())

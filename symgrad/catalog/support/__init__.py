@@ -1,0 +1,1 @@
+"""Machinery specific to some catalog entries (not part of the public surface)."""

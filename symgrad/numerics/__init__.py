@@ -1,0 +1,1 @@
+"""Numbers: numerical differentiation, gradient checks, experiments."""
