@@ -12,6 +12,7 @@ from ..proofs.proof import check
 from ..proofs.documents import Document, Equation, Prose, ProofBlock, Section, Table
 from ..proofs.proof import calc
 from ..numerics.numeric import derivative
+from .support.numbers import agreement
 
 NAME = "chain-rule"
 
@@ -115,7 +116,7 @@ def build() -> Document:
     rows = []
     for case in cases:
         verdict = check(case.proof).steps[0]
-        rows.append((case.name, case.inner, case.derivative, verdict.label, f"{numeric_agreement(case):.1e}"))
+        rows.append((case.name, case.inner, case.derivative, verdict.label, agreement(numeric_agreement(case))))
     highlighted = [c for c in cases if c.name.startswith(("neuron sigma(wx + b), d/dx", "tanh(wx + b)",
                                                             "log-sum-exp"))]
     p = [sp.exp(zk) / (sp.exp(z1) + sp.exp(z2) + sp.exp(z3)) for zk in (z1, z2, z3)]

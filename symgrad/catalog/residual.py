@@ -10,6 +10,7 @@ from ..proofs.proof import check
 from ..proofs.documents import Document, Equation, Prose, ProofBlock, Section, Table
 from ..proofs.proof import Proof, calc
 from ..numerics.numeric import derivative
+from .support.numbers import agreement
 
 NAME = "residual-gradient"
 
@@ -155,7 +156,7 @@ def _depth_rows() -> tuple[tuple[object, ...], ...]:
         labels = [check(p).status.value for p in (product_proof(depth), path_expansion_proof(depth),
                                                   lower_bound_proof(depth), plain_chain_proof(depth))]
         labels.append(check(concrete, budget=CONCRETE_BUDGET).status.value)
-        rows.append((depth, *labels, f"{numeric_agreement(depth):.1e}"))
+        rows.append((depth, *labels, agreement(numeric_agreement(depth))))
     return tuple(rows)
 
 
