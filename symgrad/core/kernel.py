@@ -37,6 +37,10 @@ __all__ = ["CheckOptions", "DEFAULT_OPTIONS", "decide", "options_with"]
 #: Seconds spent looking for a counterexample to a step that rests on a lemma.
 LEMMA_SEARCH_SECONDS = 2.0
 
+#: What SymPy raises when a procedure cannot handle an expression (never a verdict).
+_SYMPY_FAILURES = (TypeError, ValueError, ArithmeticError, NotImplementedError, AttributeError, RecursionError,
+                   sp.PolynomialError)
+
 #: Functions the kernel may expand into their definitions when simplifying.
 DEFINITIONS: tuple[type, ...] = (sigmoid,)
 
@@ -112,17 +116,64 @@ def _prepare(expr: sp.Expr) -> sp.Expr:
 
     Inside a limit, sigmoid is rewritten as ``1/(1 + exp(-x))`` first, so
     that SymPy's limit algorithm (Gruntz) sees only functions it knows.
+    Derivatives are evaluated before substitutions, and where SymPy answers
+    with a convention at a kink (``d/dx max(x, 0) = H(x)`` with ``H(0) = 1/2``,
+    ``d/dx |x| = sign(x)`` with ``sign(0) = 0``) the derivative is made
+    undefined at the kink (:func:`_undefined_at_kinks`), so no claim is proved
+    or refuted by the value there. Step functions the user wrote keep the
+    value the user gave them.
     """
     if expr.has(sp.Limit):
         expr = expr.replace(lambda e: isinstance(e, sp.Limit),
                             lambda e: sp.Limit(e.args[0].doit().rewrite(sigmoid, sp.exp), *e.args[1:]).doit())
-    if expr.has(sp.Derivative, sp.Integral, sp.Sum, sp.Product, sp.Subs):
+    if expr.has(sp.Derivative):
+        written = expr.atoms(sp.Heaviside, sp.sign)
+        expr = expr.replace(lambda e: isinstance(e, sp.Derivative),
+                            lambda e: _undefined_at_kinks(e.doit(), written))
+    if expr.has(sp.Integral, sp.Sum, sp.Product, sp.Subs, sp.Derivative):
         expr = expr.doit()
-    if expr.has(sp.Heaviside):
-        # The step function's value at 0 is a convention (SymPy's 1/2, PyTorch's 0 for ReLU'):
-        # make it undefined, so no claim is proved or refuted by the value at the kink.
-        expr = expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: sp.Heaviside(e.args[0], sp.nan))
     return expr
+
+
+#: The value a derivative takes at a kink: undefined (``nan``), never a convention.
+_KINK = sp.nan
+
+
+def _undefined_at_kinks(value: sp.Expr, written: set[sp.Basic]) -> sp.Expr:
+    """Step functions that differentiation introduced, made undefined where their argument is 0."""
+    def undefined_at_zero(e: sp.Expr) -> sp.Expr:
+        if e in written:
+            return e
+        if isinstance(e, sp.Heaviside):
+            return sp.Heaviside(e.args[0], _KINK)
+        return sp.Piecewise((e, sp.Ne(e.args[0], 0)), (_KINK, True))
+
+    return value.replace(lambda e: isinstance(e, (sp.Heaviside, sp.sign)) and e not in written, undefined_at_zero)
+
+
+def _defined_extension(expr: sp.Expr, written: dict[sp.Expr, sp.Expr] | None = None) -> sp.Expr:
+    """``expr`` with the kink markers of :func:`_undefined_at_kinks` removed.
+
+    A step function ``H(a)`` left undefined at ``a = 0`` takes the value at 0
+    that ``written`` gives for the same argument (what the other side of the
+    step says), else SymPy's 1/2.
+
+    Law: a claim proved for an expression that agrees with ``expr`` wherever
+    ``expr`` is defined holds at every point where ``expr`` is defined. So the
+    symbolic procedures may work on this extension; sampling never does.
+    """
+    def is_marker(e: sp.Basic) -> bool:
+        if isinstance(e, sp.Heaviside):
+            return len(e.args) == 2 and e.args[1] is _KINK
+        return (isinstance(e, sp.Piecewise) and len(e.args) == 2 and e.args[1].expr is _KINK
+                and e.args[1].cond is sp.true)
+
+    def unmarked(e: sp.Basic) -> sp.Basic:
+        if isinstance(e, sp.Heaviside):
+            return sp.Heaviside(e.args[0], (written or {}).get(e.args[0], sp.S.Half))
+        return e.args[0].expr
+
+    return expr.replace(is_marker, unmarked) if expr.has(_KINK) else expr
 
 
 def _is_matrix(expr: Any) -> bool:
@@ -205,24 +256,49 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
         small, big = right, left
     else:
         small, big = left, right
-    domain = Domain.build(left.free_symbols | right.free_symbols, assumptions)
+    complex_symbols = _complex_symbols(left, right, assumptions)
+    if complex_symbols and rel is not Relation.EQ:
+        names = ", ".join(sorted(map(str, complex_symbols)))
+        raise InputError(f"step {index}: '{rel.value}' between quantities that need not be real: {names} "
+                         "may be complex (declare Symbol(..., real=True), or positive=True, ...); only '=' "
+                         "is checked over the complex numbers")
+    # Sampling sees real coordinates only: z = a + b i for each complex symbol (b alone if imaginary),
+    # and an equality through the modulus of the difference.
+    sample_small, sample_big, to_complex = small, big, _complex_coordinates(complex_symbols)
+    if to_complex:
+        sample_small, sample_big = sp.S.Zero, sp.Abs((big - small).xreplace(to_complex))
+    domain = Domain.build(sample_small.free_symbols | sample_big.free_symbols | left.free_symbols
+                          - set(complex_symbols) | right.free_symbols - set(complex_symbols), assumptions)
     seed = stable_seed(options.seed, lhs, rel.value, rhs)
 
+    def sample(count: int, offset: int, fraction: float) -> _Evidence:
+        found = _sample(sample_small, sample_big, rel, domain, count, seed + offset, options.digits, deadline,
+                        fraction)
+        if to_complex and found.counterexample is not None:
+            found.counterexample = _complex_counterexample(found.counterexample, to_complex, small, big)
+        return found
+
     # 1. A few exact points: a fast refuter.
-    quick = _sample(small, big, rel, domain, options.quick_samples, seed, options.digits, deadline, 0.25)
+    quick = sample(options.quick_samples, 0, 0.25)
     if quick.counterexample is not None:
         return verdict(Status.REFUTED, "counterexample at a sampled point", _swap_back(quick, rel))
 
-    # 2. Symbolic proof within (most of) the remaining budget.
+    # 2. Symbolic proof within (most of) the remaining budget, on the sides extended to the
+    #    points where a derivative was left undefined (sound for "where both sides are defined").
     method: str | None = None
+    step_values = {h.args[0]: h.args[1] for h in (small.atoms(sp.Heaviside) | big.atoms(sp.Heaviside))
+                   if h.args[1] is not _KINK}
+    sym_small, sym_big = _defined_extension(small, step_values), _defined_extension(big, step_values)
     try:
         if not symbolic:
             method = None
         elif rel is Relation.EQ:
-            method = _prove_equal(small, big, deadline)
+            method = _prove_equal(sym_small, sym_big, deadline)
         else:
-            method = prove_nonnegative(big - small, domain, rel.strict, _Sub(deadline, 0.75))
+            method = prove_nonnegative(sym_big - sym_small, domain, rel.strict, _Sub(deadline, 0.75))
     except OutOfTime:
+        method = None
+    except _SYMPY_FAILURES:  # SymPy gave up on an expression: no proof, the numbers still decide
         method = None
     if method is not None:
         if definitions and (left, right) != (lhs, rhs):
@@ -234,7 +310,7 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
         return verdict(Status.PROVED, method, quick)
 
     # 3. Numbers: many points at high precision.
-    full = _sample(small, big, rel, domain, options.samples, seed + 1, options.digits, deadline, 1.0)
+    full = sample(options.samples, 1, 1.0)
     merged = _merge(quick, full)
     if merged.counterexample is not None:
         return verdict(Status.REFUTED, "counterexample at a sampled point", _swap_back(merged, rel))
@@ -244,6 +320,33 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
            "too few sample points where both sides are real and defined")
     return verdict(Status.UNKNOWN, "no evidence", merged,
                    note=f"no proof and no counterexample: {why} ({merged.evaluated} points evaluated)")
+
+
+def _complex_symbols(left: sp.Expr, right: sp.Expr, assumptions: tuple[sp.Basic, ...]) -> list[sp.Symbol]:
+    """The free symbols not declared real (SymPy's plain ``Symbol('z')`` is complex)."""
+    symbols = left.free_symbols | right.free_symbols
+    for condition in assumptions:
+        symbols |= condition.free_symbols
+    return sorted((s for s in symbols if isinstance(s, sp.Symbol) and s.is_real is not True), key=str)
+
+
+def _complex_coordinates(symbols: list[sp.Symbol]) -> dict[sp.Symbol, sp.Expr]:
+    """``z -> a + b i`` with fresh real ``a``, ``b`` (``b i`` alone for an imaginary ``z``)."""
+    out: dict[sp.Symbol, sp.Expr] = {}
+    for z in symbols:
+        im = sp.Symbol(f"Im({z})", real=True, nonzero=bool(z.is_imaginary))
+        out[z] = sp.I * im if z.is_imaginary else sp.Symbol(f"Re({z})", real=True) + sp.I * im
+    return out
+
+
+def _complex_counterexample(found: Counterexample, to_complex: dict[sp.Symbol, sp.Expr], small: sp.Expr,
+                            big: sp.Expr) -> Counterexample:
+    """A point found in real coordinates, given back as complex values, with both sides there."""
+    point = {s: v for s, v in found.point.items() if not str(s).startswith(("Re(", "Im("))}
+    for z, coordinates in to_complex.items():
+        point[z] = sp.expand(coordinates.xreplace(found.point))
+    small_v, big_v = sp.N(small.xreplace(point), 15), sp.N(big.xreplace(point), 15)
+    return Counterexample(point, small_v, big_v, found.exact)
 
 
 class _Sub(Deadline):
@@ -297,6 +400,8 @@ def _prove_equal(a: sp.Expr, b: sp.Expr, deadline: Deadline) -> str | None:
             value = deadline.run(attempt, 0.8)
         except OutOfTime:
             continue  # a cheaper later attempt may still finish
+        except _SYMPY_FAILURES:
+            continue  # SymPy failed on this form; another attempt may succeed
         if _is_zero(value):
             return name
     return None
@@ -312,11 +417,18 @@ def _real_number(value: sp.Expr) -> bool:
 
 def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: int, seed: int,
             digits: int, deadline: Deadline, fraction: float) -> _Evidence:
-    """Evaluate ``big - small`` at sample points; stop at the first counterexample."""
+    """Evaluate ``big - small`` at sample points; stop at the first counterexample.
+
+    A point is a counterexample only when the failure is certain: exactly (rational
+    values), or by a difference evaluated with all ``digits`` digits certified and
+    confirmed at twice the precision. A difference known only roughly counts as a
+    failure only beyond a tolerance far above its error.
+    """
     evidence = _Evidence()
     stop_at = time.perf_counter() + deadline.remaining * fraction
     slack_expr = big - small
     tolerance = sp.Float(10) ** (-(digits - 12))
+    heavy = _is_heavy(slack_expr)
     try:
         points = deadline.run(lambda: domain.sample(count, seed), fraction)
     except OutOfTime:
@@ -326,7 +438,7 @@ def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: 
             break
         try:
             remaining = max(stop_at - time.perf_counter(), 1e-3)
-            outcome = deadline.run(lambda: _evaluate(small, big, slack_expr, point, digits),
+            outcome = deadline.run(lambda: _evaluate(small, big, slack_expr, point, digits, heavy),
                                    min(1.0, remaining / max(deadline.remaining, 1e-9)))
         except OutOfTime:
             break
@@ -336,27 +448,86 @@ def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: 
         if outcome is None:
             evidence.skipped += 1
             continue
-        lhs_v, rhs_v, slack, exact = outcome
+        lhs_v, rhs_v, slack, how = outcome
         evidence.evaluated += 1
-        scale = max(sp.Float(1), abs(lhs_v), abs(rhs_v))
         if rel is Relation.EQ:
             residual = abs(slack)
             if evidence.worst is None or residual > evidence.worst:
                 evidence.worst = residual
-            failed = residual != 0 if exact else residual > tolerance * scale
+            if how == _EXACT:
+                failed = residual != 0
+            elif how == _CERTIFIED:
+                failed = residual != 0 and _confirmed(slack_expr, point, digits, lambda v: v != 0)
+            else:
+                failed = residual > tolerance * _scale(lhs_v, rhs_v)
         else:
             if evidence.worst is None or slack < evidence.worst:
                 evidence.worst = slack
-            if exact:
+            if how == _EXACT:
                 failed = slack < 0 or (rel.strict and slack == 0)
+            elif how == _CERTIFIED and slack < 0:
+                failed = _confirmed(slack_expr, point, digits, lambda v: v < 0)
             else:
+                scale = _scale(lhs_v, rhs_v)
                 failed = slack < -tolerance * scale
                 if not failed and rel.strict and abs(slack) <= tolerance * scale:
-                    failed = _exactly_zero(slack_expr, point, deadline)
+                    failed = not heavy and _exactly_zero(slack_expr, point, deadline)
         if failed:
-            evidence.counterexample = Counterexample(dict(point), lhs_v, rhs_v, exact)
+            evidence.counterexample = Counterexample(dict(point), lhs_v, rhs_v, how == _EXACT)
             break
     return evidence
+
+
+#: How a value at a point is known: exactly, to all requested digits (certified by
+#: evalf's error tracking), or only roughly.
+_EXACT, _CERTIFIED, _ROUGH = "exact", "certified", "rough"
+
+#: Integer exponents and factorial-like arguments beyond this are not evaluated exactly:
+#: the exact rational would have millions of digits (and big-integer arithmetic in C
+#: cannot be interrupted by the budget).
+_HEAVY_EXPONENT = 4096
+_FACTORIAL_LIKE = (sp.factorial, sp.factorial2, sp.subfactorial, sp.binomial, sp.gamma, sp.RisingFactorial,
+                   sp.FallingFactorial)
+
+
+def _is_heavy(expr: sp.Expr) -> bool:
+    """Whether exact evaluation at a rational point could produce enormous numbers."""
+    for power in expr.atoms(sp.Pow):
+        exponent = power.exp
+        if exponent.is_Integer and abs(int(exponent)) > _HEAVY_EXPONENT and power.base.free_symbols:
+            return True
+        if exponent.free_symbols and power.base.free_symbols:
+            return True
+    return any(atom.free_symbols for atom in expr.atoms(*_FACTORIAL_LIKE))
+
+
+def _scale(lhs: sp.Expr, rhs: sp.Expr) -> sp.Expr:
+    """The magnitude the tolerance of a rough comparison is relative to (at least 1)."""
+    return max(sp.Float(1), abs(sp.Float(lhs)), abs(sp.Float(rhs)))
+
+
+def _confirmed(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], digits: int,
+               fails: Callable[[sp.Expr], bool]) -> bool:
+    """Re-evaluate ``expr`` at twice the precision: the failure must still be certain."""
+    value, how = _certified(_at(expr, point, heavy=True), 2 * digits)
+    return how == _CERTIFIED and value is not None and _real_number(value) and fails(value)
+
+
+def _at(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], heavy: bool) -> sp.Expr:
+    """``expr`` at ``point``: substituted exactly, or (heavy) kept for numerical substitution."""
+    if not heavy:
+        return expr.xreplace(point)
+    return _Substituted(expr, point)  # type: ignore[return-value]
+
+
+class _Substituted:
+    """An expression with a point, evaluated by ``evalf(subs=...)`` (no exact powers)."""
+
+    def __init__(self, expr: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> None:
+        self.expr, self.point = expr, point
+
+    def evalf(self, digits: int, **options: Any) -> sp.Expr:
+        return self.expr.evalf(digits, subs=self.point, **options)
 
 
 def _exactly_zero(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], deadline: Deadline) -> bool:
@@ -369,45 +540,49 @@ def _exactly_zero(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], deadline: Dead
 
 
 def _evaluate(small: sp.Expr, big: sp.Expr, slack_expr: sp.Expr, point: dict[sp.Symbol, sp.Expr],
-              digits: int) -> tuple[sp.Expr, sp.Expr, sp.Expr, bool] | None:
-    """Both sides and ``big - small`` at ``point``: exact if rational, else ``digits`` digits.
+              digits: int, heavy: bool = False) -> tuple[sp.Expr, sp.Expr, sp.Expr, str] | None:
+    """Both sides and ``big - small`` at ``point``, and how well the difference is known.
 
-    Returns None when a side is not a finite real number there (outside its domain).
+    Exact if both sides are rational there; else ``digits`` digits, certified when
+    evalf can guarantee them. Returns None when a side is not a finite real number
+    there (outside its domain).
     """
-    s_val = small.xreplace(point)
-    b_val = big.xreplace(point)
-    if s_val.is_Rational and b_val.is_Rational:
-        return s_val, b_val, b_val - s_val, True
-    s_num = _certified(s_val, digits)
-    b_num = _certified(b_val, digits)
+    if not heavy:
+        s_val = small.xreplace(point)
+        b_val = big.xreplace(point)
+        if s_val.is_Rational and b_val.is_Rational:
+            return s_val, b_val, b_val - s_val, _EXACT
+    s_num, _ = _certified(_at(small, point, heavy), digits)
+    b_num, _ = _certified(_at(big, point, heavy), digits)
     if s_num is None or b_num is None or not (_real_number(s_num) and _real_number(b_num)):
         return None
     # The difference is evaluated as one expression so evalf can manage cancellation.
-    slack = _certified(slack_expr.xreplace(point), digits)
+    slack, how = _certified(_at(slack_expr, point, heavy), digits)
     if slack is None or not _real_number(slack):
         return None
-    return s_num, b_num, slack, False
+    return s_num, b_num, slack, how
 
 
-def _certified(value: sp.Expr, digits: int) -> sp.Expr | None:
-    """``value`` to ``digits`` correct digits, or None when evalf cannot guarantee them.
+def _certified(value: Any, digits: int) -> tuple[sp.Expr | None, str]:
+    """``value`` to ``digits`` digits and whether they are certified (:data:`_CERTIFIED`).
 
     Without ``strict``, evalf may return a number with no correct digit after a
-    heavy cancellation, which must never become a counterexample.
+    heavy cancellation, which must never become a counterexample: such a value
+    is returned only when its precision is usable, marked :data:`_ROUGH`.
     """
     try:
-        return value.evalf(digits, strict=True)
+        return value.evalf(digits, strict=True), _CERTIFIED
     except PrecisionExhausted:
         pass
     try:  # a higher working precision often resolves the cancellation
-        return value.evalf(digits, strict=True, maxn=max(400, 8 * digits))
+        return value.evalf(digits, strict=True, maxn=max(400, 8 * digits)), _CERTIFIED
     except PrecisionExhausted:
         pass
     # An exact zero never reaches full relative precision: evalf then returns a
     # number known only up to a magnitude bound. Tiny bound: zero. Otherwise: unknown.
     rough = value.evalf(digits)
     if not rough.is_Float:
-        return None
+        return None, _ROUGH
     if abs(float(rough)) <= 10.0 ** (-(digits - 12)):
-        return sp.Float(0, digits)
-    return rough if rough._prec >= 53 else None
+        return sp.Float(0, digits), _ROUGH
+    return (rough if rough._prec >= 53 else None), _ROUGH

@@ -171,12 +171,18 @@ class Counterexample:
 
     def describe(self, digits: int = 6) -> str:
         pt = ", ".join(f"{k} = {_short(v, digits)}" for k, v in sorted(self.point.items(), key=lambda kv: str(kv[0])))
-        return f"at {pt or 'every point'}: lhs = {_short(self.lhs_value, digits)}, rhs = {_short(self.rhs_value, digits)}"
+        lhs, rhs = _short(self.lhs_value, digits), _short(self.rhs_value, digits)
+        text = f"at {pt or 'every point'}: lhs = {lhs}, rhs = {rhs}"
+        if lhs == rhs:  # they differ beyond the digits shown: say by how much
+            text += f" (lhs - rhs = {_short(self.lhs_value - self.rhs_value, 3)})"
+        return text
 
 
 def _short(value: sp.Expr, digits: int) -> str:
     if isinstance(value, sp.Rational):
         return str(value)
+    if value.is_number and not value.atoms(sp.Float) and value.is_real is False and len(str(value)) <= 24:
+        return str(value)  # an exact complex point such as 1/2 + I
     if isinstance(value, sp.Float) or value.is_number:
         try:
             return str(sp.Float(value, digits)) if value.is_real is not False else str(sp.N(value, digits))
