@@ -168,12 +168,21 @@ def _outcome(report: DocumentReport) -> str:
     return report.status.value
 
 
+#: A note larger than this is refused (it is not a note, and reading it all would exhaust memory).
+MAX_NOTE_BYTES = 8 * 1024 * 1024
+
+
 def _read_note(name: str) -> str:
     """The text of a note (``-`` is standard input); unreadable input raises SymgradError."""
     try:
         if name == "-":
-            return sys.stdin.read()
-        return Path(name).read_text(encoding="utf-8-sig")
+            data = sys.stdin.buffer.read(MAX_NOTE_BYTES + 1)
+        else:
+            with open(name, "rb") as handle:
+                data = handle.read(MAX_NOTE_BYTES + 1)
+        if len(data) > MAX_NOTE_BYTES:
+            raise SymgradError(f"cannot read {name}: larger than {MAX_NOTE_BYTES // (1024 * 1024)} MiB")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SymgradError(f"cannot read {name}: not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:

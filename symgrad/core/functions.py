@@ -12,6 +12,8 @@ from typing import Any
 
 import sympy as sp
 
+from .errors import InputError
+
 __all__ = ["sigmoid"]
 
 
@@ -23,6 +25,14 @@ class sigmoid(sp.Function):  # noqa: N801 - SymPy functions are lower-case
     """
 
     nargs = 1
+
+    def __new__(cls, *args: Any, **options: Any) -> Any:
+        # SymPy would parse a string argument as code (sympify): refuse it.
+        for arg in args:
+            if isinstance(arg, str):
+                raise InputError(f"sigmoid: got the string {arg!r}; pass a SymPy expression "
+                                 "(symgrad never parses text with sympify)")
+        return super().__new__(cls, *args, **options)
 
     @classmethod
     def eval(cls, arg: sp.Expr) -> sp.Expr | None:

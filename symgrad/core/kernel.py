@@ -45,6 +45,10 @@ _SYMPY_FAILURES = (TypeError, ValueError, ArithmeticError, NotImplementedError, 
 DEFINITIONS: tuple[type, ...] = (sigmoid,)
 
 
+#: The largest budget per step, in seconds (a day): beyond it the timer cannot be set.
+MAX_BUDGET = 86_400.0
+
+
 @dataclass(frozen=True)
 class CheckOptions:
     """Knobs of the kernel. ``budget`` is seconds per step."""
@@ -57,8 +61,14 @@ class CheckOptions:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not (self.budget > 0 and math.isfinite(self.budget)):
-            raise InputError(f"budget must be a positive number of seconds, got {self.budget!r}")
+        for name in ("budget", "samples", "quick_samples", "digits", "min_samples", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float) if name == "budget" else int):
+                kind = "a number of seconds" if name == "budget" else "an integer"
+                raise InputError(f"CheckOptions: {name} must be {kind}, got {type(value).__name__} {value!r}")
+        if not (0 < self.budget <= MAX_BUDGET and math.isfinite(self.budget)):
+            raise InputError(f"budget must be a positive number of seconds, at most {MAX_BUDGET:g}, "
+                             f"got {self.budget!r}")
         if self.digits < 30:
             raise InputError(f"digits must be at least 30, got {self.digits}")
         if self.samples < self.min_samples or self.quick_samples < 1:
@@ -307,6 +317,8 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
             done = sorted({type(e).__name__.lower() for side in (lhs, rhs)
                            for e in side.atoms(sp.Derivative, sp.Limit, sp.Subs, sp.Integral, sp.Sum, sp.Product)})
             method = f"SymPy evaluated the {', '.join(done) or 'expression'}; then {method}"
+        if _may_be_undefined(lhs) or _may_be_undefined(rhs) or small.has(_KINK) or big.has(_KINK):
+            method += WHERE_DEFINED
         return verdict(Status.PROVED, method, quick)
 
     # 3. Numbers: many points at high precision.
@@ -320,6 +332,22 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
            "too few sample points where both sides are real and defined")
     return verdict(Status.UNKNOWN, "no evidence", merged,
                    note=f"no proof and no counterexample: {why} ({merged.evaluated} points evaluated)")
+
+
+#: Added to a proof's method when a side may be undefined somewhere: what "proved" means there.
+WHERE_DEFINED = " (at every point where both sides are defined)"
+
+
+def _may_be_undefined(expr: sp.Expr) -> bool:
+    """Whether ``expr`` may be undefined somewhere: a divisor, logarithm or root not known safe."""
+    if not isinstance(expr, sp.Basic):
+        return False
+    for power in expr.atoms(sp.Pow):
+        if power.exp.is_negative and power.base.is_zero is not False:
+            return True
+        if power.exp.is_Rational and not power.exp.is_Integer and power.base.is_nonnegative is not True:
+            return True
+    return any(arg.is_positive is not True for call in expr.atoms(sp.log) for arg in call.args[:1])
 
 
 def _complex_symbols(left: sp.Expr, right: sp.Expr, assumptions: tuple[sp.Basic, ...]) -> list[sp.Symbol]:

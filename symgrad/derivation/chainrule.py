@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 import sympy as sp
 
 from ..core.errors import InputError
+from ..core.expressions import as_expr
 from ..proofs.proof import Proof, calc
 
 __all__ = ["ChainInstance", "chain_rule_instance", "jacobian_chain"]
@@ -50,6 +51,9 @@ def chain_rule_instance(outer: sp.Lambda | Callable[[sp.Expr], sp.Expr], inner: 
     """
     if not isinstance(x, sp.Symbol):
         raise InputError(f"chain_rule_instance: the variable must be a SymPy Symbol, got {x!r}")
+    inner = as_expr(inner, "chain_rule_instance: inner")
+    if not (isinstance(outer, sp.Lambda) or callable(outer)):
+        raise InputError(f"chain_rule_instance: outer must be a sympy.Lambda or a function, got {type(outer).__name__}")
     u = sp.Dummy("u", real=True)
     if not isinstance(outer, sp.Lambda):
         body = outer(u)
@@ -68,7 +72,7 @@ def chain_rule_instance(outer: sp.Lambda | Callable[[sp.Expr], sp.Expr], inner: 
 
 def _column(value: Any, what: str) -> sp.ImmutableMatrix:
     if isinstance(value, (list, tuple)):
-        value = sp.ImmutableMatrix(value)
+        value = sp.ImmutableMatrix([as_expr(v, f"jacobian_chain: {what}[{i}]") for i, v in enumerate(value)])
     if isinstance(value, sp.MatrixBase):
         matrix = sp.ImmutableMatrix(value)
         if matrix.shape[1] != 1:
@@ -78,6 +82,7 @@ def _column(value: Any, what: str) -> sp.ImmutableMatrix:
         return matrix
     if isinstance(value, sp.Expr):
         return sp.ImmutableMatrix([value])
+    as_expr(value, f"jacobian_chain: {what}")  # a string or another non-expression: a clear error
     raise InputError(f"jacobian_chain: {what} must be a SymPy expression, a list or a Matrix, got {type(value).__name__}")
 
 

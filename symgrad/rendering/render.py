@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence, Un
 
 import jinja2
 import sympy as sp
+from sympy.core.function import AppliedUndef
 
 from ..core.errors import InputError, TemplateError
 from .escape import (
@@ -106,13 +107,60 @@ def math_latex(obj: Any) -> str:
     if isinstance(obj, str):
         text = obj.strip()
     elif isinstance(obj, (sp.Basic, sp.MatrixBase)):
-        text = sp.latex(obj)
+        text = sp.latex(with_safe_names(obj))
     elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
         text = sp.latex(sp.sympify(obj))
     else:
         raise InputError(f"cannot typeset {type(obj).__name__} {obj!r} as math: use a SymPy object or a LaTeX string")
     text = "\n".join(line for line in text.splitlines() if line.strip())
     return latex_math_ascii(text)
+
+
+#: LaTeX commands a symbol or function name may use (letters, accents, fonts); any other
+#: command (``\input``, ``\write``, ``\def`` ...) or special character makes the name text.
+_NAME_COMMANDS = frozenset("""
+    alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi varpi
+    rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma
+    Upsilon Phi Psi Omega ell nabla partial hat bar tilde vec dot ddot breve check acute grave widehat
+    widetilde overline underline mathrm mathbf mathit mathsf mathtt mathcal mathbb mathfrak boldsymbol
+    operatorname prime star ast dagger infty cdot ldots dots
+""".split())
+_NAME_TOKEN = re.compile(r"\\([A-Za-z]+)|([A-Za-z0-9_^{}',. ()\[\]+\-*/|:;!?=]|[^\W\d_])|(.)", re.S)
+
+
+def safe_name(name: str) -> str:
+    r"""``name`` if it is plain LaTeX for a symbol (letters, digits, ``_ ^ { }``, Greek, accents,
+    fonts), else the name as escaped text (``\text{...}``), so no name can run a command
+    (``\input``) or carry raw HTML into a document."""
+    depth = 0
+    for command, plain, other in _NAME_TOKEN.findall(name):
+        if other or (command and command not in _NAME_COMMANDS):
+            return r"\text{" + escape_latex_math_text(name) + "}"
+        depth += plain == "{"
+        depth -= plain == "}"
+        if depth < 0:
+            break
+    if depth != 0:
+        return r"\text{" + escape_latex_math_text(name) + "}"
+    return name
+
+
+def with_safe_names(obj: Any) -> Any:
+    """``obj`` with every symbol and undefined function whose name is not :func:`safe_name` renamed."""
+    if isinstance(obj, sp.MatrixBase):
+        return obj.applyfunc(with_safe_names)
+    if not isinstance(obj, sp.Basic):
+        return obj
+    renames: dict[sp.Basic, sp.Basic] = {}
+    for symbol in obj.atoms(sp.Symbol):
+        safe = safe_name(symbol.name)
+        if safe != symbol.name:
+            renames[symbol] = sp.Symbol(safe)
+    for call in obj.atoms(AppliedUndef):
+        safe = safe_name(call.func.__name__)
+        if safe != call.func.__name__:
+            renames[call] = sp.Function(safe)(*call.args)
+    return obj.xreplace(renames) if renames else obj
 
 
 def _value_latex(value: Any, digits: int = 6) -> str:
@@ -436,7 +484,7 @@ def md_prose(prose: str, inline: bool = False) -> str:
     out = []
     for para in _paragraphs(prose):
         out.append("".join(
-            f"${' '.join(seg.text.split())}$" if seg.math
+            f"${md_math(' '.join(seg.text.split()))}$" if seg.math
             else escape_markdown(seg.text, line_starts=not inline)
             for seg in split_math(para)
         ))
@@ -459,12 +507,24 @@ def tex_prose(prose: str, inline: bool = False) -> str:
     return "\n\n".join(out)
 
 
+_TAG_LIKE = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def md_math(latex: str) -> str:
+    r"""Math for Markdown: a ``<`` that could open an HTML tag (``<b``, ``</``) becomes ``\lt``.
+
+    Markdown renderers read HTML before they see math, so ``$a<b$`` could
+    otherwise become a tag; KaTeX and MathJax both know ``\lt``.
+    """
+    return _TAG_LIKE.sub(r"\\lt ", latex)
+
+
 def md_math_cell(latex: str) -> str:
     r"""Math for a GFM table cell: a ``|`` would split the cell, so use ``\vert``."""
     latex = latex.replace(r"\|", r"\Vert ")
     latex = re.sub(r"\\(left|right)\|", r"\\\1\\vert ", latex)
     latex = latex.replace("|", r"\vert ")
-    return " ".join(latex.split())
+    return md_math(" ".join(latex.split()))
 
 
 def md_quote(text: str) -> str:
@@ -543,6 +603,7 @@ _FILTERS: dict[str, dict[str, Callable[..., Any]]] = {
         "md_line": escape_markdown_line,
         "md_prose": md_prose,
         "md_math_cell": md_math_cell,
+        "md_math": md_math,
         "md_fence": md_fence,
         "md_quote": md_quote,
         "numbers": _join_numbers,
