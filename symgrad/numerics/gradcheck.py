@@ -1324,8 +1324,8 @@ def _reference_gradients(reference: Any, symbols: Sequence[Any], wrt_symbols: Se
     """``{symbol: gradient expression}``, a description, and extra side conditions."""
     import sympy as sp
 
-    from ..proofs.proof import check
-    from ..proofs.proof import Proof, Report
+    from ..core.kernel import substitute_definitions
+    from ..proofs.proof import Proof, Report, check
     from ..core.verdicts import Relation, Status
 
     if isinstance(reference, (Proof, Report)):
@@ -1360,14 +1360,7 @@ def _reference_gradients(reference: Any, symbols: Sequence[Any], wrt_symbols: Se
                 bad = report.first_failure
                 raise InputError(f"the reference derivation of d/d{symbol} is refuted by the kernel at "
                                  f"step {bad.index if bad else '?'}: fix the derivation before checking against it")
-            expr = proof.end
-            for _ in range(10):  # the proof's definitions (where=), if it has any
-                new = expr
-                for key, value in getattr(proof, "definitions", ()) or ():
-                    new = new.subs(key, value)
-                if new == expr:
-                    break
-                expr = new
+            expr = substitute_definitions(proof.end, proof.definitions)
             table[symbol] = expr.doit() if expr.has(sp.Derivative, sp.Sum) else expr
             names.setdefault(report.status.value, []).append(f"'{proof.title}'" if proof.title else f"d/d{symbol}")
             conditions += list(proof.assumptions)
