@@ -517,7 +517,10 @@ def central_along(line: Callable[[float], Any], h: float) -> float:
 
 
 def richardson_along(line: Callable[[float], Any], h: float) -> float:
-    """``D(h/2) + (D(h/2) - D(h)) / 3``: central differences at ``h`` and ``h/2`` extrapolated once (error ``O(h**4)``)."""
+    """``D(h/2) + (D(h/2) - D(h)) / 3``: central differences at ``h`` and ``h/2`` extrapolated once.
+
+    The ``h**2`` term cancels, leaving an error of order ``h**4``.
+    """
     return extrapolate(central_along(line, h), central_along(line, h / 2), 4.0)
 
 
