@@ -506,9 +506,13 @@ def mpmath_derivative(
 class Line(Protocol):
     """A function restricted to a line, ``t -> phi(x + t v)``, that knows its value at ``t = 0``."""
 
-    def __call__(self, t: float) -> float: ...
+    def __call__(self, t: float) -> float:
+        """``phi(x + t v)``."""
+        ...
 
-    def at_zero(self) -> float: ...
+    def at_zero(self) -> float:
+        """``phi(x)``."""
+        ...
 
 
 def central_along(line: Callable[[float], Any], h: float) -> float:

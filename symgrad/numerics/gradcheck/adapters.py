@@ -294,6 +294,7 @@ class Autograd:
                              "has no gradient to check (does f detach or leave torch?)")
 
     def gradients(self, upstream: Any) -> list[Any]:
+        """The vector-Jacobian product with ``upstream``, one entry per input (None where unchecked)."""
         grads = self.torch.autograd.grad(self.out, self.leaves, grad_outputs=upstream, allow_unused=True)
         full: list[Any] = [None] * self.count
         for pos, grad in zip(self.checked, grads):

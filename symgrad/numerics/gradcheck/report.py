@@ -77,6 +77,7 @@ class Entry:
 
     @property
     def label(self) -> str:
+        """``input[i, j]`` (the input's name alone for a scalar)."""
         if not self.index:
             return self.input
         return f"{self.input}[{', '.join(str(i) for i in self.index)}]"
@@ -122,14 +123,17 @@ class GradientReport:
 
     @property
     def passed(self) -> bool:
+        """The verdict is ``"passed"``."""
         return self.verdict == PASSED
 
     @property
     def failed(self) -> bool:
+        """The verdict is ``"failed"``."""
         return self.verdict == FAILED
 
     @property
     def inconclusive(self) -> bool:
+        """The verdict is ``"inconclusive"``."""
         return self.verdict == INCONCLUSIVE
 
     ok = passed
