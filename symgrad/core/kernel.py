@@ -32,7 +32,7 @@ from .functions import sigmoid
 from .positivity import prove_nonnegative
 from .verdicts import Counterexample, Justification, Relation, Status, Verdict
 
-__all__ = ["CheckOptions", "DEFAULT_OPTIONS", "decide", "options_with"]
+__all__ = ["CheckOptions", "DEFAULT_OPTIONS", "decide", "options_with", "substitute_definitions"]
 
 #: Seconds spent looking for a counterexample to a step that rests on a lemma.
 LEMMA_SEARCH_SECONDS = 2.0
@@ -199,8 +199,11 @@ def _explicit(expr: Any) -> sp.ImmutableMatrix:
     return sp.ImmutableMatrix(expr)
 
 
-def _define(expr: sp.Expr, definitions: tuple[tuple[sp.Basic, sp.Basic], ...]) -> sp.Expr:
-    """Substitute the proof's definitions until nothing changes."""
+def substitute_definitions(expr: sp.Expr, definitions: tuple[tuple[sp.Basic, sp.Basic], ...]) -> sp.Expr:
+    """Substitute a proof's definitions (``where=``) into ``expr`` until nothing changes.
+
+    Raises :class:`InputError` when the definitions refer to each other in a cycle.
+    """
     for _ in range(10):
         new = expr
         for key, value in definitions:
@@ -254,8 +257,8 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
 
     # Orient every inequality as small <= big (or small < big).
     try:
-        left, right = deadline.run(lambda: (_prepare(_define(lhs, definitions)),
-                                            _prepare(_define(rhs, definitions))), 0.3)
+        left, right = deadline.run(lambda: (_prepare(substitute_definitions(lhs, definitions)),
+                                            _prepare(substitute_definitions(rhs, definitions))), 0.3)
     except ValueError as exc:  # e.g. a where= definition of a variable something is differentiated by
         raise InputError(f"step {index}: cannot substitute the definitions or evaluate the derivatives "
                          f"({exc}); a symbol defined with where= cannot also be a differentiation "

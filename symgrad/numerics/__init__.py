@@ -1,1 +1,1 @@
-"""Numbers: numerical differentiation, gradient checks, experiments."""
+"""Numbers: the finite-difference engine (differences), numerical differentiation, gradient checks, experiments."""
