@@ -175,6 +175,11 @@ MAX_NOTE_BYTES = 8 * 1024 * 1024
 def _read_note(name: str) -> str:
     """The text of a note (``-`` is standard input); unreadable input raises SymgradError."""
     try:
+        if name == "-" and not hasattr(sys.stdin, "buffer"):  # a text stream (e.g. in tests)
+            text = sys.stdin.read(MAX_NOTE_BYTES + 1)
+            if len(text) > MAX_NOTE_BYTES:
+                raise SymgradError(f"cannot read {name}: larger than {MAX_NOTE_BYTES // (1024 * 1024)} MiB")
+            return text
         if name == "-":
             data = sys.stdin.buffer.read(MAX_NOTE_BYTES + 1)
         else:
