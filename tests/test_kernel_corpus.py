@@ -13,7 +13,9 @@ Targets (each a test below):
 
 Several targets fail with today's kernel: that is the point of the corpus. The kernel
 runs once per module (a module-scoped fixture), each case in a forked child with a
-hard cap, so a kernel that overruns its budget cannot hang the suite.
+hard cap, so a kernel that overruns its budget cannot hang the suite. The kernel's
+sampling stops at its deadline, so on a loaded machine a verdict near the budget can
+move from refuted to numeric; none can move to proved.
 
 The corpus is also checked without the kernel: every false case's witness point fails
 and every true case holds at sample points of its domain, by the oracle alone.
