@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Iterable
 
 import sympy as sp
 
-from symgrad.domain import Domain, stable_seed
-from symgrad.model import Relation
-from symgrad.positivity import ATOM_RANGES
+from symgrad.core.domain import Domain, stable_seed
+from symgrad.core.verdicts import Relation
+from symgrad.core.positivity import ATOM_RANGES
 
 
 def _load_corpus() -> ModuleType:

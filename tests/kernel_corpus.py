@@ -39,7 +39,7 @@ import mpmath
 import sympy as sp
 
 import symgrad as sg
-from symgrad.model import Relation
+from symgrad.core.verdicts import Relation
 
 __all__ = [
     "Case", "CASES", "FALSE_CATEGORIES", "TRUE_CATEGORIES", "CATEGORIES", "MAY_STAY_UNDECIDED",

@@ -34,7 +34,7 @@ import pytest
 import sympy as sp
 
 import symgrad as sg
-from symgrad.domain import Domain
+from symgrad.core.domain import Domain
 
 
 def _load_corpus() -> ModuleType:
