@@ -22,7 +22,8 @@ import sympy as sp
 
 from ..core.errors import InputError, SymgradError
 from .escape import split_math
-from .render import proof_view, render, render_template
+from .render import render, render_template
+from .views import proof_view
 from ..proofs.documents import (
     Document,
     DocumentReport,

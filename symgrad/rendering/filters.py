@@ -1,0 +1,180 @@
+"""Filters: how templates escape and lay out text, math and code in each format."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Iterable
+
+from .escape import escape_latex, escape_latex_math_text, escape_markdown, escape_markdown_line, \
+    latex_code_ascii, latex_math_ascii, split_math
+from .views import LABEL_BAD, TableView
+
+__all__ = ["FILTERS", "DELIMITERS", "md_prose", "tex_prose", "md_math", "md_math_cell"]
+
+
+# ---------------------------------------------------------------------------
+# Filters
+# ---------------------------------------------------------------------------
+
+
+def _paragraphs(prose: str) -> list[str]:
+    return [p.strip() for p in re.split(r"\n[ \t]*\n", prose.replace("\r\n", "\n")) if p.strip()]
+
+
+def md_prose(prose: str, inline: bool = False) -> str:
+    """Prose as Markdown: text escaped, ``$...$`` math kept; paragraphs by blank lines.
+
+    ``inline=True`` (captions) makes one line of it.
+    """
+    if inline:
+        prose = " ".join(prose.split())
+    out = []
+    for para in _paragraphs(prose):
+        out.append("".join(
+            f"${md_math(' '.join(seg.text.split()))}$" if seg.math
+            else escape_markdown(seg.text, line_starts=not inline)
+            for seg in split_math(para)
+        ))
+    return "\n\n".join(out)
+
+
+def tex_prose(prose: str, inline: bool = False) -> str:
+    """Prose as LaTeX: text escaped, ``$...$`` math kept; paragraphs by blank lines.
+
+    ``inline=True`` (captions, moving arguments) makes one paragraph of it.
+    """
+    if inline:
+        prose = " ".join(prose.split())
+    out = []
+    for para in _paragraphs(prose):
+        out.append("".join(
+            f"${latex_math_ascii(' '.join(seg.text.split()))}$" if seg.math else escape_latex(seg.text)
+            for seg in split_math(para)
+        ))
+    return "\n\n".join(out)
+
+
+_TAG_LIKE = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def md_math(latex: str) -> str:
+    r"""Math for Markdown: a ``<`` that could open an HTML tag (``<b``, ``</``) becomes ``\lt``.
+
+    Markdown renderers read HTML before they see math, so ``$a<b$`` could
+    otherwise become a tag; KaTeX and MathJax both know ``\lt``.
+    """
+    return _TAG_LIKE.sub(r"\\lt ", latex)
+
+
+def md_math_cell(latex: str) -> str:
+    r"""Math for a GFM table cell: a ``|`` would split the cell, so use ``\vert``."""
+    latex = latex.replace(r"\|", r"\Vert ")
+    latex = re.sub(r"\\(left|right)\|", r"\\\1\\vert ", latex)
+    latex = latex.replace("|", r"\vert ")
+    return md_math(" ".join(latex.split()))
+
+
+def md_quote(text: str) -> str:
+    """``text`` as a Markdown block quote: each line prefixed with ``> `` (blank lines ``>``)."""
+    lines = text.strip("\n").split("\n")
+    return "\n".join(f"> {line}" if line.strip() else ">" for line in lines) + "\n"
+
+
+def md_fence(code: str) -> str:
+    """A backtick fence longer than any backtick run in ``code`` (at least 3)."""
+    longest = max((len(m) for m in re.findall(r"`+", code)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+#: Languages ``listings`` knows, keyed by lower-case name.
+_LST_LANGUAGES = {
+    "python": "Python", "py": "Python", "bash": "bash", "sh": "sh", "shell": "bash",
+    "c": "C", "c++": "C++", "cpp": "C++", "java": "Java", "r": "R", "sql": "SQL",
+    "tex": "TeX", "latex": "TeX", "matlab": "Matlab", "octave": "Octave",
+    "haskell": "Haskell", "ruby": "Ruby", "perl": "Perl", "xml": "XML", "html": "HTML",
+    "make": "make", "fortran": "Fortran", "lisp": "Lisp", "ml": "ML",
+}
+
+
+def lst_language(language: str) -> str:
+    """The ``listings`` name of ``language``, or ``""`` if listings lacks it."""
+    return _LST_LANGUAGES.get(language.lower(), "")
+
+
+def tex_listing(code: str) -> str:
+    r"""Code for ``lstlisting``: ASCII, and unable to end the environment early."""
+    code = latex_code_ascii(code)
+    return re.sub(r"\\end(\s*)\{lstlisting\}", r"\\end \1{lstlisting}", code)
+
+
+def tex_table_columns(table: "TableView") -> str:
+    r"""A tabularx column spec for ``table``.
+
+    All ``l`` when the table fits (the template then uses plain ``tabular``);
+    otherwise a column whose text is long *and* can break between words
+    becomes a ragged ``X`` column, the others stay ``l``.
+    """
+    def width(text: str, math: bool) -> float:
+        return len(text) * (0.5 if math else 1.0)
+
+    widths, words = [], []
+    for i, header in enumerate(table.columns):
+        cells = [(header, False)] + [(row[i].text, row[i].math) for row in table.rows]
+        widths.append(max(width(t, m) for t, m in cells))
+        words.append(max(width(w, m) for t, m in cells for w in (t.split() or [""])))
+    if sum(widths) + 3 * len(widths) <= _TABLE_CHARS:
+        return "l" * len(widths)
+    return "".join(r">{\raggedright\arraybackslash}X" if w > 12 and w > 1.5 * longest else "l"
+                   for w, longest in zip(widths, words))
+
+
+#: About how many characters of \small text fit across the text width.
+_TABLE_CHARS = 80
+
+
+def tex_label(label: str) -> str:
+    """A string safe inside ``\\label{}``."""
+    return LABEL_BAD.sub("-", label)
+
+
+def _join_numbers(numbers: Iterable[int]) -> str:
+    items = [str(n) for n in numbers]
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+FILTERS: dict[str, dict[str, Callable[..., Any]]] = {
+    "md": {
+        "md": escape_markdown,
+        "md_line": escape_markdown_line,
+        "md_prose": md_prose,
+        "md_math_cell": md_math_cell,
+        "md_math": md_math,
+        "md_fence": md_fence,
+        "md_quote": md_quote,
+        "numbers": _join_numbers,
+    },
+    "tex": {
+        "tex": escape_latex,
+        "tex_text": escape_latex_math_text,
+        "tex_prose": tex_prose,
+        "tex_listing": tex_listing,
+        "tex_label": tex_label,
+        "tex_table_columns": tex_table_columns,
+        "lst_language": lst_language,
+        "numbers": _join_numbers,
+    },
+}
+
+DELIMITERS: dict[str, dict[str, Any]] = {
+    "md": {},
+    "tex": {
+        "block_start_string": "((*",
+        "block_end_string": "*))",
+        "variable_start_string": "(((",
+        "variable_end_string": ")))",
+        "comment_start_string": "((#",
+        "comment_end_string": "#))",
+    },
+}

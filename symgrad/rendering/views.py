@@ -1,0 +1,407 @@
+"""Views: the model turned into what templates see.
+
+A view is a small frozen record whose math is already LaTeX (``sympy.latex``,
+with names made safe by :func:`safe_name`) and whose user text is still raw;
+the templates escape text with the format's filters. Building views never runs
+the kernel: a proof without a report is a draft without verdicts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence, Union
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+
+from ..core.errors import InputError
+from ..core.verdicts import Justification, Status, Verdict
+from ..proofs.documents import (
+    Document,
+    DocumentReport,
+    Equation,
+    Figure,
+    Listing,
+    ProofBlock,
+    Prose,
+    Section,
+    Table,
+)
+from ..proofs.proof import Proof, Report
+from .escape import escape_latex_math_text, latex_math_ascii, split_math
+
+__all__ = ["math_latex", "safe_name", "with_safe_names", "proof_view", "document_view", "ProofView", "StepView",
+           "DocumentView", "TableView"]
+
+
+# ---------------------------------------------------------------------------
+# Math
+# ---------------------------------------------------------------------------
+
+
+def math_latex(obj: Any) -> str:
+    r"""LaTeX for a SymPy object (``sympy.latex``); a ``str`` is taken as LaTeX.
+
+    The result is ASCII (Unicode symbol names become commands) and has no
+    blank lines, so it is safe in ``$$...$$``, ``align*`` and table cells.
+    """
+    if isinstance(obj, str):
+        text = obj.strip()
+    elif isinstance(obj, (sp.Basic, sp.MatrixBase)):
+        text = sp.latex(with_safe_names(obj))
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        text = sp.latex(sp.sympify(obj))
+    else:
+        raise InputError(f"cannot typeset {type(obj).__name__} {obj!r} as math: use a SymPy object or a LaTeX string")
+    text = "\n".join(line for line in text.splitlines() if line.strip())
+    return latex_math_ascii(text)
+
+
+#: LaTeX commands a symbol or function name may use (letters, accents, fonts); any other
+#: command (``\input``, ``\write``, ``\def`` ...) or special character makes the name text.
+_NAME_COMMANDS = frozenset("""
+    alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi pi varpi
+    rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma
+    Upsilon Phi Psi Omega ell nabla partial hat bar tilde vec dot ddot breve check acute grave widehat
+    widetilde overline underline mathrm mathbf mathit mathsf mathtt mathcal mathbb mathfrak boldsymbol
+    operatorname prime star ast dagger infty cdot ldots dots
+""".split())
+_NAME_TOKEN = re.compile(r"\\([A-Za-z]+)|([A-Za-z0-9_^{}',. ()\[\]+\-*/|:;!?=]|[^\W\d_])|(.)", re.S)
+
+
+def safe_name(name: str) -> str:
+    r"""``name`` if it is plain LaTeX for a symbol (letters, digits, ``_ ^ { }``, Greek, accents,
+    fonts), else the name as escaped text (``\text{...}``), so no name can run a command
+    (``\input``) or carry raw HTML into a document."""
+    depth = 0
+    for command, plain, other in _NAME_TOKEN.findall(name):
+        if other or (command and command not in _NAME_COMMANDS):
+            return r"\text{" + escape_latex_math_text(name) + "}"
+        depth += plain == "{"
+        depth -= plain == "}"
+        if depth < 0:
+            break
+    if depth != 0:
+        return r"\text{" + escape_latex_math_text(name) + "}"
+    return name
+
+
+def with_safe_names(obj: Any) -> Any:
+    """``obj`` with every symbol and undefined function whose name is not :func:`safe_name` renamed."""
+    if isinstance(obj, sp.MatrixBase):
+        return obj.applyfunc(with_safe_names)
+    if not isinstance(obj, sp.Basic):
+        return obj
+    renames: dict[sp.Basic, sp.Basic] = {}
+    for symbol in obj.atoms(sp.Symbol):
+        safe = safe_name(symbol.name)
+        if safe != symbol.name:
+            renames[symbol] = sp.Symbol(safe)
+    for call in obj.atoms(AppliedUndef):
+        safe = safe_name(call.func.__name__)
+        if safe != call.func.__name__:
+            renames[call] = sp.Function(safe)(*call.args)
+    return obj.xreplace(renames) if renames else obj
+
+
+def _value_latex(value: Any, digits: int = 6) -> str:
+    """A number as LaTeX: exact rationals stay exact, others get ``digits`` digits."""
+    try:
+        if isinstance(value, sp.Rational):
+            return sp.latex(value)
+        if isinstance(value, sp.Basic) and value.is_number:
+            return sp.latex(sp.N(value, digits))
+    except (TypeError, ValueError):  # pragma: no cover - defensive
+        pass
+    return math_latex(value) if isinstance(value, (sp.Basic, int, float)) else escape_latex_math_text(str(value))
+
+
+# ---------------------------------------------------------------------------
+# Views: what templates see
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CounterexampleView:
+    """A counterexample: ``point`` is ``(symbol, value)`` pairs, all LaTeX."""
+
+    point: tuple[tuple[str, str], ...]
+    lhs_value: str
+    rhs_value: str
+    exact: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class StepView:
+    r"""One step ``lhs REL rhs`` with its justification and (if checked) verdict.
+
+    ``lhs``/``rhs``/``relation`` are LaTeX (``relation`` is ``=``, ``\le`` ...);
+    ``justification``, ``rule``, ``text``, ``evidence`` and ``method`` are raw
+    user/kernel text to be escaped by the template. ``status`` is ``None``
+    when the proof was not checked. ``details`` are the views of the step's
+    sub-proofs (``Step.details``); ``overall_status`` is the weakest of
+    ``status`` and the sub-proofs' statuses.
+    """
+
+    index: int
+    lhs: str
+    relation: str
+    relation_word: str
+    rhs: str
+    justification: str
+    rule: str | None
+    text: str | None
+    status: str | None = None
+    method: str = ""
+    evidence: str = ""
+    counterexample: CounterexampleView | None = None
+    samples: int = 0
+    digits: int = 0
+    min_slack: str | None = None
+    overall_status: str | None = None
+    details: tuple["ProofView", ...] = ()
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class ProofView:
+    """A proof and, when checked, its verdicts; math is LaTeX, text raw."""
+
+    kind: str
+    title: str | None
+    start: str
+    steps: tuple[StepView, ...]
+    assumptions: tuple[str, ...]
+    claim: str
+    checked: bool
+    status: str | None
+    ok: bool
+    not_proved: tuple[int, ...]
+    first_failure: int | None
+    lemmas: tuple[str, ...] = ()
+    ok_given_lemmas: bool = False
+    definitions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProseView:
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SectionView:
+    kind: str
+    title: str
+    level: int
+
+
+@dataclass(frozen=True)
+class EquationView:
+    kind: str
+    latex: str
+    label: str | None
+
+
+@dataclass(frozen=True)
+class CellView:
+    """A table cell: LaTeX math if ``math`` else raw text."""
+
+    math: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class TableView:
+    kind: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[CellView, ...], ...]
+    caption: str | None
+
+
+@dataclass(frozen=True)
+class ListingView:
+    kind: str
+    code: str
+    language: str
+    caption: str | None
+
+
+@dataclass(frozen=True)
+class FigureView:
+    kind: str
+    sources: Mapping[str, str]
+    caption: str | None
+
+
+BlockView = Union[ProseView, SectionView, EquationView, ProofView, TableView, ListingView, FigureView]
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """A document: ``summary`` is raw prose; ``blocks`` are views in order."""
+
+    name: str
+    title: str
+    summary: str
+    blocks: tuple[BlockView, ...]
+    checked: bool
+    status: str | None
+    ok: bool
+    proof_count: int
+    status_counts: tuple[tuple[str, int], ...]
+
+
+#: The document-level label of a proof that is proved except for steps resting on cited lemmas.
+CONDITIONAL = "conditional"
+
+
+def _step_view(index: int, lhs: sp.Expr, relation: Any, rhs: sp.Expr, by: Justification,
+               verdict: Verdict | None, details: Sequence[Proof] = ()) -> StepView:
+    sub_reports: Sequence[Report] = verdict.details if verdict is not None else ()
+    sub_views = tuple(proof_view(sub, sub_reports[j] if j < len(sub_reports) else None)
+                      for j, sub in enumerate(details))
+    base: dict[str, Any] = dict(
+        index=index,
+        lhs=math_latex(lhs),
+        relation=relation.latex,
+        relation_word=relation.word,
+        rhs=math_latex(rhs),
+        justification=str(by),
+        rule=by.rule,
+        text=by.text,
+        details=sub_views,
+    )
+    if verdict is None:
+        return StepView(**base)
+    cex = None
+    if verdict.counterexample is not None:
+        c = verdict.counterexample
+        point = tuple(
+            (math_latex(k), _value_latex(v))
+            for k, v in sorted(c.point.items(), key=lambda kv: str(kv[0]))
+        )
+        cex = CounterexampleView(point, _value_latex(c.lhs_value), _value_latex(c.rhs_value), c.exact, c.describe())
+    return StepView(
+        **base,
+        status=verdict.status.value,
+        method=verdict.method,
+        evidence=verdict.evidence(),
+        counterexample=cex,
+        samples=verdict.samples,
+        digits=verdict.digits,
+        min_slack=None if verdict.min_slack is None else _value_latex(verdict.min_slack, 3),
+        overall_status=Status.weakest([verdict.status, *(r.status for r in sub_reports)]).value,
+        label=verdict.label,
+    )
+
+
+def _definition_latex(key: sp.Basic, value: sp.Basic) -> str:
+    """``b = g(a)`` or ``f(y) = ...`` for a definition given with ``where=``."""
+    if isinstance(value, sp.Lambda):
+        return f"{math_latex(key(*value.variables))} = {math_latex(value.expr)}"
+    return f"{math_latex(key)} = {math_latex(value)}"
+
+
+def proof_view(proof: Proof, report: Report | None = None, title: str | None = None) -> ProofView:
+    """The view of ``proof``; with ``report``, each step carries its verdict."""
+    verdicts = {v.index: v for v in report.steps} if report is not None else {}
+    steps = tuple(
+        _step_view(i, lhs, rel, rhs, by, verdicts.get(i), step.details)
+        for i, ((lhs, rel, rhs, by), step) in enumerate(zip(proof.links(), proof.steps), start=1)
+    )
+    checked = report is not None
+    not_proved = tuple(s.index for s in steps if checked and s.overall_status != Status.PROVED.value)
+    first = report.first_failure if report is not None else None
+    return ProofView(
+        kind="proof",
+        title=title if title is not None else proof.title,
+        start=math_latex(proof.start),
+        steps=steps,
+        assumptions=tuple(math_latex(a) for a in proof.assumptions),
+        claim=math_latex(proof.claim),
+        checked=checked,
+        status=report.status.value if report is not None else None,
+        ok=bool(report is not None and report.ok),
+        not_proved=not_proved,
+        first_failure=first.index if first is not None else None,
+        lemmas=report.lemmas if report is not None else (),
+        definitions=tuple(_definition_latex(k, v) for k, v in proof.definitions),
+        ok_given_lemmas=bool(report is not None and report.ok_given_lemmas),
+    )
+
+
+def _cell(value: Any) -> CellView:
+    if isinstance(value, str):
+        return CellView(False, value)
+    if value is None:
+        return CellView(False, "")
+    if isinstance(value, bool):
+        return CellView(False, str(value))
+    if isinstance(value, (int, float)):
+        return CellView(False, repr(value) if isinstance(value, float) else str(value))
+    if isinstance(value, (sp.Basic, sp.MatrixBase)):
+        return CellView(True, math_latex(value))
+    raise InputError(f"table cell: expected text, a number or a SymPy object, got {type(value).__name__}")
+
+
+LABEL_BAD = re.compile(r"[^A-Za-z0-9:.\-]")
+_LANGUAGE_BAD = re.compile(r"[^A-Za-z0-9_+\-]")
+
+
+def _block_view(block: Any, reports: Mapping[int, Report]) -> BlockView:
+    if isinstance(block, Prose):
+        split_math(block.text)  # validate early: unbalanced $ is an input error
+        return ProseView("prose", block.text)
+    if isinstance(block, Section):
+        return SectionView("section", block.title, max(1, min(6, int(block.level))))
+    if isinstance(block, Equation):
+        label = LABEL_BAD.sub("-", block.label) if block.label else None
+        return EquationView("equation", math_latex(block.math), label)
+    if isinstance(block, ProofBlock):
+        return proof_view(block.proof, reports.get(id(block)), title=block.title or block.proof.title)
+    if isinstance(block, Table):
+        columns = tuple(str(c) for c in block.columns)
+        if not columns:
+            raise InputError("a table needs at least one column")
+        rows = []
+        for r, row in enumerate(block.rows, start=1):
+            if len(row) != len(columns):
+                raise InputError(f"table row {r} has {len(row)} cells, the header has {len(columns)}")
+            rows.append(tuple(_cell(v) for v in row))
+        return TableView("table", columns, tuple(rows), block.caption)
+    if isinstance(block, Listing):
+        language = _LANGUAGE_BAD.sub("", block.language or "")
+        return ListingView("listing", block.code.replace("\r\n", "\n").rstrip("\n"), language, block.caption)
+    if isinstance(block, Figure):
+        return FigureView("figure", dict(block.sources), block.caption)
+    raise InputError(f"unknown document block {type(block).__name__}")
+
+
+def document_view(document: Document, report: DocumentReport | None = None) -> DocumentView:
+    """The view of ``document``; with ``report``, proofs carry their verdicts."""
+    reports: dict[int, Report] = {}
+    if report is not None:
+        reports = {id(b): r for b, r in zip(document.proofs, report.reports)}
+    blocks = tuple(_block_view(b, reports) for b in document.blocks)
+    proofs = [b for b in blocks if isinstance(b, ProofView)]
+    counts: dict[str, int] = {}
+    for p in proofs:
+        if p.status is not None:
+            key = CONDITIONAL if (p.ok_given_lemmas and not p.ok) else p.status
+            counts[key] = counts.get(key, 0) + 1
+    order = [Status.PROVED.value, CONDITIONAL, *(s.value for s in Status if s is not Status.PROVED)]
+    split_math(document.summary)
+    return DocumentView(
+        name=document.name,
+        title=document.title,
+        summary=document.summary,
+        blocks=blocks,
+        checked=report is not None,
+        status=report.status.value if report is not None and proofs else None,
+        ok=bool(report is not None and report.ok),
+        proof_count=len(proofs),
+        status_counts=tuple((s, counts[s]) for s in order if s in counts),
+    )
