@@ -203,24 +203,23 @@ _CONVENTION: list[Case] = [
          lambda: calc(sp.Subs(D(sp.Abs(x), x), x, 0)).eq(0), False,
          "|x| has no derivative at 0 (one-sided slopes -1 and 1); SymPy's sign(0) = 0 is a convention",
          convention=True),
+    # SymPy's Limit(f, x, a) is the right-hand limit (dir='+'), rendered x -> a^+ by symgrad: a limit
+    # without a direction is one-sided, so the false claims are the two-sided ones the user asks for.
     Case("limit-abs-over-x", "convention",
-         lambda: calc(sp.Limit(sp.Abs(x) / x, x, 0)).eq(1), False,
-         "team convention: Limit without a direction is the two-sided limit, which does not exist "
-         "(left -1, right 1); SymPy's default direction '+' gives 1",
+         lambda: calc(sp.Limit(sp.Abs(x) / x, x, 0, "+-")).eq(1), False,
+         "the two-sided limit does not exist (left -1, right 1)",
          convention=True),
     Case("limit-exp-minus-inverse", "convention",
-         lambda: calc(sp.Limit(sp.exp(-1 / x), x, 0)).eq(0), False,
-         "two-sided limit does not exist: exp(-1/x) -> 0 from the right, -> oo from the left "
-         "(team convention: Limit means two-sided)",
+         lambda: calc(sp.Limit(sp.exp(-1 / x), x, 0, "+-")).eq(0), False,
+         "the two-sided limit does not exist: exp(-1/x) -> 0 from the right, -> oo from the left",
          convention=True),
     Case("limit-atan-inverse", "convention",
-         lambda: calc(sp.Limit(sp.atan(1 / x), x, 0)).eq(sp.pi / 2), False,
-         "two-sided limit does not exist: pi/2 from the right, -pi/2 from the left "
-         "(team convention: Limit means two-sided)",
+         lambda: calc(sp.Limit(sp.atan(1 / x), x, 0, "+-")).eq(sp.pi / 2), False,
+         "the two-sided limit does not exist: pi/2 from the right, -pi/2 from the left",
          convention=True),
     Case("limit-sign", "convention",
-         lambda: calc(sp.Limit(sp.sign(x), x, 0)).eq(1), False,
-         "two-sided limit of sign at 0 does not exist (left -1, right 1)",
+         lambda: calc(sp.Limit(sp.sign(x), x, 0, "+-")).eq(1), False,
+         "the two-sided limit of sign at 0 does not exist (left -1, right 1)",
          convention=True),
 ]
 
@@ -709,6 +708,8 @@ _NEAR_MISS: list[Case] = [
     Case("n-pow-5-le-two-pow-n-plus-1e7", "near-miss", lambda: calc(n**5).le(2**n + 10**7), True,
          "n <= 22: n**5 <= 22**5 = 5153632 < 1e7; n >= 23: 2**n >= n**5 (2**23 = 8388608 > 23**5 = 6436343, "
          "and (1 + 1/n)**5 < 2 after)"),
+    Case("limit-abs-over-x-default-right", "near-miss", lambda: calc(sp.Limit(sp.Abs(x) / x, x, 0)).eq(1), True,
+         "SymPy's Limit without a direction is the right-hand limit (rendered x -> 0^+): 1"),
     Case("limit-abs-over-x-from-left", "near-miss", lambda: calc(sp.Limit(sp.Abs(x) / x, x, 0, "-")).eq(-1), True,
          "the user wrote the direction '-': the left limit is -1"),
     Case("softplus-le-relu-plus-log2", "near-miss",

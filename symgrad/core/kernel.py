@@ -134,8 +134,7 @@ def _prepare(expr: sp.Expr) -> sp.Expr:
     value the user gave them.
     """
     if expr.has(sp.Limit):
-        expr = expr.replace(lambda e: isinstance(e, sp.Limit),
-                            lambda e: sp.Limit(e.args[0].doit().rewrite(sigmoid, sp.exp), *e.args[1:]).doit())
+        expr = expr.replace(lambda e: isinstance(e, sp.Limit), _limit_value)
     if expr.has(sp.Derivative):
         written = expr.atoms(sp.Heaviside, sp.sign)
         expr = expr.replace(lambda e: isinstance(e, sp.Derivative),
@@ -143,6 +142,19 @@ def _prepare(expr: sp.Expr) -> sp.Expr:
     if expr.has(sp.Integral, sp.Sum, sp.Product, sp.Subs, sp.Derivative):
         expr = expr.doit()
     return expr
+
+
+def _limit_value(limit: sp.Limit) -> sp.Expr:
+    """The limit exactly as written (SymPy's ``Limit(f, x, a)`` is one-sided, ``x -> a+``).
+
+    A two-sided limit (``dir='+-'``) whose one-sided limits differ does not exist:
+    it is undefined (``nan``), so no claim about its value is proved.
+    """
+    body = limit.args[0].doit().rewrite(sigmoid, sp.exp)
+    try:
+        return sp.Limit(body, *limit.args[1:]).doit()
+    except ValueError:  # "the limit does not exist since left hand limit = ... and right hand limit = ..."
+        return _KINK
 
 
 #: The value a derivative takes at a kink: undefined (``nan``), never a convention.
@@ -320,7 +332,7 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
             done = sorted({type(e).__name__.lower() for side in (lhs, rhs)
                            for e in side.atoms(sp.Derivative, sp.Limit, sp.Subs, sp.Integral, sp.Sum, sp.Product)})
             method = f"SymPy evaluated the {', '.join(done) or 'expression'}; then {method}"
-        if _may_be_undefined(lhs) or _may_be_undefined(rhs) or small.has(_KINK) or big.has(_KINK):
+        if _may_be_undefined(left) or _may_be_undefined(right) or small.has(_KINK) or big.has(_KINK):
             method += WHERE_DEFINED
         return verdict(Status.PROVED, method, quick)
 
