@@ -63,6 +63,11 @@ class Interval:
         return f"{name} in {lb}{left}, {right}{rb}"
 
 
+#: Far-out points every unbounded interval is probed at, geometrically: a claim false only
+#: in a tail (``x**3 <= 1000 x**2 + 10**6``, a sum false from n = 227 on) fails there.
+_MAGNITUDES = tuple(sp.Integer(10) ** k for k in (2, 3, 4, 6, 9))
+
+
 def stable_seed(*parts: object) -> int:
     """A seed that depends only on the text of ``parts`` (not on PYTHONHASHSEED).
 
@@ -197,11 +202,14 @@ class Domain:
                         ((1, 2), (1, 3), (2, 3), (1, 10), (9, 10), (1, 1000), (999, 1000))]
         elif lo.is_finite:
             specials = [lo + sp.Rational(v) for v in ("1", "1/2", "2", "1/10", "3", "10", "1/1000", "30")]
+            specials += [lo + m for m in _MAGNITUDES]
         elif hi.is_finite:
             specials = [hi - sp.Rational(v) for v in ("1", "1/2", "2", "1/10", "3", "10", "1/1000", "30")]
+            specials += [hi - m for m in _MAGNITUDES]
         else:
             specials = [sp.Rational(v) for v in
                         ("0", "1", "-1", "1/2", "-1/2", "2", "-2", "1/3", "-3", "3", "-1/10", "10", "-10")]
+            specials += [v for m in _MAGNITUDES for v in (m, -m)]
         if not lo.is_finite:
             lo_f = -30.0 if not hi.is_finite else float(hi) - 30.0
         else:

@@ -530,7 +530,7 @@ _EXACT, _CERTIFIED, _ROUGH = "exact", "certified", "rough"
 #: cannot be interrupted by the budget).
 _HEAVY_EXPONENT = 4096
 _FACTORIAL_LIKE = (sp.factorial, sp.factorial2, sp.subfactorial, sp.binomial, sp.gamma, sp.RisingFactorial,
-                   sp.FallingFactorial)
+                   sp.FallingFactorial, sp.harmonic, sp.fibonacci, sp.lucas, sp.Sum, sp.Product)
 
 
 def _is_heavy(expr: sp.Expr) -> bool:
