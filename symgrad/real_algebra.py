@@ -634,6 +634,14 @@ def _in_interval(value: sp.Expr, iv: Interval, seconds: float) -> bool:
 def _fails_at(expr: sp.Expr, goal: _Goal, point: dict[sp.Symbol, sp.Expr], domain: Domain,
               seconds: float) -> bool:
     """Whether ``point`` is in the domain, ``expr`` is defined there, and the claim fails."""
+    try:
+        return _check_point(expr, goal, point, domain, seconds)
+    except (TypeError, ValueError, ArithmeticError, NotImplementedError, RecursionError):
+        return False  # not verified
+
+
+def _check_point(expr: sp.Expr, goal: _Goal, point: dict[sp.Symbol, sp.Expr], domain: Domain,
+                 seconds: float) -> bool:
     for s, value in point.items():
         if value.free_symbols or _sign(value, seconds) is None:
             return False
@@ -647,7 +655,8 @@ def _fails_at(expr: sp.Expr, goal: _Goal, point: dict[sp.Symbol, sp.Expr], domai
     if not all(_holds(_exact_floats(f), point, seconds) for f in domain.filters):
         return False
     # Every step function's argument is nonzero: its value at 0 is a convention.
-    for h in expr.atoms(sp.Heaviside):
+    steps = set(expr.atoms(sp.Heaviside)).union(*(f.atoms(sp.Heaviside) for f in domain.filters))
+    for h in steps:
         try:
             arg = h.args[0].xreplace(point)
         except (TypeError, ValueError, ArithmeticError):
@@ -776,25 +785,45 @@ def _decide(expr: sp.Expr, domain: Domain, goal: _Goal, rlimit: int, seconds: fl
     if model is None or dropped_filters:
         return None
 
+    how = "a point of the z3 model" + (" (atoms abstracted)" if tr.abstracted else "")
+    refuted = f"real algebra ({_logic_name(tr)}): {how} where the claim fails by exact evaluation"
+    for point in _points(model, tr):
+        if _fails_at(expr, goal, point, domain, seconds - (time.perf_counter() - start)):
+            return Decision(False, refuted, point)
+    # A step function at 0 has a conventional value, so such a point is never a counterexample:
+    # look once more, away from every kink (a narrower search, so any model is still a candidate).
+    steps = set(expr.atoms(sp.Heaviside)).union(*(f.atoms(sp.Heaviside) for f in domain.filters))
+    if not steps:
+        return None
+    try:
+        again = _solver(tr, rlimit, seconds - (time.perf_counter() - start))
+        if again is None:
+            return None
+        kinks = [tr.real(h.args[0])[0] != 0 for h in sorted(steps, key=sp.default_sort_key)]
+        again.add(*constraints, *tr.facts, defined, negation, *kinks)
+        if again.check() != z3.sat:
+            return None
+        model = again.model()
+    except (_Refuse, z3.Z3Exception):
+        return None
+    for point in _points(model, tr):
+        if _fails_at(expr, goal, point, domain, seconds - (time.perf_counter() - start)):
+            return Decision(False, refuted, point)
+    return None
+
+
+def _points(model: z3.ModelRef, tr: _Translator) -> list[dict[sp.Symbol, sp.Expr]]:
+    """The model's point for the original symbols: exact, then rounded to rationals if it differs."""
     exact: dict[sp.Symbol, sp.Expr] = {}
     rounded: dict[sp.Symbol, sp.Expr] = {}
     for s, var in tr.vars.items():
         term = tr.int_vars.get(s, var)
         converted = _to_sympy(model.eval(term, model_completion=True))
         if converted is None:
-            return None
+            return []
         exact[s], approx = converted
         rounded[s] = exact[s] if approx is None else approx
-    candidates = [exact] if exact == rounded else [exact, rounded]
-    for point in candidates:
-        left = seconds - (time.perf_counter() - start)
-        if left <= 0:
-            return None
-        if _fails_at(expr, goal, point, domain, left):
-            how = "a point of the z3 model" + (" (atoms abstracted)" if tr.abstracted else "")
-            return Decision(False, f"real algebra ({_logic_name(tr)}): {how} where the claim fails "
-                                   "by exact evaluation", dict(point))
-    return None
+    return [exact] if exact == rounded else [exact, rounded]
 
 
 def decide_sign(expr: sp.Expr, domain: Domain, strict: bool, *, rlimit: int = 5_000_000,
