@@ -21,6 +21,18 @@ each fresh variable the true value of what it stands for satisfies every
 constraint, and the encoded term then has the value of ``expr``. If no
 assignment at all satisfies the negated claim, no point of the domain does.
 
+"Defined" is real-analytic: no division by zero, no root of a negative number,
+no step function at 0, some Piecewise condition true. SymPy (the kernel's
+evaluator) can still give a finite real value at such a point: ``1/(1/x + 1)``
+is ``1/zoo = 0`` at ``x = 0``, ``exp(-Abs(1 + 1/x))`` is ``exp(-oo) = 0``, and
+``(x + 1)*sqrt(x)`` is ``0*I = 0`` at ``x = -1``. So a proof is only returned
+when z3 also shows that no such point lies in the domain: every root's base
+is >= 0 wherever it is defined, and every division by zero, step at 0 or
+Piecewise without a true condition sits only under Add, Mul, positive powers,
+Abs and Piecewise values (where zoo, oo and nan stay non-finite) or inside a
+side of an inequality (which raises on zoo and nan), or cannot happen on the
+domain. A side condition failing this test is dropped (see below).
+
 Exact encodings (no information lost):
 
 * ``1/q`` (and ``q**-n``) -> ``w`` with ``q != 0 -> w*q = 1``; defined where ``q != 0``.
@@ -104,6 +116,13 @@ MAX_NODES = 4000  # SymPy tree nodes (with repetitions)
 MAX_ATOMS_FOR_PAIRS = 16  # pair laws only among this many atoms of one function
 
 _Goal = Literal["nonnegative", "positive", "zero"]
+
+# Contexts of a subterm, for where SymPy's evaluation (kernel semantics) may give a finite real
+# value at a point where the encoding calls the expression undefined:
+_TOP = 0  # on a path of Add, Mul, positive powers, Abs, Piecewise values from the top: zoo, oo
+#           and nan stay non-finite (zoo*0 = nan, Abs(zoo) = oo, oo - oo = nan)
+_INEQUALITY = 1  # the same inside a side of <, <=, >, >=, which raise on zoo and nan (not on oo)
+_UNSAFE = 2  # anything else: 1/zoo = 0, exp(-oo) = 0, Min(oo, 1) = 1, Eq(zoo, 1) is False
 
 
 @dataclass(frozen=True)
@@ -504,6 +523,56 @@ class _Translator:
         self.abstracted = True
         return v, d
 
+    # -- where SymPy's value and the real-analytic value may part -----------
+    def risks(self, e: sp.Basic, context: int, out: list[z3.BoolRef], seen: set[tuple[sp.Basic, int]]) -> None:
+        """Collect the conditions under which SymPy's evaluation of ``e`` may be a finite real
+        number although ``e`` is undefined here (see ``_TOP``); ``e`` must have been translated."""
+        if (e, context) in seen or not e.args:
+            return
+        seen.add((e, context))
+        if isinstance(e, sp.Pow):
+            ex = sp.Rational(e.exp) if isinstance(e.exp, sp.Float) else e.exp
+            b, bdef = self.real(e.base)
+            if isinstance(ex, sp.Rational) and ex.q != 1:
+                # SymPy's principal root of a negative number is complex, and complex values can
+                # combine into real ones: (x + 1)*sqrt(x) is 0 at x = -1.
+                out.append(self.conj([bdef, b < 0]))
+            if ex.is_negative and context == _UNSAFE:
+                out.append(self.conj([bdef, b == 0]))  # 1/0 = zoo, and e.g. 1/zoo = 0
+            self.risks(e.base, context if ex.is_positive else _UNSAFE, out, seen)
+        elif isinstance(e, (sp.Add, sp.Mul)):
+            for a in e.args:
+                self.risks(a, context, out, seen)
+        elif isinstance(e, sp.Abs):  # Abs(zoo) = oo: not finite, but oo > 0 is True
+            self.risks(e.args[0], context if context == _TOP else _UNSAFE, out, seen)
+        elif isinstance(e, sp.Piecewise):
+            conditions = [self.boolean(pair.cond)[0] for pair in e.args]
+            if context == _UNSAFE and not any(z3.is_true(c) for c in conditions):
+                out.append(z3.And(*[z3.Not(c) for c in conditions]))  # no branch: nan
+            for pair in e.args:
+                self.risks(pair.expr, context, out, seen)
+                self.condition_risks(pair.cond, out, seen)
+        elif isinstance(e, sp.Heaviside):
+            a, adef = self.real(e.args[0])
+            if (len(e.args) == 1 or e.args[1] is sp.nan) and context == _UNSAFE:
+                out.append(self.conj([adef, a == 0]))  # nan
+            self.risks(e.args[0], _UNSAFE, out, seen)
+        else:  # atoms (exp(-oo) = 0, tanh(oo) = 1), Max, Min (Min(oo, 1) = 1), sign, floor, ...
+            for a in e.args:
+                self.risks(a, _UNSAFE, out, seen)
+
+    def condition_risks(self, c: sp.Basic, out: list[z3.BoolRef], seen: set[tuple[sp.Basic, int]]) -> None:
+        """Inequalities raise on zoo, nan and complex sides (undefined, as encoded); Eq and Ne do not."""
+        if isinstance(c, (sp.And, sp.Or, sp.Not)):
+            for a in c.args:
+                self.condition_risks(a, out, seen)
+        elif isinstance(c, (sp.Lt, sp.Le, sp.Gt, sp.Ge)):
+            self.risks(c.lhs, _INEQUALITY, out, seen)
+            self.risks(c.rhs, _INEQUALITY, out, seen)
+        elif isinstance(c, (sp.Eq, sp.Ne)):
+            self.risks(c.lhs, _UNSAFE, out, seen)
+            self.risks(c.rhs, _UNSAFE, out, seen)
+
     # -- conditions -------------------------------------------------------
     def boolean(self, c: sp.Basic) -> tuple[z3.BoolRef, z3.BoolRef]:
         """A condition's truth value and the condition under which it is defined."""
@@ -718,6 +787,15 @@ def _solver(tr: _Translator, rlimit: int, seconds: float) -> z3.Solver | None:
     return solver
 
 
+def _unsatisfiable(tr: _Translator, formulas: list[z3.BoolRef], rlimit: int, seconds: float) -> bool:
+    """Whether z3 shows ``formulas`` unsatisfiable within its limits (unknown counts as no)."""
+    solver = _solver(tr, rlimit, seconds)
+    if solver is None:
+        return False
+    solver.add(*formulas)
+    return solver.check() == z3.unsat
+
+
 def _decide(expr: sp.Expr, domain: Domain, goal: _Goal, rlimit: int, seconds: float) -> Decision | None:
     start = time.perf_counter()
     if seconds <= 0 or rlimit <= 0 or not isinstance(expr, sp.Expr):
@@ -749,11 +827,19 @@ def _decide(expr: sp.Expr, domain: Domain, goal: _Goal, rlimit: int, seconds: fl
                 continue
             try:
                 c, cdef = tr.boolean(f)
+                filter_risks: list[z3.BoolRef] = []
+                tr.condition_risks(f, filter_risks, set())
             except _Refuse:
                 dropped_filters.append(f)
                 continue
+            if filter_risks and not _unsatisfiable(tr, [*constraints, *tr.facts, z3.Or(*filter_risks)],
+                                                   rlimit, seconds - (time.perf_counter() - start)):
+                dropped_filters.append(f)  # SymPy might count points the encoding leaves out
+                continue
             constraints += [cdef, c]
         value, defined = tr.real(expr)
+        expr_risks: list[z3.BoolRef] = []
+        tr.risks(expr, _TOP, expr_risks, set())
         negation = {"nonnegative": value < 0, "positive": value <= 0, "zero": value != 0}[goal]
         solver = _solver(tr, rlimit, seconds - (time.perf_counter() - start))
         if solver is None:
@@ -768,6 +854,14 @@ def _decide(expr: sp.Expr, domain: Domain, goal: _Goal, rlimit: int, seconds: fl
     notes += [f"assumption {d} not used" for d in tr.dropped]
     notes += [f"side condition {_short(f)} not used" for f in dropped_filters]
     if answer == z3.unsat:
+        # Where SymPy might give a finite real value although the encoding has none (a root of
+        # a negative number, 1/0 absorbed as in 1/(1/x + 1)), the claim was not checked: no proof.
+        try:
+            if expr_risks and not _unsatisfiable(tr, [*constraints, *tr.facts, z3.Or(*expr_risks)],
+                                                 rlimit, seconds - (time.perf_counter() - start)):
+                return None
+        except z3.Z3Exception:
+            return None
         # Not vacuous: some point of the domain is one where expr is defined (else None:
         # a claim about an expression that has no real value anywhere is not proved here).
         try:
@@ -779,7 +873,8 @@ def _decide(expr: sp.Expr, domain: Domain, goal: _Goal, rlimit: int, seconds: fl
                 return None
         except z3.Z3Exception:
             return None
-        if not z3.is_true(defined):
+        if not z3.is_true(defined) and not _unsatisfiable(
+                tr, [*constraints, *tr.facts, z3.Not(defined)], rlimit, seconds - (time.perf_counter() - start)):
             notes.append("where the expression is defined")
         return Decision(True, "; ".join([f"real algebra ({_logic_name(tr)}): negation unsatisfiable"] + notes))
     if model is None or dropped_filters:

@@ -260,8 +260,51 @@ def test_nowhere_defined_is_not_proved() -> None:
 
 
 def test_where_defined_is_stated() -> None:
-    result = decide_sign(sp.sqrt(x), dom(x), strict=False)
+    result = decide_sign(1 / x**2, dom(x), strict=True)  # SymPy: 1/0 = zoo, not a real number
     assert result is not None and result.proved and "where the expression is defined" in result.method
+    everywhere = decide_sign(sp.sqrt(x), dom(x, conditions=(x >= 0,)), strict=False)
+    assert everywhere is not None and everywhere.proved and "where" not in everywhere.method
+
+
+# SymPy (the kernel's evaluator) gives these a finite real value where the real-analytic
+# expression is undefined; a proof "where defined" would be contradicted by the kernel there.
+SYMPY_SEMANTICS: list[tuple[sp.Expr, str, dict[sp.Symbol, sp.Expr]]] = [
+    ((x + 1) * sp.sqrt(x) + x + half, ">=", {x: -1}),  # I*0 = 0: value -1/2
+    ((1 / (1 / x + 1))**2, ">", {x: 0}),  # 1/(zoo + 1) = 0: value 0
+    (sp.sqrt(x) * sp.sqrt(x - 1), ">=", {x: -1}),  # I * sqrt(2)*I: value -sqrt(2)
+    (sp.exp(-sp.Abs(1 + 1 / x)), ">", {x: 0}),  # exp(-Abs(zoo)) = exp(-oo) = 0: value 0
+    (1 - sp.Min(sp.Abs(1 + 1 / x), 1) + x**2, ">", {x: 0}),  # Min(oo, 1) = 1: value 0
+    (sp.Piecewise((1, sp.Ne(1 / x, 5)), (2, True)) - 2, "==", {x: 0}),  # Ne(zoo, 5) is True: value -1
+]
+
+
+@pytest.mark.parametrize("expr,kind,point", SYMPY_SEMANTICS, ids=[str(i) for i in range(len(SYMPY_SEMANTICS))])
+def test_no_proof_where_sympy_has_a_value_the_encoding_lacks(expr: sp.Expr, kind: str,
+                                                              point: dict[sp.Symbol, sp.Expr]) -> None:
+    value = expr.xreplace(point)
+    assert value.is_finite and value.is_real  # the kernel evaluates the expression there ...
+    sign = oracle_sign(value)
+    assert {">=": sign < 0, ">": sign <= 0, "==": sign != 0}[kind]  # ... and the claim fails
+    result = run(expr, dom(x), kind)
+    assert result is None or not result.proved
+
+
+def test_those_claims_are_proved_where_sympy_agrees() -> None:
+    positive = dom(x, conditions=(x > 0,))
+    for expr, kind, _ in SYMPY_SEMANTICS[:3]:
+        if expr is SYMPY_SEMANTICS[2][0]:
+            positive = dom(x, conditions=(x >= 1,))
+        result = run(expr, positive, kind)
+        assert result is not None and result.proved, (expr, result)
+
+
+def test_side_condition_sympy_may_satisfy_outside_the_encoding_is_dropped() -> None:
+    # Ne(1/x, 5) holds at x = 0 for SymPy (Ne(zoo, 5) is True): x**2 > 0 fails there
+    result = decide_sign(x**2, dom(x, conditions=(sp.Ne(1 / x, 5),)), strict=True)
+    assert result is None or not result.proved
+    # an inequality raises on zoo, so 1/x > 0 excludes x = 0 for SymPy too
+    result = decide_sign(x, dom(x, conditions=(1 / x > 0,)), strict=True)
+    assert result is not None and result.proved
 
 
 def test_non_expressions_give_none() -> None:
