@@ -350,7 +350,9 @@ class _Translator:
             for end, is_open, lower in ((iv.lo, iv.lo_open, True), (iv.hi, iv.hi_open, False)):
                 if end.is_finite is not True:
                     continue
-                b, bdef = self.real(end)
+                if _size_problem(end) is not None:
+                    raise _Refuse("a bound is too large")
+                b, bdef = self.real(_exact_floats(end))
                 if not z3.is_true(bdef):
                     raise _Refuse("a bound that is not a number")
                 if lower:
@@ -677,10 +679,12 @@ def _holds(c: sp.Basic, point: dict[sp.Symbol, sp.Expr], seconds: float) -> bool
         return False
     if isinstance(c, (sp.Eq, sp.Ne, sp.Lt, sp.Le, sp.Gt, sp.Ge)):
         try:
-            diff = (c.lhs - c.rhs).xreplace(point)
+            lhs, rhs = c.lhs.xreplace(point), c.rhs.xreplace(point)
         except (TypeError, ValueError, ArithmeticError):
             return False
-        s = _sign(diff, seconds)
+        if _sign(lhs, seconds) is None or _sign(rhs, seconds) is None:
+            return False  # a side that is not a finite real number there
+        s = _sign(lhs - rhs, seconds)
         if s is None:
             return False
         return {sp.Eq: s == 0, sp.Ne: s != 0, sp.Lt: s < 0, sp.Le: s <= 0,
