@@ -265,7 +265,7 @@ _CONSTANT_FUNCTIONS: tuple[type, ...] = (
 
 
 def _short(e: sp.Basic, limit: int = 50) -> str:
-    text = sp.sstr(e)
+    text = str(sp.sstr(e))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -797,7 +797,7 @@ def _unsatisfiable(tr: _Translator, formulas: list[z3.BoolRef], rlimit: int, sec
     if solver is None:
         return False
     solver.add(*formulas)
-    return solver.check() == z3.unsat
+    return bool(solver.check() == z3.unsat)
 
 
 def _decide(expr: sp.Expr, domain: Domain, goal: _Goal, rlimit: int, seconds: float) -> Decision | None:
