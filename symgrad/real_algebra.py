@@ -684,12 +684,51 @@ def _holds(c: sp.Basic, point: dict[sp.Symbol, sp.Expr], seconds: float) -> bool
             return False
         if _sign(lhs, seconds) is None or _sign(rhs, seconds) is None:
             return False  # a side that is not a finite real number there
+        if not (_defined_at(c.lhs, point, seconds, {}) and _defined_at(c.rhs, point, seconds, {})):
+            return False
         s = _sign(lhs - rhs, seconds)
         if s is None:
             return False
         return {sp.Eq: s == 0, sp.Ne: s != 0, sp.Lt: s < 0, sp.Le: s <= 0,
                 sp.Gt: s > 0, sp.Ge: s >= 0}[type(c)]
     return False
+
+
+def _defined_at(e: sp.Basic, point: dict[sp.Symbol, sp.Expr], seconds: float,
+                memo: dict[sp.Basic, bool]) -> bool:
+    """Whether ``e`` is defined at ``point`` in the real-analytic sense the encoding uses.
+
+    Every evaluated root has a base >= 0 (> 0 for a negative exponent), every divisor is
+    nonzero, every step function's argument is nonzero (its value at 0 is a convention), and
+    a Piecewise is checked in the branch it takes. (SymPy may still give such a point a real
+    value: ``(x + 1)*sqrt(x)`` is 0 at ``x = -1``; it is not a counterexample here.)
+    """
+    if e in memo:
+        return memo[e]
+    ok = True
+    if isinstance(e, sp.Piecewise):
+        ok = False
+        for pair in e.args:
+            if pair.cond is sp.true or _holds(pair.cond, point, seconds):
+                ok = _defined_at(pair.expr, point, seconds, memo)
+                break
+            if not _holds(sp.Not(pair.cond), point, seconds):
+                break  # undecided: not verified
+    elif isinstance(e, (sp.Pow, sp.Heaviside)):
+        arg = e.base if isinstance(e, sp.Pow) else e.args[0]
+        ok = _defined_at(arg, point, seconds, memo)
+        if ok:
+            sign = _sign(arg.xreplace(point), seconds)
+            if isinstance(e, sp.Heaviside):
+                ok = sign is not None and sign != 0
+            else:
+                ex = sp.Rational(e.exp) if isinstance(e.exp, sp.Float) else e.exp
+                ok = sign is not None and (sign > 0 or (sign == 0 and bool(ex > 0))
+                                           or (sign < 0 and isinstance(ex, sp.Integer)))
+    else:
+        ok = all(_defined_at(a, point, seconds, memo) for a in e.args if isinstance(a, sp.Expr))
+    memo[e] = ok
+    return ok
 
 
 def _in_interval(value: sp.Expr, iv: Interval, seconds: float) -> bool:
@@ -727,15 +766,8 @@ def _check_point(expr: sp.Expr, goal: _Goal, point: dict[sp.Symbol, sp.Expr], do
             return False
     if not all(_holds(_exact_floats(f), point, seconds) for f in domain.filters):
         return False
-    # Every step function's argument is nonzero: its value at 0 is a convention.
-    steps = set(expr.atoms(sp.Heaviside)).union(*(f.atoms(sp.Heaviside) for f in domain.filters))
-    for h in steps:
-        try:
-            arg = h.args[0].xreplace(point)
-        except (TypeError, ValueError, ArithmeticError):
-            return False
-        if _sign(arg, seconds) in (None, 0):
-            return False
+    if not _defined_at(expr, point, seconds, {}):
+        return False
     try:
         value = expr.xreplace(point)
     except (TypeError, ValueError, ArithmeticError):

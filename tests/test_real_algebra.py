@@ -298,6 +298,22 @@ def test_those_claims_are_proved_where_sympy_agrees() -> None:
         assert result is not None and result.proved, (expr, result)
 
 
+@pytest.mark.parametrize("expr,point,defined", [
+    ((x + 1) * sp.sqrt(x), {x: sp.Integer(-1)}, False),  # SymPy: 0
+    ((x + 1) * sp.sqrt(x), {x: sp.Integer(2)}, True),
+    (sp.Piecewise((sp.sqrt(x), x >= 0), (-1, True)), {x: sp.Integer(-1)}, True),  # root not evaluated
+    (1 / (1 / x + 1), {x: sp.Integer(0)}, False),  # SymPy: 0
+    (1 / (1 / x + 1), {x: sp.Integer(-2)}, True),
+    (sp.Heaviside(x), {x: sp.Integer(0)}, False),  # SymPy: 1/2, a convention
+    (x**-2 + sp.cbrt(x), {x: sp.Rational(1, 8)}, True),
+    ((-x)**sp.Rational(1, 3), {x: sp.Integer(8)}, False),  # SymPy: a complex number
+])
+def test_counterexamples_are_checked_for_real_analytic_definedness(
+        expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], defined: bool) -> None:
+    from symgrad.real_algebra import _defined_at
+    assert _defined_at(expr, point, 1.0, {}) is defined
+
+
 def test_side_condition_sympy_may_satisfy_outside_the_encoding_is_dropped() -> None:
     # Ne(1/x, 5) holds at x = 0 for SymPy (Ne(zoo, 5) is True): x**2 > 0 fails there
     result = decide_sign(x**2, dom(x, conditions=(sp.Ne(1 / x, 5),)), strict=True)
