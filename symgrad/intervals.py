@@ -83,6 +83,8 @@ TIGHT_PRECS = (128, 256, 512, 1024)
 #: Refinement depth for indeterminate forms (derivatives of derivatives).
 REFINE_DEPTH = 2
 NEWTON_STEPS = 60
+#: Tails are not split beyond |x| >= 2**256 (an undecided tail there leaves the claim undecided).
+TAIL_LIMIT = 2**256
 
 _ZERO = arb(0)
 _ONE = arb(1)
@@ -219,6 +221,28 @@ def _frac(x: arb) -> Fraction:
 def _arb_of(q: Fraction) -> arb:
     """A ball containing ``q`` (exact when ``q`` is dyadic and fits the precision)."""
     return arb(fmpq(q.numerator, q.denominator))
+
+
+def _rational_point(q: Fraction) -> Enclosure:
+    """The closed enclosure of the ball around a rational (exact when dyadic)."""
+    enc = _ball(_arb_of(q))
+    if enc is None:  # pragma: no cover - a finite rational always has a ball
+        raise _Unsupported(f"no ball for {q}")
+    return enc
+
+
+def _sympy_zero(e: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> bool:
+    """SymPy's own evaluation of ``e`` at ``point`` is the integer 0.
+
+    Never with Floats: SymPy rounds Float arithmetic (``Float(0.1)*3 - 3/10`` may come out
+    0 although the binary 0.1 is not 1/10), and a rounded 0 is no certificate.
+    """
+    if e.has(sp.Float) or any(v.has(sp.Float) for v in point.values()):
+        return False
+    v = e.xreplace(point)
+    if v == 0:
+        return True
+    return bool(v.is_number and not v.has(sp.Float) and sp.expand(v) == 0)
 
 
 def _intersect(a: Enclosure | None, b: Enclosure | None) -> Enclosure | None:
@@ -870,8 +894,9 @@ class _Search:
         self.grad_exprs: list[list[sp.Expr]] = []
         self.hess: tuple[int, ...] | None = None
         self.roots_cache: list[Fraction] = []
-        self.exact_cache: dict[sp.Expr, tuple[bool, bool]] = {}
+        self.exact_cache: dict[tuple[sp.Expr, sp.Expr], bool] = {}
         self.tried_algebraic: set[Fraction] = set()
+        self.abandoned = 0
 
     # -- SymPy under the safety net ------------------------------------------
     def sympy(self, fn: Callable[[], T]) -> T:
@@ -895,7 +920,7 @@ class _Search:
         return value
 
     def point_env(self, point: Sequence[Fraction]) -> list[Enclosure]:
-        return [_ball(_arb_of(q)) or _point(_ZERO) for q in point]
+        return [_rational_point(q) for q in point]
 
     def f_at(self, point: Sequence[Fraction], prec: int) -> Enclosure | None:
         with _Precision(prec):
@@ -945,6 +970,8 @@ class _Search:
             children = self.process(box)
             for child, key in children:
                 push(child, key)
+        if self.abandoned:
+            return None
         return Decision(True, self.describe())
 
     # -- one box ---------------------------------------------------------------
@@ -986,9 +1013,12 @@ class _Search:
             k = max(range(len(widths)), key=lambda i: (widths[i], -i))
             if widths[k] <= 0:
                 k = -1
-        if k < 0:
-            raise _GiveUp("a box of zero width is undecided")
-        side = box.sides[k]
+        side = box.sides[k] if k >= 0 else None
+        if side is None or (not side.bounded and max(abs(side.lo or 0), abs(side.hi or 0)) >= TAIL_LIMIT):
+            # a point, or a tail beyond 2**256: it stays undecided; keep searching the rest for a
+            # counterexample, but the claim can no longer be proved
+            self.abandoned += 1
+            return []
         s = side.split_point()
         left = _Side(side.lo, s, side.lo_open, False)
         right = _Side(s, side.hi, False, side.hi_open)
@@ -1118,9 +1148,10 @@ class _Search:
     def candidates(self, c: Fraction, prec: int) -> list[sp.Expr]:
         """Exact numbers near c that may be the minimiser itself: a short rational, an algebraic number."""
         out: list[sp.Expr] = []
+        # a convergent p/q much closer to c than 1/q**2 (the usual distance) is likely the root itself
         tol = Fraction(1, 1 << (prec // 2)) * max(1, abs(c))
         for conv in _convergents(c):
-            if conv.denominator > 1 << 40:
+            if conv.denominator > 1 << (prec // 8):
                 break
             if abs(conv - c) <= tol:
                 out.append(sp.Rational(conv.numerator, conv.denominator))
@@ -1135,16 +1166,11 @@ class _Search:
         return out
 
     def exactly_zero(self, e: sp.Expr, at: sp.Expr) -> bool:
-        """SymPy's own evaluation of ``e`` at ``at`` gives 0 (then expansion)."""
+        """SymPy's own evaluation of ``e`` at ``x = at`` gives the integer 0 (no Floats involved)."""
         key = (e, at)
-        if key in self.exact_cache:  # type: ignore[comparison-overlap]
-            return self.exact_cache[key]  # type: ignore[index,return-value]
-        v = self.sympy(lambda: e.xreplace({self.variables[0]: at}))
-        zero = v == 0
-        if not zero and v.is_number:
-            zero = self.sympy(lambda: sp.expand(v)) == 0
-        self.exact_cache[key] = zero  # type: ignore[index,assignment]
-        return bool(zero)
+        if key not in self.exact_cache:
+            self.exact_cache[key] = self.sympy(lambda: _sympy_zero(e, {self.variables[0]: at}))
+        return self.exact_cache[key]
 
     def tangent(self, box: _Box) -> bool:
         side = box.sides[0]
@@ -1207,6 +1233,7 @@ class _Search:
             if fc is None:
                 return False
             if fc.negative(self.strict) and c.is_Rational:
+                self.report_simplest(box.sides[0], Fraction(int(c.p), int(c.q)), prec)
                 self.report(dict(zip(self.variables, [c])), f"the {prec}-bit ball of the expression is {fc}")
             if d_zero:
                 return fc.nonnegative(self.strict)
@@ -1237,9 +1264,20 @@ class _Search:
             if fm.lo > 0 or (fm.lo >= 0 and not self.strict):
                 return
         if self.strict and fm is not None and fm.lo <= 0 <= fm.hi:
-            value = self.sympy(lambda: self.expr.xreplace(values))
-            if value == 0:
+            if self.sympy(lambda: _sympy_zero(self.expr, values)):
                 self.report(values, "SymPy evaluates the expression to exactly 0 there (a strict claim fails)")
+
+    def report_simplest(self, side: _Side, c: Fraction, prec: int) -> None:
+        """Report the shortest convergent of c (in the box) where the claim certainly fails, if any."""
+        for conv in _convergents(c):
+            if conv == c or conv.denominator > 1 << 64:
+                return
+            if not ((side.lo is None or side.lo <= conv) and (side.hi is None or conv <= side.hi)):
+                continue
+            value = self.f_at([conv], prec)
+            if value is not None and value.negative(self.strict):
+                self.report({self.variables[0]: sp.Rational(conv.numerator, conv.denominator)},
+                            f"the {prec}-bit ball of the expression is {value}")
 
     def report(self, point: dict[sp.Symbol, sp.Expr], how: str) -> None:
         if self.valid_point(point):
@@ -1320,9 +1358,9 @@ def _certified_condition(cond: sp.Basic, point: dict[sp.Symbol, sp.Expr],
         return True
     if not isinstance(cond, sp.core.relational.Relational) or not cond.free_symbols <= set(point):
         return False
-    diff = sympy_call(lambda: (cond.lhs - cond.rhs).xreplace(point))
     if isinstance(cond, sp.Eq):
-        return bool(diff == 0)
+        return sympy_call(lambda: _sympy_zero(cond.lhs - cond.rhs, point))
+    diff = sympy_call(lambda: (cond.lhs - cond.rhs).xreplace(point))
     for bits in (BASE_PREC, 256, MAX_PREC):
         with _Precision(bits):
             value = _constant_enclosure(diff)
@@ -1372,7 +1410,8 @@ def decide_sign(expr: sp.Expr, domain: Domain, strict: bool, *, max_boxes: int =
     except _Counterexample as found:
         text = ", ".join(f"{k} = {v}" for k, v in found.point.items())
         return Decision(False, f"interval arithmetic (arb): counterexample {text}: {found.how}", found.point)
-    except (_Unsupported, _GiveUp, OutOfTime, RecursionError):
+    except (_Unsupported, _GiveUp, OutOfTime, RecursionError, ArithmeticError, ValueError):
+        # ArithmeticError/ValueError: an arb or SymPy corner case; never a reason to guess
         return None
 
 
@@ -1388,6 +1427,6 @@ def _decide_constant(expr: sp.Expr, domain: Domain, strict: bool, deadline: Dead
             return Decision(True, f"interval arithmetic (arb, {bits}-bit balls): the constant is in {value}")
         if value.negative(strict) and not domain.filters:
             return Decision(False, f"interval arithmetic (arb, {bits}-bit balls): the constant is in {value}", {})
-    if strict and not domain.filters and run_within(lambda: expr == 0, deadline.remaining):
+    if strict and not domain.filters and run_within(lambda: _sympy_zero(expr, {}), deadline.remaining):
         return Decision(False, "SymPy evaluates the constant to exactly 0 (a strict claim fails)", {})
     return None
