@@ -80,8 +80,12 @@ BASE_PREC = 53
 MAX_PREC = 1024
 #: Precisions of the tight-minimum step (Newton's method and the tangent bound).
 TIGHT_PRECS = (128, 256, 512, 1024)
-#: Refinement depth for indeterminate forms (derivatives of derivatives).
+#: Refinement depth for indeterminate forms (derivatives of derivatives) in F, and in F' and F''.
 REFINE_DEPTH = 2
+DERIVATIVE_REFINE_DEPTH = 1
+#: Sub-expressions larger than this (tree nodes) are not refined; derivatives larger are not factored.
+REFINE_SIZE = 120
+FACTOR_SIZE = 150
 NEWTON_STEPS = 60
 #: Tails are not split beyond |x| >= 2**256 (an undecided tail there leaves the claim undecided).
 TAIL_LIMIT = 2**256
@@ -498,10 +502,18 @@ _FUNCTIONS: dict[type, str] = {
 # The tape: SymPy trees compiled once, shared sub-expressions evaluated once
 
 
+def _size(e: sp.Basic) -> int:
+    return sum(1 for _ in sp.preorder_traversal(e))
+
+
 @functools.lru_cache(maxsize=4096)
 def _derivative_forms(e: sp.Expr, v: sp.Symbol) -> tuple[sp.Expr, ...]:
     """SymPy's formal derivative, then its factored form when that differs (equal where both are defined)."""
     raw = sp.diff(e, v)
+    if raw.has(sp.Float):  # factoring with Float coefficients rounds: not an identity
+        return (raw,)
+    if _size(raw) > FACTOR_SIZE:  # factoring big expressions costs more than it helps
+        return (raw,)
     try:
         factored = sp.factor(raw)
     except (sp.PolynomialError, ValueError, TypeError):
@@ -569,7 +581,7 @@ class _Tape:
             base, ex = e.args
             if ex.is_Integer:
                 return self._push("powi", (self.node(base),), int(ex), e)
-            if ex.is_Rational:
+            if ex.is_Rational and ex.q <= 64:
                 return self._push("powq", (self.node(base),), (int(ex.p), int(ex.q)), e)
             if ex.is_Float and ex.is_finite:
                 sign, man, exp, _ = ex._mpf_
@@ -704,9 +716,10 @@ class _Evaluator:
         op = tape.ops[i]
         (k,) = op.variables
         v = tape.variables[k]
-        roots: tuple[int, ...] | None
-        forms = self.sympy_call(lambda: _derivative_forms(op.expr, v))
-        roots = _compile_forms(tape, forms)
+        roots: tuple[int, ...] | None = None
+        if _size(op.expr) <= REFINE_SIZE:
+            forms = self.sympy_call(lambda: _derivative_forms(op.expr, v))
+            roots = _compile_forms(tape, forms)
         tape.derivatives[i] = roots
         return roots
 
@@ -769,7 +782,7 @@ def enclose(expr: sp.Expr, box: dict[sp.Symbol, tuple[object, object]], prec: in
     variables = sorted(box, key=str)
     tape = _Tape(variables)
     try:
-        root = tape.node(expr)
+        root = tape.node(_exact_floats(expr))
     except _Unsupported:
         return None
     evaluator = _Evaluator(tape, lambda fn: fn())
@@ -780,6 +793,14 @@ def enclose(expr: sp.Expr, box: dict[sp.Symbol, tuple[object, object]], prec: in
             env.append(_Side(_to_fraction(lo), _to_fraction(hi), False, False).enclosure())
         (value,) = evaluator.run([root], env)
     return value
+
+
+def _exact_floats(expr: sp.Expr) -> sp.Expr:
+    """Floats replaced by the exact rationals they are (binary numbers): later SymPy steps stay exact."""
+    floats = expr.atoms(sp.Float)
+    if not floats:
+        return expr
+    return expr.xreplace({f: sp.Rational(f) for f in floats if f.is_finite})
 
 
 def _to_fraction(v: sp.Expr) -> Fraction | None:
@@ -992,7 +1013,7 @@ class _Search:
         if fm is not None and fm.lo < 0 < fm.hi and prec < MAX_PREC:
             prec = min(2 * prec, MAX_PREC)
             self.stats.max_prec = max(self.stats.max_prec, prec)
-        key = float(f.lo) if f is not None and f.lo.is_finite() else -math.inf
+        key = _priority(f)
         return [(child, key) for child in self.split(box, prec)]
 
     def closed(self, box: _Box, how: str) -> list[tuple[_Box, float]]:
@@ -1031,7 +1052,7 @@ class _Search:
 
     # -- derivative arguments ----------------------------------------------------
     def gradient(self, env: Sequence[Enclosure]) -> list[Enclosure | None]:
-        return [None if roots is None else self.ev.forms(roots, env, REFINE_DEPTH) for roots in self.grad]
+        return [None if roots is None else self.ev.forms(roots, env, DERIVATIVE_REFINE_DEPTH) for roots in self.grad]
 
     def try_derivatives(self, box: _Box, env: list[Enclosure]) -> bool:
         strict = self.strict
@@ -1084,7 +1105,7 @@ class _Search:
 
     def try_curvature(self, box: _Box, env: list[Enclosure]) -> bool:
         assert self.hess is not None
-        h = self.ev.forms(self.hess, env, REFINE_DEPTH)
+        h = self.ev.forms(self.hess, env, DERIVATIVE_REFINE_DEPTH)
         if h is None:
             return False
         side = box.sides[0]
@@ -1111,7 +1132,8 @@ class _Search:
     # -- convex boxes: tangent lines at a point near the minimum -----------------
     def derivative_at(self, env: Sequence[Enclosure]) -> tuple[Enclosure | None, Enclosure | None]:
         assert self.grad[0] is not None and self.hess is not None
-        return (self.ev.forms(self.grad[0], env, REFINE_DEPTH), self.ev.forms(self.hess, env, REFINE_DEPTH))
+        return (self.ev.forms(self.grad[0], env, DERIVATIVE_REFINE_DEPTH),
+                self.ev.forms(self.hess, env, DERIVATIVE_REFINE_DEPTH))
 
     def newton(self, lo: Fraction, hi: Fraction, prec: int) -> Fraction:
         """A point of [lo, hi] where F' (increasing there) is 0 to about ``prec`` bits."""
@@ -1237,7 +1259,7 @@ class _Search:
                 self.report(dict(zip(self.variables, [c])), f"the {prec}-bit ball of the expression is {fc}")
             if d_zero:
                 return fc.nonnegative(self.strict)
-            d1 = self.ev.forms(self.grad[0], env, REFINE_DEPTH)
+            d1 = self.ev.forms(self.grad[0], env, DERIVATIVE_REFINE_DEPTH)
             if d1 is None:
                 return False
             r = _emax((cball.hi - lo_end).upper(), (hi_end - cball.lo).upper())
@@ -1313,6 +1335,16 @@ class _Search:
         if self.ev.refinements:
             text += "; 0*oo and oo-oo forms refined by monotone sub-expressions"
         return text
+
+
+def _priority(f: Enclosure | None) -> float:
+    """Worst-first order: the lower end of the enclosure (-oo when unknown)."""
+    if f is None or not f.lo.is_finite():
+        return -math.inf
+    try:
+        return float(f.lo)
+    except (OverflowError, ValueError):  # pragma: no cover - float() of a huge arb
+        return -math.inf if f.lo < 0 else math.inf
 
 
 def _fmt(q: Fraction) -> str:
@@ -1402,6 +1434,7 @@ def decide_sign(expr: sp.Expr, domain: Domain, strict: bool, *, max_boxes: int =
                 and (iv.hi.is_Rational or iv.hi is sp.S.Infinity)):
             return None
     try:
+        expr = run_within(lambda: _exact_floats(expr), seconds)
         if not expr.free_symbols:
             return _decide_constant(expr, domain, strict, deadline)
         search = _Search(expr, domain, strict, max_boxes, deadline)

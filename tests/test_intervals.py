@@ -513,7 +513,7 @@ def test_proofs_ignore_filters_soundly() -> None:
 def test_counterexample_must_respect_assumptions() -> None:
     n = sp.Symbol("n", integer=True)
     # n**2 - n >= 0 holds for every integer; it fails at the rational 1/2, which is no integer
-    d = decide_sign(n**2 - n, Domain.build([n]), False, max_boxes=200)
+    d = decide_sign(n**2 - n, Domain.build([n]), False, max_boxes=100)
     assert d is None or (d.proved is False and d.counterexample is not None and d.counterexample[n].is_integer)
 
 
@@ -575,3 +575,162 @@ def test_decision_interface() -> None:
     with pytest.raises(AttributeError):
         d.proved = False  # type: ignore[misc]
     assert isinstance(enclose(x, {x: (0, 1)}), Enclosure)
+
+
+# ---------------------------------------------------------------------------
+# 7. Open/closed ends of the arithmetic, checked with exact rational arithmetic
+
+from flint import arb, fmpq  # noqa: E402
+
+from symgrad.intervals import _abs, _add, _mul, _powi, _recip  # noqa: E402
+
+INF = float("inf")
+
+
+def random_interval(rng: random.Random) -> tuple[Fraction | float, Fraction | float, bool, bool]:
+    """Dyadic ends (exact in arb), sometimes 0 or infinite, each open or closed."""
+    def end() -> Fraction:
+        return rng.choice([Fraction(0), Fraction(rng.randint(-16, 16), 8), Fraction(rng.randint(-3, 3))])
+    a, b = sorted((end(), end()))
+    lo: Fraction | float = -INF if rng.random() < 0.2 else a
+    hi: Fraction | float = INF if rng.random() < 0.2 else b
+    lo_open = lo == -INF or (rng.random() < 0.4 and lo != hi)
+    hi_open = hi == INF or (rng.random() < 0.4 and lo != hi)
+    if lo == hi and (lo_open or hi_open):
+        lo_open = hi_open = False
+    return lo, hi, lo_open, hi_open
+
+
+def as_enclosure(iv: tuple[Fraction | float, Fraction | float, bool, bool]) -> Enclosure:
+    lo, hi, lo_open, hi_open = iv
+    a = arb.neg_inf() if lo == -INF else arb(fmpq(lo.numerator, lo.denominator))  # type: ignore[union-attr]
+    b = arb.pos_inf() if hi == INF else arb(fmpq(hi.numerator, hi.denominator))  # type: ignore[union-attr]
+    return Enclosure(a, b, lo_open, hi_open)
+
+
+def members(iv: tuple[Fraction | float, Fraction | float, bool, bool], rng: random.Random) -> list[Fraction]:
+    lo, hi, lo_open, hi_open = iv
+    out = []
+    if lo != -INF and not lo_open:
+        out.append(lo)
+    if hi != INF and not hi_open:
+        out.append(hi)
+    base = lo if lo != -INF else (hi - 100 if hi != INF else Fraction(-100))
+    top = hi if hi != INF else base + 200
+    for _ in range(6):
+        t = Fraction(rng.randint(1, 1023), 1024)
+        out.append(base + t * (top - base))  # type: ignore[operator]
+    out += [Fraction(0)] if (lo == -INF or lo < 0 or (lo == 0 and not lo_open)) and \
+        (hi == INF or hi > 0 or (hi == 0 and not hi_open)) else []
+    return out
+
+
+def respects(value: Fraction, enc: Enclosure) -> bool:
+    lo, hi = exact(enc.lo), exact(enc.hi)
+    if enc.lo_open:
+        if not value > lo:
+            return False
+    elif not value >= lo:
+        return False
+    if enc.hi_open:
+        return value < hi
+    return value <= hi
+
+
+def test_arithmetic_ends_and_flags_with_exact_rationals() -> None:
+    rng = random.Random(99)
+    for _ in range(1200):
+        a, b = random_interval(rng), random_interval(rng)
+        ea, eb = as_enclosure(a), as_enclosure(b)
+        xs, ys = members(a, rng), members(b, rng)
+        s, m = _add(ea, eb), _mul(ea, eb)
+        r, sq, cube, ab = _recip(ea), _powi(ea, 2), _powi(ea, 3), _abs(ea)
+        inv2 = _powi(ea, -2)
+        for u in xs:
+            assert ab is not None and respects(abs(u), ab)
+            assert sq is not None and respects(u * u, sq)
+            assert cube is not None and respects(u ** 3, cube)
+            if u == 0:
+                continue
+            if r is not None:
+                assert respects(1 / u, r), (a, u, r)
+            if inv2 is not None:
+                assert respects(1 / (u * u), inv2), (a, u, inv2)
+        if r is None:
+            assert 0 in xs or a[0] == -INF or a[1] == INF or a[0] <= 0 <= a[1]  # refused only near 0
+        for u in xs:
+            for v in ys:
+                assert s is not None and respects(u + v, s), (a, b, u, v, s)
+                assert m is not None and respects(u * v, m), (a, b, u, v, m)
+
+
+def test_strict_sign_from_open_ends() -> None:
+    """sigmoid' > 0 everywhere: its inf 0 is a limit, never attained, and the procedure knows it."""
+    e = enclose(sigmoid(x) * (1 - sigmoid(x)), {x: (-sp.oo, sp.oo)})
+    assert e is not None and e.lo == 0 and e.lo_open
+    d = claim(sp.S.Zero, sigmoid(x) * (1 - sigmoid(x)), strict=True)
+    assert d is not None and d.proved
+    # but x**2 > 0 is false at 0 (attained)
+    d = claim(sp.S.Zero, x**2, strict=True)
+    assert d is not None and d.counterexample == {x: 0}
+
+
+# ---------------------------------------------------------------------------
+# 8. Random claims: whatever is proved holds at every sampled point, every counterexample is certified
+
+LEAVES = [x, x, x, sp.Rational(1, 3), sp.Integer(2), sp.pi]
+UNARY = [sp.exp, sp.tanh, sp.atan, sp.erf, sigmoid, sp.sin, sp.cos, lambda t: t**2, lambda t: sp.sqrt(1 + t**2),
+         lambda t: sp.log(1 + t**2), sp.Abs, lambda t: 1 / (1 + t**2), sp.erfc]
+BINARY = [sp.Add, sp.Mul, lambda a, b: a - b, lambda a, b: a * sp.exp(-b**2)]
+
+
+def random_expr(rng: random.Random, depth: int) -> sp.Expr:
+    if depth == 0 or rng.random() < 0.2:
+        return rng.choice(LEAVES)
+    if rng.random() < 0.5:
+        return rng.choice(UNARY)(random_expr(rng, depth - 1))
+    return rng.choice(BINARY)(random_expr(rng, depth - 1), random_expr(rng, depth - 1))
+
+
+def test_random_claims_are_sound() -> None:
+    rng = random.Random(2024)
+    outcomes = {"proved": 0, "refuted": 0, "none": 0}
+    grid = [sp.Rational(k, 16) for k in range(-96, 97)] + [sp.Integer(k) for k in (-1000, -50, -20, 20, 50, 1000)]
+    for _ in range(70):
+        expr = random_expr(rng, 3)
+        if x not in expr.free_symbols:
+            continue
+        values = []
+        for g in grid:
+            try:
+                values.append((mp_at(expr, {x: g}, 30), g))
+            except (Undefined, ZeroDivisionError, OverflowError):
+                pass
+        if not values:
+            continue
+        low, at = min(values, key=lambda t: t[0])
+        # the claim expr >= c with c near the smallest sampled value: true, tight or false
+        shift = rng.choice([sp.Rational(-1, 1000), sp.Rational(-1, 10**12), sp.S.Zero, sp.Rational(1, 10**9)])
+        c = sp.Rational(Fraction(float(low)).limit_denominator(10**15)) + shift
+        strict = rng.random() < 0.3
+        claim_expr = expr - c
+        domain = Domain.build([x])
+        decision = decide_sign(claim_expr, domain, strict, max_boxes=400)
+        if decision is None:
+            outcomes["none"] += 1
+            continue
+        if decision.proved:
+            outcomes["proved"] += 1
+            for g in [at, *grid[::7]]:
+                try:
+                    value = mp_at(claim_expr, {x: g}, 60)
+                except (Undefined, ZeroDivisionError, OverflowError):
+                    continue
+                if strict and abs(value) < mpmath.mpf(10) ** -50:
+                    assert claim_expr.xreplace({x: g}) != 0, (claim_expr, g)
+                else:
+                    assert value >= -mpmath.mpf(10) ** -45, (claim_expr, strict, g, value, decision)
+        else:
+            outcomes["refuted"] += 1
+            assert_certified(claim_expr, strict, decision, domain)
+    assert outcomes["proved"] >= 5 and outcomes["refuted"] >= 5, outcomes
