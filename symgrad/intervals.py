@@ -1,53 +1,52 @@
 r"""Rigorous interval arithmetic (python-flint's ``arb`` balls) deciding ``expr >= 0`` on a box.
 
-:func:`decide_sign` answers ``proved`` (with the argument), ``refuted`` (with an exact
-rational counterexample) or ``None`` (cannot decide within ``max_boxes`` boxes).
+:func:`decide_sign` answers ``proved`` (naming the argument), ``refuted`` (with an exact
+rational counterexample) or ``None`` (not applicable, or not decided within ``max_boxes``).
 
 What is rigorous, and why
 -------------------------
-* **Numbers.** Every real number is computed as an arb ball ``[m +/- r]``, which
-  Arb guarantees to contain the exact value (rounding is accounted for in ``r``).
-  Rationals and SymPy Floats (exact binary numbers) enter as exact rationals; pi, e and
-  function values enter as balls. Precision is 53 bits, raised per box up to
-  1024 bits where a sign cannot be read at the lower precision.
-* **Enclosures.** An :class:`Enclosure` is ``[lo, hi]`` with exact (radius-0) arb ends,
-  possibly infinite, each flagged *open* when that value is certainly not attained.
-  The evaluator walks the SymPy tree (compiled once into a shared tape; no strings, no
-  ``sympify``) and returns an enclosure of ``{expr(p) : p in box}``, or ``None`` when the
-  expression may be undefined somewhere on the box (a denominator interval containing
-  0, ``log``/rational powers of a possibly non-positive/negative argument). Monotone
-  functions are evaluated at their endpoints (balls, rounded outward), at infinite ends
-  by their limits (``exp(-oo) = 0``, ``sigmoid(+oo) = 1``, ...), and clamped to their
-  known ranges (``0 < sigmoid < 1``, ``|tanh| < 1``, ...). Products use the set-based
-  rule ``0 * oo = 0`` for endpoint products, which is exact for sets of reals. ``sin`` and
-  ``cos`` include +-1 whenever a certified-or-possible extremum ``pi/2 + k pi`` lies inside.
+* **Numbers.** Every real number is an arb ball ``[m +/- r]`` that Arb guarantees to
+  contain the exact value. Rationals enter exactly; a SymPy Float is replaced up front by
+  the exact binary rational it is (so no later SymPy step rounds); pi, e and function
+  values are balls. Precision is 53 bits, raised per box (up to 1024) where the sign at
+  the box's test point cannot be read.
+* **Enclosures.** An :class:`Enclosure` is ``[lo, hi]`` with exact arb ends (possibly
+  infinite), each flagged *open* when that value is certainly not attained. The
+  evaluator walks the SymPy tree (compiled once into a tape; no strings, no ``sympify``)
+  and returns an enclosure of ``{expr(p) : p in box}``, or ``None`` when the expression
+  may be undefined somewhere on the box (a denominator interval containing 0, ``log`` or
+  a fractional power of a possibly non-positive argument). Monotone functions are
+  evaluated at their ends (balls, rounded outward), at infinite ends by their limits
+  (``exp(-oo) = 0``, ``sigmoid(+oo) = 1``) and clamped to their never-attained range
+  bounds (``0 < sigmoid < 1``, ``|tanh| < 1``). Products of ends use ``0 * oo = 0``,
+  exact for sets of reals. ``sin``/``cos`` take +-1 whenever an extremum may lie inside.
 * **Indeterminate forms** (``0 * oo`` in a product, ``oo - oo`` in a sum) of a
-  sub-expression ``g`` of one variable ``v`` are refined by monotonicity: if the
-  enclosure of ``dg/dv`` (SymPy's derivative) has one sign on the box, ``g`` lies
-  between its plain enclosure and its value at the finite ends of ``v``'s interval.
-* **Branch and bound.** A box is closed when, at any of: (1) the plain enclosure;
-  (2) monotonicity in a variable (``dF/dv`` of one sign lets the box shrink to a face);
-  (3) the mean-value form ``F(m) + sum dF/dv(X) (X - m)``; (4) in one variable,
-  concavity (``F'' <= 0``: the minimum is at an end) or convexity (``F'' >= 0``:
-  ``F(x) >= F(c) + F'(c)(x - c)`` for any ``c`` in the box, the tangent line at a point
-  ``c`` placed by Newton's method at the minimum) -- the enclosure is ``>= 0``
-  (``> 0`` if strict). The derivative statements need ``F`` to be differentiable on the
-  box with SymPy's formal derivative: that holds wherever the formal derivative's
-  enclosure is defined, because the only non-smooth primitives (``Abs``, ``Max``,
-  ``Min``) have derivatives (``sign``, ``Heaviside``) the evaluator rejects, and powers
-  ``t**(p/q)`` are one-sided differentiable at 0 exactly when their formal derivative
-  is defined there. Simplified derivative forms (``factor``) are only intersected with
-  the formal one where the formal one is defined (they are equal there).
-* **Tight minima.** A minimum equal to 0 (``exp(x) >= 1 + x`` at 0, the GELU slope at
-  ``sqrt(2)``) cannot be closed by balls alone. Candidate points ``c`` near Newton's
-  root are also tried as exact numbers: rational convergents and SymPy's ``nsimplify``
-  (e.g. ``sqrt(2)``). ``F(c)`` and ``F'(c)`` count as exactly 0 only when SymPy's own
-  evaluation of ``F`` at ``c`` gives the integer 0 (the trust the kernel already gives
-  SymPy); then the tangent bound is exactly ``F >= 0``. Heuristics only *propose*
-  points; every statement used is certified.
-* **Counterexamples** are exact rational points of the domain (assumptions and side
-  conditions certified too) where the arb ball of ``expr`` is certainly ``< 0`` (or,
-  for a strict claim, where SymPy evaluates ``expr`` to exactly 0).
+  sub-expression ``g`` of one variable ``v`` are refined by monotonicity: when the
+  enclosure of ``dg/dv`` has one sign on the box, ``g`` lies between its plain enclosure
+  and its values at the finite ends of ``v``'s interval (``x exp(-x) <= 3 exp(-3)`` on
+  ``x >= 3``). This is what closes tails.
+* **Branch and bound.** A box is closed when one of these enclosures is ``>= 0``
+  (``> 0`` if strict): (1) the plain one; (2) monotonicity (``dF/dv`` of one sign: the
+  box shrinks to a face); (3) the mean-value form ``F(m) + sum dF/dv(X) (X - m)``;
+  (4) in one variable, concavity (``F'' <= 0``: the minimum is at an end) or convexity
+  (``F'' >= 0``: ``F(x) >= F(c) + F'(c)(x - c)`` for ``c`` in the box, with ``c`` put at
+  the minimum by Newton's method at 128-1024 bits). Derivatives are SymPy's formal ones;
+  they are the true derivatives wherever their enclosure is defined, because the only
+  non-smooth primitives (``Abs``, ``Max``, ``Min``) differentiate to ``sign`` or
+  ``Heaviside``, which the evaluator rejects, and ``t**(p/q)`` is one-sided
+  differentiable at 0 exactly when its formal derivative is defined there. A factored
+  form of a derivative is only intersected with the formal one (equal where both are
+  defined). Unbounded variables are split geometrically (``[R, oo)`` into ``[R, 2R+1]``
+  and ``[2R+1, oo)``), up to ``|R| = 2**256``.
+* **Tight minima.** A minimum equal to 0 (``exp(x) >= 1 + x`` at 0, GELU' at
+  ``sqrt(2)``) cannot be closed by balls alone. Exact candidates near Newton's root are
+  tried too: a short rational convergent, or SymPy's ``nsimplify`` (``sqrt(2)``).
+  ``F(c) = 0`` and ``F'(c) = 0`` are accepted only when SymPy's own evaluation at ``c``
+  gives the integer 0 (no Floats involved; the trust the kernel gives SymPy), and then
+  the tangent bound is exactly ``F >= 0``. Heuristics only *propose* points.
+* **Counterexamples** are exact rational points of the domain (bounds, symbol
+  assumptions and side conditions certified) where the ball of ``expr`` is certainly
+  ``< 0``, or, for a strict claim, where SymPy evaluates ``expr`` to exactly 0.
 
 Evidence is bounded by counts (boxes, Newton steps, precisions), so the answer does not
 depend on machine load; ``seconds`` is a safety net that returns ``None``. Python-flint's
@@ -442,7 +441,8 @@ def _has_integer(u: arb, v: arb) -> bool:
     lo, hi = u.lower(), v.upper()
     if not (lo.is_finite() and hi.is_finite()):
         return True
-    return math.ceil(_frac(lo)) <= math.floor(_frac(hi))
+    first, last = lo.ceil(), hi.floor()  # exact integers (lo, hi are exact)
+    return not bool(first > last)
 
 
 def _periodic(a: Enclosure, f: Callable[[arb], arb], max_at: arb, min_at: arb) -> Enclosure | None:
@@ -839,6 +839,7 @@ class _Side:
             return math.inf
         return float(self.hi - self.lo)
 
+    @functools.cached_property
     def split_point(self) -> Fraction:
         """A point inside: a short dyadic near the middle, or geometric steps into a tail."""
         lo, hi = self.lo, self.hi
@@ -869,7 +870,7 @@ class _Box:
         return [s.enclosure() for s in self.sides]
 
     def test_point(self) -> list[Fraction]:
-        return [s.split_point() for s in self.sides]
+        return [s.split_point for s in self.sides]
 
     @property
     def unbounded(self) -> bool:
@@ -1040,7 +1041,7 @@ class _Search:
             # counterexample, but the claim can no longer be proved
             self.abandoned += 1
             return []
-        s = side.split_point()
+        s = side.split_point
         left = _Side(side.lo, s, side.lo_open, False)
         right = _Side(s, side.hi, False, side.hi_open)
         out = []
@@ -1139,10 +1140,12 @@ class _Search:
         """A point of [lo, hi] where F' (increasing there) is 0 to about ``prec`` bits."""
         c = next((r for r in self.roots_cache if lo <= r <= hi), None)
         if c is None:
-            c = _Side(lo, hi, False, False).split_point()
+            c = _Side(lo, hi, False, False).split_point
         a, b = lo, hi
         with _Precision(prec):
             for _ in range(NEWTON_STEPS):
+                if b - a <= Fraction(1 + abs(c)) / (1 << prec):  # the root is pinned (maybe at an end)
+                    break
                 d1, d2 = self.derivative_at(self.point_env([c]))
                 if d1 is None or d2 is None:
                     break
@@ -1162,7 +1165,7 @@ class _Search:
                 if step is not None and a < step < b:
                     c = step
                 else:
-                    c = _Side(a, b, False, False).split_point()
+                    c = _Side(a, b, False, False).split_point
         if c not in self.roots_cache:
             self.roots_cache.append(c)
         return c
@@ -1262,9 +1265,13 @@ class _Search:
             d1 = self.ev.forms(self.grad[0], env, DERIVATIVE_REFINE_DEPTH)
             if d1 is None:
                 return False
-            r = _emax((cball.hi - lo_end).upper(), (hi_end - cball.lo).upper())
-            slope = _emax(_abs(d1).hi, _ZERO)
-            bound = (fc.lo - slope * r).lower()
+            # the tangent line's range over the box: F(c) + F'(c) ([lo, hi] - c)
+            dx = _add(Enclosure(lo_end, hi_end), _neg(cball))
+            term = None if dx is None else _mul(d1, dx)
+            line = None if term is None else _add(fc, term)
+            if line is None:
+                return False
+            bound = line.lo
             if bound > 0 or (bound >= 0 and not self.strict):
                 return True
             slack = arb(2) ** (-(prec // 4))
@@ -1324,7 +1331,7 @@ class _Search:
         parts = [f"{s.closed[k]} by {'plain enclosures' if k == 'enclosure' else k}" for k in order
                  if s.closed.get(k)]
         bits = f"{BASE_PREC}-bit balls" + (f", up to {s.max_prec} bits" if s.max_prec > BASE_PREC else "")
-        text = (f"interval arithmetic (arb, {bits}): {s.boxes} boxes over "
+        text = (f"interval arithmetic (arb, {bits}): {s.boxes} box{'es' if s.boxes != 1 else ''} over "
                 f"{', '.join(map(str, self.variables))}, closed {'; '.join(parts)}")
         if s.tails:
             tails = [f"{v} {rel} {_fmt(end)} by {'plain enclosure' if how == 'enclosure' else how}"
