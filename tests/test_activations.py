@@ -71,8 +71,9 @@ def test_methods_attainment_and_verdicts(sups):
     assert sups["softplus"].attained_at.startswith("not attained")
     assert sups["ReLU"].attained_at == "every x > 0"
     assert sups["GELU (exact, erf)"].method == "symbolic"  # critical points from solve
-    assert sups["GELU (exact, erf)"].verdict is Status.NUMERIC  # the kernel cannot prove the bound
-    assert sups["SiLU / swish"].method == "numeric" and sups["SiLU / swish"].verdict is Status.NUMERIC
+    # Both transcendental bounds are proved by rigorous interval arithmetic (critical points isolated).
+    assert sups["GELU (exact, erf)"].verdict is Status.PROVED
+    assert sups["SiLU / swish"].method == "numeric" and sups["SiLU / swish"].verdict is Status.PROVED
 
 
 def test_derivatives_agree_with_numerical_differentiation(sups):

@@ -17,9 +17,9 @@ import mpmath
 import pytest
 import sympy as sp
 
-from symgrad.domain import Domain
-from symgrad.functions import sigmoid
-from symgrad.intervals import Decision, Enclosure, decide_sign, enclose
+from symgrad.core.domain import Domain
+from symgrad.core.functions import sigmoid
+from symgrad.core.intervals import Decision, Enclosure, decide_sign, enclose
 
 x = sp.Symbol("x", real=True)
 y = sp.Symbol("y", real=True)
@@ -582,7 +582,7 @@ def test_decision_interface() -> None:
 
 from flint import arb, fmpq  # noqa: E402
 
-from symgrad.intervals import _abs, _add, _mul, _powi, _recip  # noqa: E402
+from symgrad.core.intervals import _abs, _add, _mul, _powi, _recip  # noqa: E402
 
 INF = float("inf")
 

@@ -88,9 +88,14 @@ def test_bad_assumption_is_a_clear_error() -> None:
         calc(t, assume=[t > 1, t < 0]).le(t).check()
 
 
+def test_a_tight_transcendental_bound_is_proved_by_intervals() -> None:
+    verdict = sg.check_relation(x * sp.exp(-x), "<=", sp.exp(-1))  # equality at x = 1
+    assert verdict.status is Status.PROVED and "interval" in verdict.method
+
+
 def test_numeric_verdict_says_what_was_tried() -> None:
-    verdict = sg.check_relation(x * sp.exp(-x), "<=", sp.exp(-1))
-    assert verdict.status is Status.NUMERIC  # true, but no symbolic procedure here proves it
+    verdict = sg.check_relation(sp.besselj(0, x), "<=", 1)
+    assert verdict.status is Status.NUMERIC  # true, but no procedure here knows Bessel functions
     assert verdict.samples >= 100 and verdict.digits >= 30
     assert verdict.min_slack is not None and verdict.min_slack >= 0
     assert "no counterexample at" in verdict.evidence() and "50 digits" in verdict.evidence()

@@ -13,9 +13,9 @@ import time
 import pytest
 import sympy as sp
 
-from symgrad.domain import Domain
-from symgrad.functions import sigmoid
-from symgrad.real_algebra import Decision, decide_sign, decide_zero
+from symgrad.core.domain import Domain
+from symgrad.core.functions import sigmoid
+from symgrad.core.real_algebra import Decision, decide_sign, decide_zero
 
 x = sp.Symbol("x", real=True)
 y = sp.Symbol("y", real=True)
@@ -310,7 +310,7 @@ def test_those_claims_are_proved_where_sympy_agrees() -> None:
 ])
 def test_counterexamples_are_checked_for_real_analytic_definedness(
         expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], defined: bool) -> None:
-    from symgrad.real_algebra import _defined_at
+    from symgrad.core.real_algebra import _defined_at
     assert _defined_at(expr, point, 1.0, {}) is defined
 
 

@@ -29,6 +29,7 @@ from .budget import Deadline, OutOfTime
 from .domain import Domain, stable_seed
 from .errors import InputError
 from .functions import sigmoid
+from . import intervals, real_algebra
 from .positivity import prove_nonnegative
 from .verdicts import Counterexample, Justification, Relation, Status, Verdict
 
@@ -314,17 +315,28 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     step_values = {h.args[0]: h.args[1] for h in (small.atoms(sp.Heaviside) | big.atoms(sp.Heaviside))
                    if h.args[1] is not _KINK}
     sym_small, sym_big = _defined_extension(small, step_values), _defined_extension(big, step_values)
+    decided: _Decided | None = None
     try:
         if not symbolic:
             method = None
         elif rel is Relation.EQ:
             method = _prove_equal(sym_small, sym_big, deadline)
         else:
-            method = prove_nonnegative(sym_big - sym_small, domain, rel.strict, _Sub(deadline, 0.75))
+            method = prove_nonnegative(sym_big - sym_small, domain, rel.strict, _Sub(deadline, 0.5))
     except OutOfTime:
         method = None
     except _SYMPY_FAILURES:  # SymPy gave up on an expression: no proof, the numbers still decide
         method = None
+    if method is None and symbolic and not to_complex and not deadline.expired:
+        decided = _decide(sym_big - sym_small, rel, domain, deadline)
+        if decided is not None and decided.proved:
+            method = decided.method
+        elif decided is not None and decided.point is not None:
+            # The procedure's point is re-evaluated by the kernel on the sides as written.
+            found = _recheck(small, big, rel, decided.point, options.digits)
+            if found is not None:
+                return verdict(Status.REFUTED, f"{decided.method}; re-checked at the point",
+                               _swap_back(_merge(quick, found), rel))
     if method is not None:
         if definitions and (left, right) != (lhs, rhs):
             method = f"substituting the definitions (where=), then {method}"
@@ -390,6 +402,75 @@ def _complex_counterexample(found: Counterexample, to_complex: dict[sp.Symbol, s
         point[z] = sp.expand(coordinates.xreplace(found.point))
     small_v, big_v = sp.N(small.xreplace(point), 15), sp.N(big.xreplace(point), 15)
     return Counterexample(point, small_v, big_v, found.exact)
+
+
+@dataclass(frozen=True)
+class _Decided:
+    """What a decision procedure answered: a proof (``method``) or a candidate counterexample."""
+
+    proved: bool
+    method: str
+    point: dict[sp.Symbol, sp.Expr] | None = None
+
+
+def _decide(expr: sp.Expr, rel: Relation, domain: Domain, deadline: Deadline) -> _Decided | None:
+    """Real algebra (z3) first, then rigorous interval arithmetic (arb), each under the budget.
+
+    Each procedure is sound on its own: it proves the claim on the whole domain or
+    proposes a point, which :func:`_recheck` evaluates again before it is believed.
+    """
+    attempts: list[Callable[[float], Any]] = []
+    if rel is Relation.EQ:
+        attempts.append(lambda seconds: real_algebra.decide_zero(expr, domain, seconds=seconds))
+    else:
+        attempts.append(lambda seconds: real_algebra.decide_sign(expr, domain, rel.strict, seconds=seconds))
+        attempts.append(lambda seconds: intervals.decide_sign(expr, domain, rel.strict, seconds=seconds))
+    for attempt in attempts:
+        seconds = min(_PROCEDURE_SECONDS, deadline.remaining * 0.5)
+        if seconds <= 0.05:
+            break
+        try:
+            answer = attempt(seconds)
+        except (OutOfTime, *_SYMPY_FAILURES):
+            continue
+        if answer is None:
+            continue
+        if answer.proved:
+            return _Decided(True, answer.method)
+        if answer.counterexample:
+            return _Decided(False, answer.method, dict(answer.counterexample))
+    return None
+
+
+#: The longest a decision procedure may run for one step (seconds); z3 and arb bound
+#: their own work by counts (z3's resource limit, arb's number of boxes) well before this.
+_PROCEDURE_SECONDS = 3.0
+
+
+def _recheck(small: sp.Expr, big: sp.Expr, rel: Relation, point: dict[sp.Symbol, sp.Expr],
+             digits: int) -> _Evidence | None:
+    """The evidence at ``point`` if the claim certainly fails there (exactly, or certified)."""
+    slack_expr = big - small
+    try:
+        outcome = _evaluate(small, big, slack_expr, point, digits, _is_heavy(slack_expr))
+    except (ZeroDivisionError, ValueError, TypeError, ArithmeticError, RecursionError):
+        return None
+    if outcome is None:
+        return None
+    lhs_v, rhs_v, slack, how = outcome
+    if rel is Relation.EQ:
+        fails = (lambda v: v != 0)
+    else:
+        fails = (lambda v: v < 0 or (rel.strict and v == 0)) if how == _EXACT else (lambda v: v < 0)
+    if how == _EXACT:
+        failed = fails(slack)
+    elif how == _CERTIFIED:
+        failed = fails(slack) and _confirmed(slack_expr, point, digits, fails)
+    else:
+        failed = False
+    if not failed:
+        return None
+    return _Evidence(1, 0, slack, Counterexample(dict(point), lhs_v, rhs_v, how == _EXACT))
 
 
 class _Sub(Deadline):
