@@ -303,7 +303,57 @@ def test_given_upstream_is_used_and_passed_to_grad_f() -> None:
         return bn.backward("correct", u, x, gamma)
 
     report = check_gradient(bn.forward, backward, x, gamma, beta, upstream=g)
-    assert report.passed and seen[0] is g and "given" in report.upstream
+    assert report.passed and "given" in report.upstream
+    assert seen[0] is not g and np.array_equal(seen[0], g)  # a copy of it: grad_f may edit dout in place
+
+
+def _doubles_dout_in_place(dout: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return dout.__imul__(2)
+
+
+def _relu_backward_scaled_in_place(dout: np.ndarray, x: np.ndarray) -> np.ndarray:
+    dx = dout  # the common idiom: edits dout
+    dx[x <= 0] = 0
+    dx *= 1.5
+    return dx
+
+
+def _relu_backward_in_place(dout: np.ndarray, x: np.ndarray) -> np.ndarray:
+    dx = dout
+    dx[x <= 0] = 0
+    return dx
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_a_backward_that_edits_dout_in_place_cannot_change_what_it_is_compared_with(given: bool) -> None:
+    """Once a false pass: grad_f got the very array used for the reference, and doubled it."""
+    x = np.linspace(-1, 1, 6) + 0.05
+    upstream = np.random.default_rng(3).standard_normal(6) if given else None
+    kept = None if upstream is None else upstream.copy()
+    doubled = check_gradient(lambda x: x, _doubles_dout_in_place, x, upstream=upstream)
+    assert doubled.failed, doubled.explain()
+    assert "grad_f modified the upstream gradient in place" in failure_message(doubled)
+    if given:
+        assert np.array_equal(upstream, kept)  # the caller's upstream is untouched
+    scaled = check_gradient(lambda x: np.maximum(x, 0), _relu_backward_scaled_in_place, x, upstream=upstream)
+    assert scaled.failed, scaled.explain()
+    fine = check_gradient(lambda x: np.maximum(x, 0), _relu_backward_in_place, x, upstream=upstream)
+    assert fine.passed, fine.explain()
+    assert any("modified the upstream gradient in place" in n for n in fine.notes)
+    assert "note: grad_f modified the upstream" in fine.explain()
+
+
+def test_a_backward_that_edits_its_inputs_gets_copies_and_is_told() -> None:
+    x = np.linspace(-1, 1, 5)
+    original = x.copy()
+
+    def grad(x: np.ndarray) -> np.ndarray:
+        x *= 2  # edits the input, then uses it: 2x is the gradient of sum(x ** 2)
+        return x
+
+    report = check_gradient(lambda x: np.sum(x ** 2), grad, x)
+    assert report.passed and np.array_equal(x, original)
+    assert report.notes == ("grad_f modified x in place (it was handed copies)",)
 
 
 def test_a_wrong_shape_or_non_finite_gradient_is_a_failed_verdict() -> None:

@@ -90,6 +90,27 @@ def as_float64(value: Any) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
+def copy_value(value: Any) -> Any:
+    """A copy of an array or tensor (a tensor keeps its ``requires_grad``); anything else as is."""
+    torch = torch_of(value)
+    if torch is not None:
+        return value.detach().clone().requires_grad_(bool(value.requires_grad))
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    return value
+
+
+def modified(original: Any, handed: Any) -> bool:
+    """Whether ``handed`` (a copy of ``original`` given to the user's code) no longer equals it."""
+    if torch_of(original) is None and not isinstance(original, np.ndarray):
+        return False
+    try:
+        before, after = as_float64(original), as_float64(handed)
+    except (TypeError, ValueError):
+        return False
+    return before.shape != after.shape or not np.array_equal(before, after, equal_nan=True)
+
+
 def cast(arg: Arg, value: Any, float64: bool) -> Any:
     """``value`` (the input or a perturbed copy) in the working precision."""
     if arg.kind == "torch":
@@ -348,11 +369,11 @@ def choose_upstream(out: Any, upstream: Any, rng: np.random.Generator) -> tuple[
         native = upstream
         if torch is not None and torch_of(upstream) is None:
             native = torch.as_tensor(u64, dtype=out.dtype, device=out.device)
-        return u64, native
+        return u64.copy(), native
     u64 = signed(rng, shape)
     if torch is not None:
         native = torch.as_tensor(u64, dtype=out.dtype, device=out.device)
     else:
         dtype = np.asarray(out).dtype
         native = u64.astype(dtype if dtype.kind == "f" else np.float64)
-    return as_float64(native), native
+    return as_float64(native).copy(), native  # a copy: grad_f never holds the u that phi uses

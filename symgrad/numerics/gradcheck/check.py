@@ -18,7 +18,9 @@ from .adapters import (
     cast,
     choose_upstream,
     classify,
+    copy_value,
     input_names,
+    modified,
     output_info,
     prepare_gradient,
     rms,
@@ -103,7 +105,9 @@ def check_gradient(
     is one input; ``None`` for an input without gradient, read as zeros), or is
     the string ``"autograd"`` for torch inputs: the gradient torch's autograd
     computes through ``f``, so a custom ``torch.autograd.Function`` is checked
-    through its ``backward``.
+    through its ``backward``. ``grad_f`` is handed copies of the upstream
+    and of the array inputs, so a backward that edits ``dout`` in place
+    cannot change what it is compared with; the report notes such edits.
 
     Inputs are NumPy arrays, floats or torch tensors. Floating-point inputs
     are checked (or those at the positions in ``wrt``); the others are passed
@@ -167,12 +171,23 @@ def check_gradient(
         upstream_text = ("random signed entries" if upstream is None else "given") + f" {tuple(out_shape)}"
 
     call = "grad_f(*inputs)" if scalar_out else "grad_f(upstream, *inputs)"
+    notes: list[str] = []
     try:
         if recorder is not None:
             raw = recorder.gradients(u_native)
         else:
-            result = grad_f(*inputs) if scalar_out else grad_f(u_native, *inputs)  # type: ignore[operator]
+            # grad_f gets copies: a backward that edits dout (or x) in place must not change what it is compared with
+            handed = [copy_value(v) for v in inputs]
+            handed_u = copy_value(u_native)
+            result = grad_f(*handed) if scalar_out else grad_f(handed_u, *handed)  # type: ignore[operator]
             raw = split_gradients(result, len(args), checked, call)
+            if not scalar_out and modified(u_native, handed_u):
+                notes.append("grad_f modified the upstream gradient in place; it was handed a copy, so the check "
+                             "compares with the original, but a caller's dout would change (copy it first: "
+                             "dx = dout.copy())")
+            edited = [a.name for a, v in zip(args, handed) if modified(a.value, v)]
+            if edited:
+                notes.append(f"grad_f modified {', '.join(edited)} in place (it was handed copies)")
     except (InputError, UnsupportedError):
         raise
     except Exception as exc:
@@ -195,7 +210,7 @@ def check_gradient(
     common: dict[str, Any] = dict(
         inputs=tuple(f"{args[p].describe()}, scale {sci(args[p].scale, 2)}" for p in checked),
         scales=tuple(args[p].scale for p in checked), upstream=upstream_text, precision=precision_text,
-        rtol=rtol_value, seed=int(seed))
+        rtol=rtol_value, seed=int(seed), notes=tuple(notes))
     if problems:
         return GradientReport(FAILED, mode, "; ".join(problems), (), (), (), noise_floor=0.0, step=None,
                               evaluations=0, seconds=time.perf_counter() - started, **common)

@@ -100,6 +100,8 @@ class GradientReport:
     ``noise_floor`` is the largest relative noise floor measured, ``step`` the
     first finite-difference step as a fraction of each input's scale
     (``scales``), ``evaluations`` the number of calls of ``f``.
+    ``notes`` are remarks that do not change the verdict (grad_f edited its
+    arguments in place, returned None for an input, inputs left unchecked).
     ``bool(report)`` is ``report.passed``.
     """
 
@@ -120,6 +122,7 @@ class GradientReport:
     seed: int
     seconds: float = field(compare=False)
     reference: str = ""
+    notes: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -192,6 +195,8 @@ class GradientReport:
                 lines.append("    " + entry.line())
             if self.entries[0].where:
                 lines.append(f"  the worst is {self.entries[0].where}")
+        for note in self.notes:
+            lines.append(f"  note: {note}")
         if self.passed:
             lines.append("  (numerical evidence, not a proof)")
         return "\n".join(lines)
@@ -254,6 +259,8 @@ def failure_message(report: GradientReport) -> str:
     if report.reference:
         lines.append(f"  reference: {report.reference}")
     lines.append(f"  inputs: {'; '.join(report.inputs)}; {report.precision}")
+    for note in report.notes:
+        lines.append(f"  note: {note}")
     return "\n".join(lines)
 
 
