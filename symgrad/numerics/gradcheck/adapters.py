@@ -260,17 +260,40 @@ class Along:
 # Calling the user's f and gradient
 
 
+def positional_parameters(f: Callable[..., Any]) -> list[inspect.Parameter]:
+    """f's positional parameters (empty when its signature cannot be read)."""
+    try:
+        return [p for p in inspect.signature(f).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return []
+
+
+def function_apply_parameters(f: Callable[..., Any]) -> list[inspect.Parameter] | None:
+    """For ``MyFunction.apply`` (a ``torch.autograd.Function``): the inputs of its ``forward``, else None.
+
+    ``forward(ctx, x, w)`` gives ``x, w``; a class that defines its own
+    ``setup_context`` has no ``ctx`` in ``forward``. Duck-typed: torch is not imported.
+    """
+    owner = getattr(f, "__self__", None)
+    forward = getattr(owner, "forward", None)
+    if getattr(f, "__name__", "") != "apply" or not inspect.isclass(owner) or not callable(forward):
+        return None
+    params = positional_parameters(forward)
+    own_setup = any("setup_context" in vars(c) for c in owner.__mro__
+                    if not (c.__module__ or "").startswith("torch"))
+    return params if own_setup else params[1:]
+
+
 def input_names(f: Callable[..., Any], count: int, names: Sequence[str] | None) -> list[str]:
     """The inputs' names: ``names`` checked, else f's positional parameters, else ``input i``."""
     if names is not None:
         if isinstance(names, str) or len(names) != count:
             raise InputError(f"names must be a sequence of {count} strings, one per input, got {names!r}")
         return [str(n) for n in names]
-    try:
-        params = [p for p in inspect.signature(f).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        params = []
+    params = function_apply_parameters(f)
+    if params is None:
+        params = positional_parameters(f)
     if len(params) >= count:
         return [p.name for p in params[:count]]
     return [f"input {i}" for i in range(count)]
@@ -293,7 +316,8 @@ def split_gradients(result: Any, count: int, checked: list[int], call: str) -> l
             full[pos] = item
         return full
     raise InputError(f"{call} returned {len(items)} gradients for {count} inputs ({len(checked)} checked); "
-                     "return one per input (None for a constant)")
+                     "return one per input (None for a constant), or one per checked input and name those "
+                     "with wrt=[...]")
 
 
 class Autograd:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 import warnings
+from dataclasses import replace
 from typing import Any, Callable, Iterable, Literal, Sequence
 
 import numpy as np
@@ -29,7 +31,7 @@ from .adapters import (
 )
 from .directional import check_directions
 from .full import check_entries
-from .report import FAILED, GradientReport, failure_message, resolve_rtol, sci
+from .report import FAILED, INCONCLUSIVE, GradientReport, failure_message, resolve_rtol, sci
 
 Mode = Literal["directional", "full"]
 Precision = Literal["auto", "native", "float64"]
@@ -37,8 +39,9 @@ Precision = Literal["auto", "native", "float64"]
 
 def _checked_positions(args: list[Arg], wrt: Sequence[int] | int | None) -> list[int]:
     """The positions of the inputs to check: ``wrt`` validated, else every floating-point input."""
-    if wrt is None:
-        positions = [a.position for a in args if a.kind in ("numpy", "torch", "scalar")]
+    if wrt is None:  # arrays and tensors; Python floats (hyperparameters, mostly) only when there is nothing else
+        positions = [a.position for a in args if a.kind in ("numpy", "torch")]
+        positions = positions or [a.position for a in args if a.kind == "scalar"]
         if not positions:
             raise InputError("no floating-point input to check: pass float arrays, tensors or floats")
         return positions
@@ -102,16 +105,18 @@ def check_gradient(
     upstream such as ones can hide bugs (the BatchNorm input gradient vanishes
     for it). Whenever ``upstream`` is given, ``grad_f`` is called this way,
     even for a scalar ``f``. ``grad_f`` returns one gradient per input (a bare array when there
-    is one input; ``None`` for an input without gradient, read as zeros), or is
+    is one input; ``None`` for an input without gradient, read as zeros and
+    named in the report), or is
     the string ``"autograd"`` for torch inputs: the gradient torch's autograd
     computes through ``f``, so a custom ``torch.autograd.Function`` is checked
     through its ``backward``. ``grad_f`` is handed copies of the upstream
     and of the array inputs, so a backward that edits ``dout`` in place
     cannot change what it is compared with; the report notes such edits.
 
-    Inputs are NumPy arrays, floats or torch tensors. Floating-point inputs
-    are checked (or those at the positions in ``wrt``); the others are passed
-    through. ``mode="directional"`` compares ``directions`` random directional
+    Inputs are NumPy arrays, floats or torch tensors. Floating-point arrays
+    and tensors are checked (Python floats only when there are none: they
+    are usually hyperparameters), or the inputs at the positions in ``wrt``;
+    the others are passed through. ``mode="directional"`` compares ``directions`` random directional
     derivatives (six evaluations of ``f`` each, whatever the input size);
     ``mode="full"`` compares every entry (:math:`2N` evaluations; for small
     inputs). ``rtol`` defaults to :math:`\sqrt{\epsilon}` of the gradient's
@@ -132,6 +137,12 @@ def check_gradient(
     checked = _checked_positions(args, wrt)
     if grad_f == "autograd" and not any(args[p].kind == "torch" for p in checked):
         raise InputError("grad_f='autograd' needs torch tensor inputs")
+    if grad_f == "autograd":
+        floats = [args[p].name for p in checked if args[p].kind != "torch"]
+        if floats:
+            raise InputError(f"grad_f='autograd' checks tensors only; {', '.join(floats)} "
+                             f"{'is not a tensor' if len(floats) == 1 else 'are not tensors'}: leave "
+                             f"{'it' if len(floats) == 1 else 'them'} out of wrt=")
     eps_grad = max(args[p].eps for p in checked)
     rtol_value = resolve_rtol(rtol, eps_grad)
 
@@ -211,14 +222,58 @@ def check_gradient(
         inputs=tuple(f"{args[p].describe()}, scale {sci(args[p].scale, 2)}" for p in checked),
         scales=tuple(args[p].scale for p in checked), upstream=upstream_text, precision=precision_text,
         rtol=rtol_value, seed=int(seed), notes=tuple(notes))
+    unset = [args[p].name for p in checked if raw[p] is None]
+    if unset:
+        notes.append(f"grad_f returned None for {', '.join(unset)}: read as zeros")
+    unchecked = [a for a in args if a.kind == "scalar" and a.position not in checked]
+    if unchecked and wrt is None:
+        notes.append(f"not checked: {', '.join(a.name for a in unchecked)} (Python float"
+                     f"{'s' if len(unchecked) > 1 else ''}, passed through; name the inputs to check with "
+                     f"wrt=[...], e.g. wrt={sorted(checked + [a.position for a in unchecked])})")
+    common["notes"] = tuple(notes)
     if problems:
-        return GradientReport(FAILED, mode, "; ".join(problems), (), (), (), noise_floor=0.0, step=None,
-                              evaluations=0, seconds=time.perf_counter() - started, **common)
-    with phi.quiet():
-        if mode == "full":
-            return check_entries(phi, args, checked, grads, rtol_value, eps_work, eps_grad, step, started, common)
-        return check_directions(phi, args, checked, grads, rtol_value, eps_work, eps_grad, step, int(directions),
-                            np.random.default_rng([int(seed), 0]), started, common)
+        report = GradientReport(FAILED, mode, "; ".join(problems), (), (), (), noise_floor=0.0, step=None,
+                                evaluations=0, seconds=time.perf_counter() - started, **common)
+    else:
+        with phi.quiet():
+            if mode == "full":
+                report = check_entries(phi, args, checked, grads, rtol_value, eps_work, eps_grad, step, started,
+                                       common)
+            else:
+                report = check_directions(phi, args, checked, grads, rtol_value, eps_work, eps_grad, step,
+                                          int(directions), np.random.default_rng([int(seed), 0]), started, common)
+    if report.passed:
+        return report
+    if unset and report.failed:
+        report = replace(report, reason=f"grad_f returned None for {', '.join(unset)} (read as zeros: is the "
+                                        f"backward implemented?); {report.reason}",
+                         notes=tuple(n for n in report.notes if not n.startswith("grad_f returned None")))
+    if not problems:
+        report = _unless_random(f, inputs, out, report, phi.quiet)
+    return report
+
+
+def _unless_random(f: Callable[..., Any], inputs: tuple[Any, ...], out: Any, report: GradientReport,
+                   quiet: Callable[[], Any]) -> GradientReport:
+    """``report``, or an inconclusive one if f gives another value at the same inputs (unseeded randomness)."""
+    try:
+        with quiet():
+            again = f(*[copy_value(v) for v in inputs])
+        first, second = as_float64(out), as_float64(again)
+    except Exception:  # f raising now is not evidence of randomness
+        return report
+    if first.shape != second.shape:
+        spread = math.inf
+    else:
+        size = float(np.max(np.abs(first), initial=0.0))
+        spread = float(np.max(np.abs(first - second), initial=0.0)) / (size if size > 0 else 1.0)
+    if not spread > 64 * float(np.finfo(np.float64).eps):  # equal up to rounding (or both nan)
+        return report
+    reason = (f"f is not deterministic: two evaluations at the same inputs differ (by {sci(spread, 2)} relative "
+              "to its largest value): seed it (e.g. a dropout mask), or pass its random values as inputs; "
+              "finite differences of a random f say nothing about grad_f")
+    return replace(report, verdict=INCONCLUSIVE, reason=reason, evaluations=report.evaluations + 1,
+                   cause="nondeterministic")
 
 
 def _dtype_list(args: list[Arg], checked: list[int]) -> str:

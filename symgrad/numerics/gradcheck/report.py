@@ -123,6 +123,7 @@ class GradientReport:
     seconds: float = field(compare=False)
     reference: str = ""
     notes: tuple[str, ...] = ()
+    cause: str = ""  # "nondeterministic" when f gave two values at the same inputs
 
     @property
     def passed(self) -> bool:
@@ -214,7 +215,9 @@ def failure_message(report: GradientReport) -> str:
         return f"gradient check passed: {report.reason}"
     lines = [f"gradient check {report.verdict} ({report.mode}, seed {report.seed}): {report.reason}"]
     probe = report.worst
-    if report.mode == "directional" and probe is not None and probe.status == INCONCLUSIVE:
+    if report.cause == "nondeterministic":
+        lines.append("  not a failure of your gradient: the numbers cannot decide until f is deterministic")
+    elif report.mode == "directional" and probe is not None and probe.status == INCONCLUSIVE:
         lines.append(f"  yours:               <grad_f, v> = {probe.yours: .12e}")
         if math.isfinite(probe.reference):
             lines.append(f"  finite differences:  d/dt f(x+tv) = {probe.reference: .12e}, "
