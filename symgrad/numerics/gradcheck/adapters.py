@@ -259,6 +259,9 @@ class Along:
 # ---------------------------------------------------------------------------
 # Calling the user's f and gradient
 
+#: How to check a layer written as forward -> (out, cache), backward(dout, cache): quoted by the errors.
+LAYER_HINT = "check the layer with sg.check_layer(forward, backward, *inputs, static=(...))"
+
 
 def positional_parameters(f: Callable[..., Any]) -> list[inspect.Parameter]:
     """f's positional parameters (empty when its signature cannot be read)."""
@@ -371,8 +374,11 @@ def output_info(out: Any) -> tuple[tuple[int, ...], str]:
             raise UnsupportedError("f returns a complex tensor; gradients of complex outputs are not supported")
         return tuple(out.shape), _dtype_name(out.dtype)
     if isinstance(out, (tuple, list)):
+        hint = ""
+        if len(out) == 2 and (torch_of(out[0]) is not None or isinstance(out[0], (np.ndarray, np.floating, float))):
+            hint = f"; f looks like a layer's forward(...) -> (out, cache): {LAYER_HINT}"
         raise UnsupportedError(f"f returns a {type(out).__name__} of outputs; return one array "
-                               "(e.g. a sum or a concatenation) to check one gradient at a time")
+                               "(e.g. a sum or a concatenation) to check one gradient at a time" + hint)
     array = np.asarray(out)
     if array.dtype.kind not in "fiu":
         raise InputError(f"f must return a real number or array, got {type(out).__name__} of dtype {array.dtype}")

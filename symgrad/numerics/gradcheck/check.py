@@ -13,6 +13,7 @@ import numpy as np
 
 from ...core.errors import GradientError, InputError, UnsupportedError
 from .adapters import (
+    LAYER_HINT,
     Arg,
     Autograd,
     Objective,
@@ -24,6 +25,7 @@ from .adapters import (
     input_names,
     modified,
     output_info,
+    positional_parameters,
     prepare_gradient,
     rms,
     split_gradients,
@@ -202,7 +204,12 @@ def check_gradient(
     except (InputError, UnsupportedError):
         raise
     except Exception as exc:
-        raise InputError(f"{call} raised: {type(exc).__name__}: {exc}") from exc
+        hint = ""
+        if (isinstance(exc, TypeError) and callable(grad_f) and len(inputs) + (not scalar_out) != 2
+                and [p.name for p in positional_parameters(grad_f)][:1] != ["self"]
+                and len(positional_parameters(grad_f)) == 2):
+            hint = f"; grad_f looks like a layer's backward(dout, cache): {LAYER_HINT}"
+        raise InputError(f"{call} raised: {type(exc).__name__}: {exc}{hint}") from exc
     grads: dict[int, np.ndarray] = {}
     problems = []
     for pos in checked:
