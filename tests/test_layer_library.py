@@ -284,3 +284,15 @@ def test_check_layer_misuse() -> None:
 
 def test_export() -> None:
     assert "check_layer" in sg.__all__ and sg.check_layer is sg.numerics.gradcheck.check_layer
+
+
+def test_the_readme_example_prints_what_the_readme_shows(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text[text.index("### Layers written as"):]
+    code = section[section.index("```python\n") + 10:section.index("```\n\n```text")]
+    shown = section[section.index("```text\n") + 8:]
+    shown = shown[:shown.index("```")].splitlines()
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith(shown[0].removesuffix("..."))
+    assert shown[1] in printed
