@@ -33,7 +33,13 @@ from .interactive import Presenter, render
 from .notes.checker import check_text
 from .numerics import experiments
 from .numerics import numeric
-from .numerics.gradcheck import GradientReport, assert_gradient, check_against, check_gradient
+from .numerics.gradcheck import (
+    GradientReport,
+    assert_gradient,
+    check_against,
+    check_gradient,
+    check_layer,
+)
 from .proofs import presentation as _presentation
 from .proofs.assertions import assert_proof
 from .proofs.documents import (
@@ -65,7 +71,8 @@ __all__ = [
     # producers of steps
     "derive", "register_derivative", "chain_rule_instance", "jacobian_chain", "Graph", "Node",
     # rendering, notes, gradients
-    "render", "check_text", "check_gradient", "check_against", "assert_gradient", "GradientReport",
+    "render", "check_text", "check_gradient", "check_layer", "check_against", "assert_gradient",
+    "GradientReport",
     # modules
     "catalog", "experiments", "numeric",
     # errors

@@ -4,6 +4,7 @@ Installed with symgrad and loaded by pytest automatically; ``-p no:symgrad``
 disables it. It adds
 
 - the fixture ``symgrad_check``: ``symgrad_check.gradient(f, grad_f, *inputs)``,
+  ``symgrad_check.layer(forward, backward, *inputs, static=(...))``,
   ``symgrad_check.against(reference, grad_f, args)`` and
   ``symgrad_check.proof(proof)`` assert like :func:`symgrad.assert_gradient` and
   :func:`symgrad.assert_proof` (same messages), with the seed of
@@ -64,6 +65,20 @@ class SymgradChecker:
 
         options.setdefault("seed", self.seed)
         report = check_gradient(f, grad_f, *inputs, **options)
+        self.reports.append(report)
+        return assert_gradient(report, allow_inconclusive=allow_inconclusive)
+
+    def layer(self, forward: Callable[..., Any], backward: Callable[..., Any], *inputs: Any, static: Any = (),
+              allow_inconclusive: bool = False, **options: Any) -> "GradientReport":
+        """:func:`symgrad.check_layer` (``forward -> (out, cache)``, ``backward(dout, cache)``), asserted.
+
+        Asserted like :meth:`gradient`: same messages, the same seed option.
+        """
+        __tracebackhide__ = True
+        from .numerics.gradcheck import assert_gradient, check_layer
+
+        options.setdefault("seed", self.seed)
+        report = check_layer(forward, backward, *inputs, static=static, **options)
         self.reports.append(report)
         return assert_gradient(report, allow_inconclusive=allow_inconclusive)
 

@@ -303,7 +303,57 @@ def test_given_upstream_is_used_and_passed_to_grad_f() -> None:
         return bn.backward("correct", u, x, gamma)
 
     report = check_gradient(bn.forward, backward, x, gamma, beta, upstream=g)
-    assert report.passed and seen[0] is g and "given" in report.upstream
+    assert report.passed and "given" in report.upstream
+    assert seen[0] is not g and np.array_equal(seen[0], g)  # a copy of it: grad_f may edit dout in place
+
+
+def _doubles_dout_in_place(dout: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return dout.__imul__(2)
+
+
+def _relu_backward_scaled_in_place(dout: np.ndarray, x: np.ndarray) -> np.ndarray:
+    dx = dout  # the common idiom: edits dout
+    dx[x <= 0] = 0
+    dx *= 1.5
+    return dx
+
+
+def _relu_backward_in_place(dout: np.ndarray, x: np.ndarray) -> np.ndarray:
+    dx = dout
+    dx[x <= 0] = 0
+    return dx
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_a_backward_that_edits_dout_in_place_cannot_change_what_it_is_compared_with(given: bool) -> None:
+    """Once a false pass: grad_f got the very array used for the reference, and doubled it."""
+    x = np.linspace(-1, 1, 6) + 0.05
+    upstream = np.random.default_rng(3).standard_normal(6) if given else None
+    kept = None if upstream is None else upstream.copy()
+    doubled = check_gradient(lambda x: x, _doubles_dout_in_place, x, upstream=upstream)
+    assert doubled.failed, doubled.explain()
+    assert "grad_f modified the upstream gradient in place" in failure_message(doubled)
+    if given:
+        assert np.array_equal(upstream, kept)  # the caller's upstream is untouched
+    scaled = check_gradient(lambda x: np.maximum(x, 0), _relu_backward_scaled_in_place, x, upstream=upstream)
+    assert scaled.failed, scaled.explain()
+    fine = check_gradient(lambda x: np.maximum(x, 0), _relu_backward_in_place, x, upstream=upstream)
+    assert fine.passed, fine.explain()
+    assert any("modified the upstream gradient in place" in n for n in fine.notes)
+    assert "note: grad_f modified the upstream" in fine.explain()
+
+
+def test_a_backward_that_edits_its_inputs_gets_copies_and_is_told() -> None:
+    x = np.linspace(-1, 1, 5)
+    original = x.copy()
+
+    def grad(x: np.ndarray) -> np.ndarray:
+        x *= 2  # edits the input, then uses it: 2x is the gradient of sum(x ** 2)
+        return x
+
+    report = check_gradient(lambda x: np.sum(x ** 2), grad, x)
+    assert report.passed and np.array_equal(x, original)
+    assert report.notes == ("grad_f modified x in place (it was handed copies)",)
 
 
 def test_a_wrong_shape_or_non_finite_gradient_is_a_failed_verdict() -> None:
@@ -459,3 +509,80 @@ def test_check_against_with_torch_backend() -> None:
     loss = sum(sp.exp(v) * v for v in x)
     report = check_against(loss, lambda t: torch.exp(t) * (t + 1), [list(x)], backend="torch")
     assert report.passed
+
+
+# ---------------------------------------------------------------------------
+# Advice that fits the cause
+
+
+def test_unseeded_randomness_is_named_not_blamed_on_kinks_or_precision() -> None:
+    x = np.random.default_rng(0).standard_normal((4, 5))
+
+    def dropout(x: np.ndarray) -> np.ndarray:
+        return x * (np.random.default_rng().random(x.shape) < 0.5) / 0.5
+
+    report = check_gradient(dropout, lambda dout, x: dout, x)
+    assert report.verdict == INCONCLUSIVE and report.cause == "nondeterministic", report.explain()
+    message = failure_message(report)
+    assert "f is not deterministic" in message and "seed it" in message
+    assert "kink" not in message and "use float64" not in message
+
+
+def test_a_none_gradient_is_named() -> None:
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((4, 5)), rng.standard_normal((5, 2))
+    report = check_gradient(lambda x, w: np.sum((x @ w) ** 2), lambda x, w: (None, None), x, w)
+    assert report.failed and report.reason.startswith("grad_f returned None for x, w"), report.explain()
+    single = check_gradient(lambda x: np.sum(x ** 2), lambda x: None, x)
+    assert single.failed and "grad_f returned None for x" in failure_message(single)
+    f, grad, inputs = CORRECT["an unused input"]
+    unused = check_gradient(f, grad, *inputs)
+    assert unused.passed and unused.notes == ("grad_f returned None for b: read as zeros",)
+
+
+def test_python_floats_next_to_arrays_are_hyperparameters_not_inputs() -> None:
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal((4, 5)), rng.standard_normal((5, 2))
+
+    def f(x: np.ndarray, w: np.ndarray, scale: float) -> float:
+        return scale * np.sum((x @ w) ** 2)
+
+    def grad(x: np.ndarray, w: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+        y = 2 * scale * (x @ w)
+        return y @ w.T, x.T @ y
+
+    report = check_gradient(f, grad, x, w, 0.5)  # 2 gradients for 3 inputs: fine, the float is not checked
+    assert report.passed and len(report.inputs) == 2, report.explain()
+    assert "not checked: scale" in report.notes[0] and "wrt=[0, 1, 2]" in report.notes[0]
+    with pytest.raises(InputError, match="wrt="):
+        check_gradient(f, grad, x, w, 0.5, wrt=[0, 1, 2])  # asked to check it: a gradient is owed
+    both = check_gradient(f, lambda x, w, s: (*grad(x, w, s), np.sum((x @ w) ** 2)), x, w, 0.5, wrt=[0, 1, 2])
+    assert both.passed and len(both.inputs) == 3
+
+
+class _FakeFunction:
+    """The shape of a torch.autograd.Function subclass, without torch."""
+
+    @staticmethod
+    def forward(ctx: Any, x: np.ndarray, weight: np.ndarray) -> Any:
+        return np.sum(x ** 2 * weight)
+
+    @classmethod
+    def apply(cls, *args: Any) -> Any:
+        return cls.forward(None, *args)
+
+
+def test_inputs_of_a_function_apply_are_named_from_its_forward() -> None:
+    x, weight = np.linspace(-1, 1, 4), np.linspace(1, 2, 4)
+    report = check_gradient(_FakeFunction.apply, lambda x, w: (2 * x * w, x ** 2 * 1.01), x, weight)
+    assert report.failed and "the gradient of weight is wrong; x agree" in failure_message(report)
+
+
+def test_full_mode_counts_every_suspect_and_says_how_many_were_examined() -> None:
+    x = np.random.default_rng(0).standard_normal((18, 20))
+    wrong = np.arange(360).reshape(18, 20) < 320
+    report = check_gradient(lambda x: np.sum(np.sin(x)), lambda x: np.where(wrong, 2, 1) * np.cos(x), x, mode="full")
+    assert report.failed
+    assert report.reason.startswith("320 of 360 entries exceed the tolerance at the central-difference step; "
+                                    "the 16 worst were re-examined with Richardson and 16 of them disagree "
+                                    "(the other 304 were not re-examined)"), report.reason

@@ -79,6 +79,44 @@ def test_gradient_failure_names_direction_both_sides_and_counterexample(pytester
     assert "gradcheck.py:" not in result.stdout.str()  # the helper's frames are hidden
 
 
+LAYER_TESTS = """
+import numpy as np
+
+def scale_forward(x, w, param):
+    return x * w * param["k"], (x, w, param["k"])
+
+def scale_backward(dout, cache):
+    x, w, k = cache
+    return dout * w * k, (dout * x * k).sum(axis=0)
+
+def scale_backward_keepdims(dout, cache):
+    x, w, k = cache
+    return dout * w * k, (dout * x * k).sum(axis=0, keepdims=True)
+
+X = np.linspace(-1.0, 2.0, 12).reshape(4, 3)
+W = np.array([0.5, -1.5, 2.0])
+
+def test_layer_good(symgrad_check):
+    assert symgrad_check.layer(scale_forward, scale_backward, X, W, static=({"k": 3.0},)).passed
+
+def test_layer_bad(symgrad_check):
+    symgrad_check.layer(scale_forward, scale_backward_keepdims, X, W, static={"k": 3.0})
+"""
+
+
+def test_layer_through_the_fixture(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_layer=LAYER_TESTS)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--symgrad-seed=2")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        ">       symgrad_check.layer(scale_forward, scale_backward_keepdims, X, W, static={\"k\": 3.0})",
+        "E       symgrad.core.errors.GradientError: gradient check failed (directional, seed 2): "
+        "the gradient for w has shape (1, 3); the input has shape (3,)",
+        "*symgrad checks*",
+        "1. gradient check (directional) failed: the gradient for w has shape (1, 3)*",
+    ])
+
+
 def test_seed_option_reaches_the_checks(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_grad=GRADIENT_TESTS)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--symgrad-seed=5", "-k", "bad")

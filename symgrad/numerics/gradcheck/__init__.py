@@ -67,13 +67,15 @@ report.
 The package, one module per job: :mod:`.report` (probes, entries, the report
 and its messages), :mod:`.adapters` (NumPy arrays, torch tensors, f
 scalarised, grad_f's results), :mod:`.directional` and :mod:`.full` (the two
-modes), :mod:`.check` (:func:`check_gradient`, :func:`assert_gradient`) and
+modes), :mod:`.check` (:func:`check_gradient`, :func:`assert_gradient`),
+:mod:`.layer` (:func:`check_layer`, for ``forward -> (out, cache)`` layers) and
 :mod:`.reference` (:func:`check_against`). The finite differences themselves
 are computed by :mod:`symgrad.numerics.differences`.
 """
 
 from ...core.errors import GradientError
 from .check import InconclusiveGradientWarning, assert_gradient, check_gradient
+from .layer import check_layer
 from .reference import check_against
 from .report import FAILED, INCONCLUSIVE, PASSED, Entry, GradientReport, Probe, failure_message
 
@@ -86,6 +88,7 @@ __all__ = [
     "GradientReport",
     "GradientError",
     "check_gradient",
+    "check_layer",
     "check_against",
     "assert_gradient",
     "failure_message",

@@ -90,6 +90,27 @@ def as_float64(value: Any) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
+def copy_value(value: Any) -> Any:
+    """A copy of an array or tensor (a tensor keeps its ``requires_grad``); anything else as is."""
+    torch = torch_of(value)
+    if torch is not None:
+        return value.detach().clone().requires_grad_(bool(value.requires_grad))
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    return value
+
+
+def modified(original: Any, handed: Any) -> bool:
+    """Whether ``handed`` (a copy of ``original`` given to the user's code) no longer equals it."""
+    if torch_of(original) is None and not isinstance(original, np.ndarray):
+        return False
+    try:
+        before, after = as_float64(original), as_float64(handed)
+    except (TypeError, ValueError):
+        return False
+    return before.shape != after.shape or not np.array_equal(before, after, equal_nan=True)
+
+
 def cast(arg: Arg, value: Any, float64: bool) -> Any:
     """``value`` (the input or a perturbed copy) in the working precision."""
     if arg.kind == "torch":
@@ -238,6 +259,34 @@ class Along:
 # ---------------------------------------------------------------------------
 # Calling the user's f and gradient
 
+#: How to check a layer written as forward -> (out, cache), backward(dout, cache): quoted by the errors.
+LAYER_HINT = "check the layer with sg.check_layer(forward, backward, *inputs, static=(...))"
+
+
+def positional_parameters(f: Callable[..., Any]) -> list[inspect.Parameter]:
+    """f's positional parameters (empty when its signature cannot be read)."""
+    try:
+        return [p for p in inspect.signature(f).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return []
+
+
+def function_apply_parameters(f: Callable[..., Any]) -> list[inspect.Parameter] | None:
+    """For ``MyFunction.apply`` (a ``torch.autograd.Function``): the inputs of its ``forward``, else None.
+
+    ``forward(ctx, x, w)`` gives ``x, w``; a class that defines its own
+    ``setup_context`` has no ``ctx`` in ``forward``. Duck-typed: torch is not imported.
+    """
+    owner = getattr(f, "__self__", None)
+    forward = getattr(owner, "forward", None)
+    if getattr(f, "__name__", "") != "apply" or not inspect.isclass(owner) or not callable(forward):
+        return None
+    params = positional_parameters(forward)
+    own_setup = any("setup_context" in vars(c) for c in owner.__mro__
+                    if not (c.__module__ or "").startswith("torch"))
+    return params if own_setup else params[1:]
+
 
 def input_names(f: Callable[..., Any], count: int, names: Sequence[str] | None) -> list[str]:
     """The inputs' names: ``names`` checked, else f's positional parameters, else ``input i``."""
@@ -245,11 +294,9 @@ def input_names(f: Callable[..., Any], count: int, names: Sequence[str] | None) 
         if isinstance(names, str) or len(names) != count:
             raise InputError(f"names must be a sequence of {count} strings, one per input, got {names!r}")
         return [str(n) for n in names]
-    try:
-        params = [p for p in inspect.signature(f).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    except (TypeError, ValueError):
-        params = []
+    params = function_apply_parameters(f)
+    if params is None:
+        params = positional_parameters(f)
     if len(params) >= count:
         return [p.name for p in params[:count]]
     return [f"input {i}" for i in range(count)]
@@ -272,7 +319,8 @@ def split_gradients(result: Any, count: int, checked: list[int], call: str) -> l
             full[pos] = item
         return full
     raise InputError(f"{call} returned {len(items)} gradients for {count} inputs ({len(checked)} checked); "
-                     "return one per input (None for a constant)")
+                     "return one per input (None for a constant), or one per checked input and name those "
+                     "with wrt=[...]")
 
 
 class Autograd:
@@ -326,8 +374,11 @@ def output_info(out: Any) -> tuple[tuple[int, ...], str]:
             raise UnsupportedError("f returns a complex tensor; gradients of complex outputs are not supported")
         return tuple(out.shape), _dtype_name(out.dtype)
     if isinstance(out, (tuple, list)):
+        hint = ""
+        if len(out) == 2 and (torch_of(out[0]) is not None or isinstance(out[0], (np.ndarray, np.floating, float))):
+            hint = f"; f looks like a layer's forward(...) -> (out, cache): {LAYER_HINT}"
         raise UnsupportedError(f"f returns a {type(out).__name__} of outputs; return one array "
-                               "(e.g. a sum or a concatenation) to check one gradient at a time")
+                               "(e.g. a sum or a concatenation) to check one gradient at a time" + hint)
     array = np.asarray(out)
     if array.dtype.kind not in "fiu":
         raise InputError(f"f must return a real number or array, got {type(out).__name__} of dtype {array.dtype}")
@@ -348,11 +399,11 @@ def choose_upstream(out: Any, upstream: Any, rng: np.random.Generator) -> tuple[
         native = upstream
         if torch is not None and torch_of(upstream) is None:
             native = torch.as_tensor(u64, dtype=out.dtype, device=out.device)
-        return u64, native
+        return u64.copy(), native
     u64 = signed(rng, shape)
     if torch is not None:
         native = torch.as_tensor(u64, dtype=out.dtype, device=out.device)
     else:
         dtype = np.asarray(out).dtype
         native = u64.astype(dtype if dtype.kind == "f" else np.float64)
-    return as_float64(native), native
+    return as_float64(native).copy(), native  # a copy: grad_f never holds the u that phi uses

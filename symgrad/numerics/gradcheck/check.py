@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 import warnings
+from dataclasses import replace
 from typing import Any, Callable, Iterable, Literal, Sequence
 
 import numpy as np
 
 from ...core.errors import GradientError, InputError, UnsupportedError
 from .adapters import (
+    LAYER_HINT,
     Arg,
     Autograd,
     Objective,
@@ -18,8 +21,11 @@ from .adapters import (
     cast,
     choose_upstream,
     classify,
+    copy_value,
     input_names,
+    modified,
     output_info,
+    positional_parameters,
     prepare_gradient,
     rms,
     split_gradients,
@@ -27,7 +33,7 @@ from .adapters import (
 )
 from .directional import check_directions
 from .full import check_entries
-from .report import FAILED, GradientReport, failure_message, resolve_rtol, sci
+from .report import FAILED, INCONCLUSIVE, GradientReport, failure_message, resolve_rtol, sci
 
 Mode = Literal["directional", "full"]
 Precision = Literal["auto", "native", "float64"]
@@ -35,8 +41,9 @@ Precision = Literal["auto", "native", "float64"]
 
 def _checked_positions(args: list[Arg], wrt: Sequence[int] | int | None) -> list[int]:
     """The positions of the inputs to check: ``wrt`` validated, else every floating-point input."""
-    if wrt is None:
-        positions = [a.position for a in args if a.kind in ("numpy", "torch", "scalar")]
+    if wrt is None:  # arrays and tensors; Python floats (hyperparameters, mostly) only when there is nothing else
+        positions = [a.position for a in args if a.kind in ("numpy", "torch")]
+        positions = positions or [a.position for a in args if a.kind == "scalar"]
         if not positions:
             raise InputError("no floating-point input to check: pass float arrays, tensors or floats")
         return positions
@@ -100,14 +107,18 @@ def check_gradient(
     upstream such as ones can hide bugs (the BatchNorm input gradient vanishes
     for it). Whenever ``upstream`` is given, ``grad_f`` is called this way,
     even for a scalar ``f``. ``grad_f`` returns one gradient per input (a bare array when there
-    is one input; ``None`` for an input without gradient, read as zeros), or is
+    is one input; ``None`` for an input without gradient, read as zeros and
+    named in the report), or is
     the string ``"autograd"`` for torch inputs: the gradient torch's autograd
     computes through ``f``, so a custom ``torch.autograd.Function`` is checked
-    through its ``backward``.
+    through its ``backward``. ``grad_f`` is handed copies of the upstream
+    and of the array inputs, so a backward that edits ``dout`` in place
+    cannot change what it is compared with; the report notes such edits.
 
-    Inputs are NumPy arrays, floats or torch tensors. Floating-point inputs
-    are checked (or those at the positions in ``wrt``); the others are passed
-    through. ``mode="directional"`` compares ``directions`` random directional
+    Inputs are NumPy arrays, floats or torch tensors. Floating-point arrays
+    and tensors are checked (Python floats only when there are none: they
+    are usually hyperparameters), or the inputs at the positions in ``wrt``;
+    the others are passed through. ``mode="directional"`` compares ``directions`` random directional
     derivatives (six evaluations of ``f`` each, whatever the input size);
     ``mode="full"`` compares every entry (:math:`2N` evaluations; for small
     inputs). ``rtol`` defaults to :math:`\sqrt{\epsilon}` of the gradient's
@@ -128,6 +139,12 @@ def check_gradient(
     checked = _checked_positions(args, wrt)
     if grad_f == "autograd" and not any(args[p].kind == "torch" for p in checked):
         raise InputError("grad_f='autograd' needs torch tensor inputs")
+    if grad_f == "autograd":
+        floats = [args[p].name for p in checked if args[p].kind != "torch"]
+        if floats:
+            raise InputError(f"grad_f='autograd' checks tensors only; {', '.join(floats)} "
+                             f"{'is not a tensor' if len(floats) == 1 else 'are not tensors'}: leave "
+                             f"{'it' if len(floats) == 1 else 'them'} out of wrt=")
     eps_grad = max(args[p].eps for p in checked)
     rtol_value = resolve_rtol(rtol, eps_grad)
 
@@ -167,16 +184,32 @@ def check_gradient(
         upstream_text = ("random signed entries" if upstream is None else "given") + f" {tuple(out_shape)}"
 
     call = "grad_f(*inputs)" if scalar_out else "grad_f(upstream, *inputs)"
+    notes: list[str] = []
     try:
         if recorder is not None:
             raw = recorder.gradients(u_native)
         else:
-            result = grad_f(*inputs) if scalar_out else grad_f(u_native, *inputs)  # type: ignore[operator]
+            # grad_f gets copies: a backward that edits dout (or x) in place must not change what it is compared with
+            handed = [copy_value(v) for v in inputs]
+            handed_u = copy_value(u_native)
+            result = grad_f(*handed) if scalar_out else grad_f(handed_u, *handed)  # type: ignore[operator]
             raw = split_gradients(result, len(args), checked, call)
+            if not scalar_out and modified(u_native, handed_u):
+                notes.append("grad_f modified the upstream gradient in place; it was handed a copy, so the check "
+                             "compares with the original, but a caller's dout would change (copy it first: "
+                             "dx = dout.copy())")
+            edited = [a.name for a, v in zip(args, handed) if modified(a.value, v)]
+            if edited:
+                notes.append(f"grad_f modified {', '.join(edited)} in place (it was handed copies)")
     except (InputError, UnsupportedError):
         raise
     except Exception as exc:
-        raise InputError(f"{call} raised: {type(exc).__name__}: {exc}") from exc
+        hint = ""
+        if (isinstance(exc, TypeError) and callable(grad_f) and len(inputs) + (not scalar_out) != 2
+                and [p.name for p in positional_parameters(grad_f)][:1] != ["self"]
+                and len(positional_parameters(grad_f)) == 2):
+            hint = f"; grad_f looks like a layer's backward(dout, cache): {LAYER_HINT}"
+        raise InputError(f"{call} raised: {type(exc).__name__}: {exc}{hint}") from exc
     grads: dict[int, np.ndarray] = {}
     problems = []
     for pos in checked:
@@ -195,15 +228,59 @@ def check_gradient(
     common: dict[str, Any] = dict(
         inputs=tuple(f"{args[p].describe()}, scale {sci(args[p].scale, 2)}" for p in checked),
         scales=tuple(args[p].scale for p in checked), upstream=upstream_text, precision=precision_text,
-        rtol=rtol_value, seed=int(seed))
+        rtol=rtol_value, seed=int(seed), notes=tuple(notes))
+    unset = [args[p].name for p in checked if raw[p] is None]
+    if unset:
+        notes.append(f"grad_f returned None for {', '.join(unset)}: read as zeros")
+    unchecked = [a for a in args if a.kind == "scalar" and a.position not in checked]
+    if unchecked and wrt is None:
+        notes.append(f"not checked: {', '.join(a.name for a in unchecked)} (Python float"
+                     f"{'s' if len(unchecked) > 1 else ''}, passed through; name the inputs to check with "
+                     f"wrt=[...], e.g. wrt={sorted(checked + [a.position for a in unchecked])})")
+    common["notes"] = tuple(notes)
     if problems:
-        return GradientReport(FAILED, mode, "; ".join(problems), (), (), (), noise_floor=0.0, step=None,
-                              evaluations=0, seconds=time.perf_counter() - started, **common)
-    with phi.quiet():
-        if mode == "full":
-            return check_entries(phi, args, checked, grads, rtol_value, eps_work, eps_grad, step, started, common)
-        return check_directions(phi, args, checked, grads, rtol_value, eps_work, eps_grad, step, int(directions),
-                            np.random.default_rng([int(seed), 0]), started, common)
+        report = GradientReport(FAILED, mode, "; ".join(problems), (), (), (), noise_floor=0.0, step=None,
+                                evaluations=0, seconds=time.perf_counter() - started, **common)
+    else:
+        with phi.quiet():
+            if mode == "full":
+                report = check_entries(phi, args, checked, grads, rtol_value, eps_work, eps_grad, step, started,
+                                       common)
+            else:
+                report = check_directions(phi, args, checked, grads, rtol_value, eps_work, eps_grad, step,
+                                          int(directions), np.random.default_rng([int(seed), 0]), started, common)
+    if report.passed:
+        return report
+    if unset and report.failed:
+        report = replace(report, reason=f"grad_f returned None for {', '.join(unset)} (read as zeros: is the "
+                                        f"backward implemented?); {report.reason}",
+                         notes=tuple(n for n in report.notes if not n.startswith("grad_f returned None")))
+    if not problems:
+        report = _unless_random(f, inputs, out, report, phi.quiet)
+    return report
+
+
+def _unless_random(f: Callable[..., Any], inputs: tuple[Any, ...], out: Any, report: GradientReport,
+                   quiet: Callable[[], Any]) -> GradientReport:
+    """``report``, or an inconclusive one if f gives another value at the same inputs (unseeded randomness)."""
+    try:
+        with quiet():
+            again = f(*[copy_value(v) for v in inputs])
+        first, second = as_float64(out), as_float64(again)
+    except Exception:  # f raising now is not evidence of randomness
+        return report
+    if first.shape != second.shape:
+        spread = math.inf
+    else:
+        size = float(np.max(np.abs(first), initial=0.0))
+        spread = float(np.max(np.abs(first - second), initial=0.0)) / (size if size > 0 else 1.0)
+    if not spread > 64 * float(np.finfo(np.float64).eps):  # equal up to rounding (or both nan)
+        return report
+    reason = (f"f is not deterministic: two evaluations at the same inputs differ (by {sci(spread, 2)} relative "
+              "to its largest value): seed it (e.g. a dropout mask), or pass its random values as inputs; "
+              "finite differences of a random f say nothing about grad_f")
+    return replace(report, verdict=INCONCLUSIVE, reason=reason, evaluations=report.evaluations + 1,
+                   cause="nondeterministic")
 
 
 def _dtype_list(args: list[Arg], checked: list[int]) -> str:

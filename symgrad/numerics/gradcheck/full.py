@@ -105,13 +105,19 @@ def check_entries(phi: Objective, args: list[Arg], checked: list[int], grads: Ma
     shown = tuple(e for _, _, e in ranked[:SHOW])
     counts = {s: sum(int(np.sum(rows[p]["status"] == s)) for p in checked) for s in (FAILED, INCONCLUSIVE)}
     total = sum(args[p].size for p in checked)
+    examined = min(len(suspects), _REFINE)
     if counts[FAILED]:
         verdict = FAILED
         first = shown[0]
-        reason = (f"{counts[FAILED]} of {total} entries disagree (each confirmed with Richardson); worst "
-                  f"{first.label}: relative error {sci(first.rel_error, 2)} > tolerance {sci(first.tolerance, 2)}")
-        if counts[INCONCLUSIVE]:
-            reason += f"; {counts[INCONCLUSIVE]} more suspects not re-examined"
+        worst = f"worst {first.label}: relative error {sci(first.rel_error, 2)} > tolerance {sci(first.tolerance, 2)}"
+        if len(suspects) > examined:  # count them all, and say how many were examined
+            reason = (f"{len(suspects)} of {total} entries exceed the tolerance at the central-difference step; "
+                      f"the {examined} worst were re-examined with Richardson and {counts[FAILED]} of them "
+                      f"disagree (the other {len(suspects) - examined} were not re-examined); {worst}")
+        else:
+            reason = f"{counts[FAILED]} of {total} entries disagree (each confirmed with Richardson); {worst}"
+            if counts[INCONCLUSIVE]:
+                reason += f"; {counts[INCONCLUSIVE]} more suspects not re-examined"
     elif counts[INCONCLUSIVE]:
         verdict = INCONCLUSIVE
         reason = (f"{counts[INCONCLUSIVE]} of {total} entries exceed the tolerance at the central-difference "

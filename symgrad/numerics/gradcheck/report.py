@@ -100,6 +100,8 @@ class GradientReport:
     ``noise_floor`` is the largest relative noise floor measured, ``step`` the
     first finite-difference step as a fraction of each input's scale
     (``scales``), ``evaluations`` the number of calls of ``f``.
+    ``notes`` are remarks that do not change the verdict (grad_f edited its
+    arguments in place, returned None for an input, inputs left unchecked).
     ``bool(report)`` is ``report.passed``.
     """
 
@@ -120,6 +122,8 @@ class GradientReport:
     seed: int
     seconds: float = field(compare=False)
     reference: str = ""
+    notes: tuple[str, ...] = ()
+    cause: str = ""  # "nondeterministic" when f gave two values at the same inputs
 
     @property
     def passed(self) -> bool:
@@ -192,6 +196,8 @@ class GradientReport:
                 lines.append("    " + entry.line())
             if self.entries[0].where:
                 lines.append(f"  the worst is {self.entries[0].where}")
+        for note in self.notes:
+            lines.append(f"  note: {note}")
         if self.passed:
             lines.append("  (numerical evidence, not a proof)")
         return "\n".join(lines)
@@ -209,7 +215,9 @@ def failure_message(report: GradientReport) -> str:
         return f"gradient check passed: {report.reason}"
     lines = [f"gradient check {report.verdict} ({report.mode}, seed {report.seed}): {report.reason}"]
     probe = report.worst
-    if report.mode == "directional" and probe is not None and probe.status == INCONCLUSIVE:
+    if report.cause == "nondeterministic":
+        lines.append("  not a failure of your gradient: the numbers cannot decide until f is deterministic")
+    elif report.mode == "directional" and probe is not None and probe.status == INCONCLUSIVE:
         lines.append(f"  yours:               <grad_f, v> = {probe.yours: .12e}")
         if math.isfinite(probe.reference):
             lines.append(f"  finite differences:  d/dt f(x+tv) = {probe.reference: .12e}, "
@@ -254,6 +262,8 @@ def failure_message(report: GradientReport) -> str:
     if report.reference:
         lines.append(f"  reference: {report.reference}")
     lines.append(f"  inputs: {'; '.join(report.inputs)}; {report.precision}")
+    for note in report.notes:
+        lines.append(f"  note: {note}")
     return "\n".join(lines)
 
 
