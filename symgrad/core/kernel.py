@@ -46,6 +46,14 @@ _SYMPY_FAILURES = (TypeError, ValueError, ArithmeticError, NotImplementedError, 
 DEFINITIONS: tuple[type, ...] = (sigmoid,)
 
 
+def by_definitions(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every function of :data:`DEFINITIONS` rewritten by its definition in ``exp``."""
+    for function in DEFINITIONS:
+        if expr.has(function):
+            expr = expr.rewrite(function, sp.exp)
+    return expr
+
+
 #: The largest budget per step, in seconds (a day): beyond it the timer cannot be set.
 MAX_BUDGET = 86_400.0
 
@@ -125,7 +133,7 @@ class _Evidence:
 def _prepare(expr: sp.Expr) -> sp.Expr:
     """Evaluate the unevaluated derivatives, substitutions, sums and limits the user wrote.
 
-    Inside a limit, sigmoid is rewritten as ``1/(1 + exp(-x))`` first, so
+    Inside a limit, sigmoid is rewritten by its definition first (:func:`by_definitions`), so
     that SymPy's limit algorithm (Gruntz) sees only functions it knows.
     Derivatives are evaluated before substitutions, and where SymPy answers
     with a convention at a kink (``d/dx max(x, 0) = H(x)`` with ``H(0) = 1/2``,
@@ -151,7 +159,7 @@ def _limit_value(limit: sp.Limit) -> sp.Expr:
     A two-sided limit (``dir='+-'``) whose one-sided limits differ does not exist:
     it is undefined (``nan``), so no claim about its value is proved.
     """
-    body = limit.args[0].doit().rewrite(sigmoid, sp.exp)
+    body = by_definitions(limit.args[0].doit())
     try:
         return sp.Limit(body, *limit.args[1:]).doit()
     except ValueError:  # "the limit does not exist since left hand limit = ... and right hand limit = ..."
@@ -512,7 +520,7 @@ def _prove_equal(a: sp.Expr, b: sp.Expr, deadline: Deadline) -> str | None:
         ("simplify", lambda: sp.simplify(diff)),
     ]
     if diff.has(*DEFINITIONS):
-        defined = diff.rewrite(sigmoid, sp.exp)
+        defined = by_definitions(diff)
         attempts += [
             ("rewriting sigmoid as 1/(1 + exp(-x)), then cancel", lambda: sp.cancel(sp.together(defined))),
             ("rewriting sigmoid as 1/(1 + exp(-x)), then simplify", lambda: sp.simplify(defined)),
