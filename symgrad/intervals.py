@@ -86,6 +86,8 @@ DERIVATIVE_REFINE_DEPTH = 1
 REFINE_SIZE = 120
 FACTOR_SIZE = 150
 NEWTON_STEPS = 60
+#: At most this many exact evaluations by SymPy at candidate minimisers per decision.
+EXACT_CHECKS = 40
 #: Tails are not split beyond |x| >= 2**256 (an undecided tail there leaves the claim undecided).
 TAIL_LIMIT = 2**256
 
@@ -502,6 +504,38 @@ _FUNCTIONS: dict[type, str] = {
 # The tape: SymPy trees compiled once, shared sub-expressions evaluated once
 
 
+def _softplus_split(t: sp.Basic) -> sp.Basic:
+    """log(1 + exp(u)) = u + log(1 + exp(-u)) (every real u): the oo - oo of softplus(u) - u disappears."""
+    if isinstance(t, sp.log) and isinstance(t.args[0], sp.Add) and len(t.args[0].args) == 2:
+        one, other = sorted(t.args[0].args, key=lambda a: a != 1)
+        if one == 1 and isinstance(other, sp.exp):
+            u = other.args[0]
+            return u + sp.log(1 + sp.exp(-u))
+    return t
+
+
+@functools.lru_cache(maxsize=1024)
+def _equal_forms(e: sp.Expr) -> tuple[sp.Expr, ...]:
+    """Other expressions equal to ``e`` wherever ``e`` is defined: factored, softplus split.
+
+    Their enclosures are intersected with that of ``e`` (whose own must be defined), so a
+    form may be tighter (``(x - y)**2`` for ``x**2 - 2*x*y + y**2``) but never decides alone.
+    """
+    forms: list[sp.Expr] = []
+    if not e.has(sp.Float) and _size(e) <= FACTOR_SIZE:
+        try:
+            factored = sp.factor(e)
+            if factored != e:
+                forms.append(factored)
+        except (sp.PolynomialError, ValueError, TypeError):
+            pass
+    logs = {t: _softplus_split(t) for t in e.atoms(sp.log)}
+    split = e.xreplace({t: u for t, u in logs.items() if u is not t})
+    if split != e:
+        forms.append(split)
+    return tuple(forms)
+
+
 def _size(e: sp.Basic) -> int:
     return sum(1 for _ in sp.preorder_traversal(e))
 
@@ -911,6 +945,7 @@ class _Search:
         self.tape = _Tape(self.variables)
         self.ev = _Evaluator(self.tape, self.sympy)
         self.f_root = self.tape.node(expr)
+        self.f_roots: tuple[int, ...] = (self.f_root,)
         self.stats = _Stats()
         self.grad: list[tuple[int, ...] | None] = []
         self.grad_exprs: list[list[sp.Expr]] = []
@@ -919,6 +954,7 @@ class _Search:
         self.exact_cache: dict[tuple[sp.Expr, sp.Expr], bool] = {}
         self.tried_algebraic: set[Fraction] = set()
         self.abandoned = 0
+        self.exact_checks = 0
 
     # -- SymPy under the safety net ------------------------------------------
     def sympy(self, fn: Callable[[], T]) -> T:
@@ -927,6 +963,8 @@ class _Search:
         return run_within(fn, self.deadline.remaining)
 
     def prepare(self) -> None:
+        forms = self.sympy(lambda: _equal_forms(self.expr))
+        self.f_roots = _compile_forms(self.tape, (self.expr, *forms)) or (self.f_root,)
         for v in self.variables:
             forms = self.sympy(lambda: _derivative_forms(self.expr, v))
             self.grad.append(_compile_forms(self.tape, forms))
@@ -938,8 +976,8 @@ class _Search:
 
     # -- evaluation helpers ----------------------------------------------------
     def f_on(self, env: Sequence[Enclosure]) -> Enclosure | None:
-        (value,) = self.ev.run([self.f_root], env)
-        return value
+        """F over the box: the given expression's enclosure, intersected with equal forms'."""
+        return self.ev.forms(self.f_roots, env, REFINE_DEPTH)
 
     def point_env(self, point: Sequence[Fraction]) -> list[Enclosure]:
         return [_rational_point(q) for q in point]
@@ -1138,11 +1176,18 @@ class _Search:
 
     def newton(self, lo: Fraction, hi: Fraction, prec: int) -> Fraction:
         """A point of [lo, hi] where F' (increasing there) is 0 to about ``prec`` bits."""
-        c = next((r for r in self.roots_cache if lo <= r <= hi), None)
-        if c is None:
-            c = _Side(lo, hi, False, False).split_point
         a, b = lo, hi
         with _Precision(prec):
+            # F' is increasing: if it has one sign at an end, that end is the minimiser
+            d_lo, _ = self.derivative_at(self.point_env([lo]))
+            if d_lo is not None and d_lo.lo >= 0:
+                return lo
+            d_hi, _ = self.derivative_at(self.point_env([hi]))
+            if d_hi is not None and d_hi.hi <= 0:
+                return hi
+            c = next((r for r in self.roots_cache if lo <= r <= hi), None)
+            if c is None:
+                c = _Side(lo, hi, False, False).split_point
             for _ in range(NEWTON_STEPS):
                 if b - a <= Fraction(1 + abs(c)) / (1 << prec):  # the root is pinned (maybe at an end)
                     break
@@ -1194,6 +1239,9 @@ class _Search:
         """SymPy's own evaluation of ``e`` at ``x = at`` gives the integer 0 (no Floats involved)."""
         key = (e, at)
         if key not in self.exact_cache:
+            if self.exact_checks >= EXACT_CHECKS:  # a count, so the answer stays deterministic
+                return False
+            self.exact_checks += 1
             self.exact_cache[key] = self.sympy(lambda: _sympy_zero(e, {self.variables[0]: at}))
         return self.exact_cache[key]
 
@@ -1223,7 +1271,7 @@ class _Search:
         return False
 
     def tangent_at(self, box: _Box, c: sp.Expr, prec: int) -> bool | None:
-        """F convex on the box, c in the box: F(x) >= F(c) + F'(c)(x - c) >= F(c) - |F'(c)| r.
+        """F convex on the box, c in the box: F(x) >= F(c) + F'(c)(x - c), bounded below on the box.
 
         True: the box is closed. False: it is not. None: not at this precision, but the
         bound failed by less than about 2**(-prec/4): more bits may close it.
@@ -1245,7 +1293,10 @@ class _Search:
             if not (cball.lo >= lo_end and cball.hi <= hi_end):
                 return False
             env = [cball]
-            f_zero = self.exactly_zero(self.expr, c)
+            ball = self.f_on(env)
+            # SymPy is asked only when the ball cannot tell, and only about short numbers
+            short = not c.is_Rational or c.q <= 1 << max(16, prec // 8)
+            f_zero = bool(short and (ball is None or ball.lo <= 0 <= ball.hi) and self.exactly_zero(self.expr, c))
             d_zero = f_zero and any(self.exactly_zero(g, c) for g in self.grad_exprs[0])
             if f_zero and c.is_Rational and self.strict:
                 self.report(dict(zip(self.variables, [c])), "SymPy evaluates the expression to exactly 0 there "
@@ -1253,8 +1304,8 @@ class _Search:
             if f_zero and self.strict:
                 if self.domain.intervals[self.variables[0]].contains(c) if c.is_Rational else \
                         _strictly_inside(cball, box.sides[0]):
-                    raise _GiveUp("a strict claim fails at an irrational point")
-            fc = Enclosure(_ZERO, _ZERO) if f_zero else self.f_on(env)
+                    raise _GiveUp("a strict claim fails at a point that is no certified rational counterexample")
+            fc = Enclosure(_ZERO, _ZERO) if f_zero else ball
             if fc is None:
                 return False
             if fc.negative(self.strict) and c.is_Rational:
