@@ -30,7 +30,9 @@ What is rigorous, and why
   box shrinks to a face); (3) the mean-value form ``F(m) + sum dF/dv(X) (X - m)``;
   (4) in one variable, concavity (``F'' <= 0``: the minimum is at an end) or convexity
   (``F'' >= 0``: ``F(x) >= F(c) + F'(c)(x - c)`` for ``c`` in the box, with ``c`` put at
-  the minimum by Newton's method at 128-1024 bits). Derivatives are SymPy's formal ones;
+  the minimum by Newton's method at 128-1024 bits). ``F`` itself is also enclosed through
+  equal forms (SymPy's ``factor``; ``log(1 + e^u) = u + log(1 + e^-u)``), intersected with
+  its own enclosure, which must be defined. Derivatives are SymPy's formal ones;
   they are the true derivatives wherever their enclosure is defined, because the only
   non-smooth primitives (``Abs``, ``Max``, ``Min``) differentiate to ``sign`` or
   ``Heaviside``, which the evaluator rejects, and ``t**(p/q)`` is one-sided
@@ -61,7 +63,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Iterable, NamedTuple, Sequence, TypeVar
+from typing import Any, Callable, Iterable, NamedTuple, Sequence, TypeVar, cast
 
 import sympy as sp
 from flint import arb, ctx, fmpq
@@ -73,6 +75,8 @@ from .functions import sigmoid
 __all__ = ["Decision", "Enclosure", "decide_sign", "enclose", "BASE_PREC", "MAX_PREC"]
 
 T = TypeVar("T")
+#: Runs a SymPy computation under the safety net (or directly).
+SympyCall = Callable[[Callable[[], Any]], Any]
 
 #: Working precision (bits) of the branch and bound; raised per box up to MAX_PREC.
 BASE_PREC = 53
@@ -579,7 +583,7 @@ class _Tape:
         variables: frozenset[int] = frozenset().union(*(self.ops[i].variables for i in args)) if args \
             else frozenset()
         if kind == "var":
-            variables = frozenset({int(data)})  # type: ignore[call-overload]
+            variables = frozenset({cast(int, data)})
         self.ops.append(_Op(kind, args, data, expr, variables))
         return len(self.ops) - 1
 
@@ -668,7 +672,7 @@ def _compile_forms(tape: _Tape, forms: Sequence[sp.Expr]) -> tuple[int, ...] | N
 class _Evaluator:
     """Evaluates tape nodes over a box; refines indeterminate forms by monotonicity."""
 
-    def __init__(self, tape: _Tape, sympy_call: Callable[[Callable[[], T]], T]) -> None:
+    def __init__(self, tape: _Tape, sympy_call: SympyCall) -> None:
         self.tape = tape
         self.sympy_call = sympy_call
         self.refinements = 0
@@ -690,43 +694,40 @@ class _Evaluator:
     def _compute(op: _Op, vals: dict[int, Enclosure | None], env: Sequence[Enclosure]) -> Enclosure | None:
         kind = op.kind
         if kind == "var":
-            return env[op.data]  # type: ignore[index]
+            return env[cast(int, op.data)]
         if kind == "num":
-            q: Fraction = op.data  # type: ignore[assignment]
-            return _ball(_arb_of(q))
+            return _ball(_arb_of(cast(Fraction, op.data)))
         if kind == "pi":
             return _ball(arb.pi())
         if kind == "e":
             return _ball(arb.const_e())
-        args = [vals[a] for a in op.args]
-        if any(a is None for a in args):
+        maybe = [vals[a] for a in op.args]
+        if any(a is None for a in maybe):
             return None
-        a0: Enclosure = args[0]  # type: ignore[assignment]
+        args = cast("list[Enclosure]", maybe)
+        a0 = args[0]
+        acc: Enclosure | None = a0
         if kind == "add":
-            acc: Enclosure | None = a0
             for a in args[1:]:
-                acc = _add(acc, a) if acc is not None else None  # type: ignore[arg-type]
+                acc = None if acc is None else _add(acc, a)
             return acc
         if kind == "mul":
-            acc = a0
             for a in args[1:]:
-                acc = _mul(acc, a) if acc is not None else None  # type: ignore[arg-type]
+                acc = None if acc is None else _mul(acc, a)
             return acc
         if kind == "powi":
-            return _powi(a0, op.data)  # type: ignore[arg-type]
+            return _powi(a0, cast(int, op.data))
         if kind == "powq":
-            p, q2 = op.data  # type: ignore[misc]
-            return _powq(a0, p, q2)
+            p, q = cast("tuple[int, int]", op.data)
+            return _powq(a0, p, q)
         if kind == "powg":  # b**e = exp(e log b), b > 0
             lb = _log(a0)
-            if lb is None:
-                return None
-            prod = _mul(args[1], lb)  # type: ignore[arg-type]
+            prod = None if lb is None else _mul(args[1], lb)
             return None if prod is None else _exp(prod)
         if kind == "max":
-            return _maxmin(args, _emax)  # type: ignore[arg-type]
+            return _maxmin(args, _emax)
         if kind == "min":
-            return _maxmin(args, _emin)  # type: ignore[arg-type]
+            return _maxmin(args, _emin)
         return _UNARY[kind](a0)
 
     def _indeterminate(self, op: _Op, v: Enclosure, vals: dict[int, Enclosure | None]) -> bool:
@@ -762,7 +763,7 @@ class _Evaluator:
         vals = self.run(roots, env, depth)
         if vals[0] is None:
             return None
-        acc = vals[0]
+        acc: Enclosure | None = vals[0]
         for v in vals[1:]:
             acc = _intersect(acc, v)
         return acc
@@ -941,7 +942,7 @@ class _Search:
         self.strict = strict
         self.max_boxes = max_boxes
         self.deadline = deadline
-        self.variables: list[sp.Symbol] = sorted(expr.free_symbols, key=str)  # type: ignore[arg-type]
+        self.variables: list[sp.Symbol] = sorted(expr.free_symbols, key=str)
         self.tape = _Tape(self.variables)
         self.ev = _Evaluator(self.tape, self.sympy)
         self.f_root = self.tape.node(expr)
@@ -1074,7 +1075,8 @@ class _Search:
             if widths[k] <= 0:
                 k = -1
         side = box.sides[k] if k >= 0 else None
-        if side is None or (not side.bounded and max(abs(side.lo or 0), abs(side.hi or 0)) >= TAIL_LIMIT):
+        if side is None or (not side.bounded and max(abs(side.lo or Fraction(0)),
+                                                         abs(side.hi or Fraction(0))) >= TAIL_LIMIT):
             # a point, or a tail beyond 2**256: it stays undecided; keep searching the rest for a
             # counterexample, but the claim can no longer be proved
             self.abandoned += 1
@@ -1130,7 +1132,7 @@ class _Search:
                 if k in fixed or mv is None:
                     continue
                 dx = _add(reduced[k], _neg(self.point_env([center[k]])[0]))
-                term = None if dx is None else _mul(g, dx)  # type: ignore[arg-type]
+                term = None if dx is None or g is None else _mul(g, dx)
                 mv = None if term is None else _add(mv, term)
             if mv is not None:
                 best = _intersect(best, mv) if fixed else mv
@@ -1219,7 +1221,7 @@ class _Search:
         """Exact numbers near c that may be the minimiser itself: a short rational, an algebraic number."""
         out: list[sp.Expr] = []
         # a convergent p/q much closer to c than 1/q**2 (the usual distance) is likely the root itself
-        tol = Fraction(1, 1 << (prec // 2)) * max(1, abs(c))
+        tol = Fraction(1, 1 << (prec // 2)) * max(Fraction(1), abs(c))
         for conv in _convergents(c):
             if conv.denominator > 1 << (prec // 8):
                 break
@@ -1442,7 +1444,7 @@ def _constant_enclosure(c: sp.Expr) -> Enclosure | None:
 
 
 def _certified_condition(cond: sp.Basic, point: dict[sp.Symbol, sp.Expr],
-                         sympy_call: Callable[[Callable[[], T]], T]) -> bool:
+                         sympy_call: SympyCall) -> bool:
     """Whether a side condition certainly holds at the point (unknown counts as no)."""
     if cond is sp.true:
         return True
