@@ -1263,7 +1263,8 @@ class _Search:
                 if verdict:
                     shown = sp.sstr(cand) if cand in exact else f"{float(cand):.6g}"
                     note = f"tangent at the convex minimum {x} = {shown}"
-                    if note not in self.stats.minima:
+                    # named only at a critical point (at a box end with F' != 0 it is just the box's minimum)
+                    if note not in self.stats.minima and self.critical(cand, prec):
                         self.stats.minima.append(note)
                     self.closed(box, "convexity")
                     return True
@@ -1271,6 +1272,13 @@ class _Search:
             if not limited:  # more bits would not help: bisect instead
                 return False
         return False
+
+    def critical(self, c: sp.Expr, prec: int) -> bool:
+        """Whether F'(c) may be 0 (for the description only)."""
+        with _Precision(prec):
+            at = _rational_point(Fraction(int(c.p), int(c.q))) if c.is_Rational else _constant_enclosure(c)
+            d1 = None if at is None else self.ev.forms(cast("tuple[int, ...]", self.grad[0]), [at], 0)
+        return d1 is None or bool(d1.lo <= 0 <= d1.hi)
 
     def tangent_at(self, box: _Box, c: sp.Expr, prec: int) -> bool | None:
         """F convex on the box, c in the box: F(x) >= F(c) + F'(c)(x - c), bounded below on the box.
