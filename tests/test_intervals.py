@@ -312,6 +312,8 @@ PROVED: list[tuple[str, sp.Expr, sp.Expr, bool, tuple[sp.Basic, ...]]] = [
     ("erf x < 1", sp.erf(x), sp.S.One, True, ()),
     ("log(1 + p) <= p", sp.log(1 + p), p, False, ()),
     ("log(1 + p) >= p/(1 + p)", p / (1 + p), sp.log(1 + p), False, ()),
+    ("softplus(x) > x", x, sp.log(1 + sp.exp(x)), True, ()),
+    ("x**2 + y**2 >= 2 x y", 2 * x * y, x**2 + y**2, False, ()),
     ("x y <= 1 on the unit square", x * y, sp.S.One, False, (x >= 0, x <= 1, y >= 0, y <= 1)),
     ("exp(x) + exp(y) >= 2 exp((x + y)/2) - 1/100 on [-1, 1]^2", 2 * sp.exp((x + y) / 2) - sp.Rational(1, 100),
      sp.exp(x) + sp.exp(y), False, (x >= -1, x <= 1, y >= -1, y <= 1)),
@@ -734,3 +736,26 @@ def test_random_claims_are_sound() -> None:
             outcomes["refuted"] += 1
             assert_certified(claim_expr, strict, decision, domain)
     assert outcomes["proved"] >= 5 and outcomes["refuted"] >= 5, outcomes
+
+
+def test_sympy_zero_is_never_taken_through_floats() -> None:
+    from symgrad.intervals import _sympy_zero
+
+    assert _sympy_zero(sp.exp(x) - 1 - x, {x: sp.S.Zero})
+    assert _sympy_zero(GELU_SUP - GELU_SLOPE, {x: sp.sqrt(2)})
+    assert not _sympy_zero(sp.exp(x) - 1 - x, {x: sp.Rational(1, 3)})
+    # exactly zero, but SymPy's Float arithmetic rounds, so it is not a certificate
+    assert not _sympy_zero(x - sp.Float(0.5), {x: sp.S.Half})
+    assert not _sympy_zero(x - sp.S.Half, {x: sp.Float(0.5)})
+
+
+def test_floats_are_exact_binary_numbers() -> None:
+    # Float(0.1) is 0.1000000000000000055511151231257827...: above 1/10. (Unevaluated sums:
+    # SymPy's own Float arithmetic would round 0.1 - 1/10 to 0.0 before we see it.)
+    domain = Domain.build([x])
+    above = sp.Add(sp.Float(0.1), -sp.Rational(1, 10), x**2, evaluate=False)
+    d = decide_sign(above, domain, True)
+    assert d is not None and d.proved
+    below = sp.Add(sp.Rational(1, 10), -sp.Float(0.1), x**2, evaluate=False)
+    d = decide_sign(below, domain, False)
+    assert d is not None and d.counterexample is not None and d.counterexample[x] ** 2 < sp.Rational(1, 10**16)

@@ -30,7 +30,9 @@ What is rigorous, and why
   box shrinks to a face); (3) the mean-value form ``F(m) + sum dF/dv(X) (X - m)``;
   (4) in one variable, concavity (``F'' <= 0``: the minimum is at an end) or convexity
   (``F'' >= 0``: ``F(x) >= F(c) + F'(c)(x - c)`` for ``c`` in the box, with ``c`` put at
-  the minimum by Newton's method at 128-1024 bits). Derivatives are SymPy's formal ones;
+  the minimum by Newton's method at 128-1024 bits). ``F`` itself is also enclosed through
+  equal forms (SymPy's ``factor``; ``log(1 + e^u) = u + log(1 + e^-u)``), intersected with
+  its own enclosure, which must be defined. Derivatives are SymPy's formal ones;
   they are the true derivatives wherever their enclosure is defined, because the only
   non-smooth primitives (``Abs``, ``Max``, ``Min``) differentiate to ``sign`` or
   ``Heaviside``, which the evaluator rejects, and ``t**(p/q)`` is one-sided
@@ -61,7 +63,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Callable, Iterable, NamedTuple, Sequence, TypeVar
+from typing import Any, Callable, Iterable, NamedTuple, Sequence, TypeVar, cast
 
 import sympy as sp
 from flint import arb, ctx, fmpq
@@ -73,6 +75,8 @@ from .functions import sigmoid
 __all__ = ["Decision", "Enclosure", "decide_sign", "enclose", "BASE_PREC", "MAX_PREC"]
 
 T = TypeVar("T")
+#: Runs a SymPy computation under the safety net (or directly).
+SympyCall = Callable[[Callable[[], Any]], Any]
 
 #: Working precision (bits) of the branch and bound; raised per box up to MAX_PREC.
 BASE_PREC = 53
@@ -86,6 +90,8 @@ DERIVATIVE_REFINE_DEPTH = 1
 REFINE_SIZE = 120
 FACTOR_SIZE = 150
 NEWTON_STEPS = 60
+#: At most this many exact evaluations by SymPy at candidate minimisers per decision.
+EXACT_CHECKS = 40
 #: Tails are not split beyond |x| >= 2**256 (an undecided tail there leaves the claim undecided).
 TAIL_LIMIT = 2**256
 
@@ -502,6 +508,38 @@ _FUNCTIONS: dict[type, str] = {
 # The tape: SymPy trees compiled once, shared sub-expressions evaluated once
 
 
+def _softplus_split(t: sp.Basic) -> sp.Basic:
+    """log(1 + exp(u)) = u + log(1 + exp(-u)) (every real u): the oo - oo of softplus(u) - u disappears."""
+    if isinstance(t, sp.log) and isinstance(t.args[0], sp.Add) and len(t.args[0].args) == 2:
+        one, other = sorted(t.args[0].args, key=lambda a: a != 1)
+        if one == 1 and isinstance(other, sp.exp):
+            u = other.args[0]
+            return u + sp.log(1 + sp.exp(-u))
+    return t
+
+
+@functools.lru_cache(maxsize=1024)
+def _equal_forms(e: sp.Expr) -> tuple[sp.Expr, ...]:
+    """Other expressions equal to ``e`` wherever ``e`` is defined: factored, softplus split.
+
+    Their enclosures are intersected with that of ``e`` (whose own must be defined), so a
+    form may be tighter (``(x - y)**2`` for ``x**2 - 2*x*y + y**2``) but never decides alone.
+    """
+    forms: list[sp.Expr] = []
+    if not e.has(sp.Float) and _size(e) <= FACTOR_SIZE:
+        try:
+            factored = sp.factor(e)
+            if factored != e:
+                forms.append(factored)
+        except (sp.PolynomialError, ValueError, TypeError):
+            pass
+    logs = {t: _softplus_split(t) for t in e.atoms(sp.log)}
+    split = e.xreplace({t: u for t, u in logs.items() if u is not t})
+    if split != e:
+        forms.append(split)
+    return tuple(forms)
+
+
 def _size(e: sp.Basic) -> int:
     return sum(1 for _ in sp.preorder_traversal(e))
 
@@ -545,7 +583,7 @@ class _Tape:
         variables: frozenset[int] = frozenset().union(*(self.ops[i].variables for i in args)) if args \
             else frozenset()
         if kind == "var":
-            variables = frozenset({int(data)})  # type: ignore[call-overload]
+            variables = frozenset({cast(int, data)})
         self.ops.append(_Op(kind, args, data, expr, variables))
         return len(self.ops) - 1
 
@@ -634,7 +672,7 @@ def _compile_forms(tape: _Tape, forms: Sequence[sp.Expr]) -> tuple[int, ...] | N
 class _Evaluator:
     """Evaluates tape nodes over a box; refines indeterminate forms by monotonicity."""
 
-    def __init__(self, tape: _Tape, sympy_call: Callable[[Callable[[], T]], T]) -> None:
+    def __init__(self, tape: _Tape, sympy_call: SympyCall) -> None:
         self.tape = tape
         self.sympy_call = sympy_call
         self.refinements = 0
@@ -656,43 +694,40 @@ class _Evaluator:
     def _compute(op: _Op, vals: dict[int, Enclosure | None], env: Sequence[Enclosure]) -> Enclosure | None:
         kind = op.kind
         if kind == "var":
-            return env[op.data]  # type: ignore[index]
+            return env[cast(int, op.data)]
         if kind == "num":
-            q: Fraction = op.data  # type: ignore[assignment]
-            return _ball(_arb_of(q))
+            return _ball(_arb_of(cast(Fraction, op.data)))
         if kind == "pi":
             return _ball(arb.pi())
         if kind == "e":
             return _ball(arb.const_e())
-        args = [vals[a] for a in op.args]
-        if any(a is None for a in args):
+        maybe = [vals[a] for a in op.args]
+        if any(a is None for a in maybe):
             return None
-        a0: Enclosure = args[0]  # type: ignore[assignment]
+        args = cast("list[Enclosure]", maybe)
+        a0 = args[0]
+        acc: Enclosure | None = a0
         if kind == "add":
-            acc: Enclosure | None = a0
             for a in args[1:]:
-                acc = _add(acc, a) if acc is not None else None  # type: ignore[arg-type]
+                acc = None if acc is None else _add(acc, a)
             return acc
         if kind == "mul":
-            acc = a0
             for a in args[1:]:
-                acc = _mul(acc, a) if acc is not None else None  # type: ignore[arg-type]
+                acc = None if acc is None else _mul(acc, a)
             return acc
         if kind == "powi":
-            return _powi(a0, op.data)  # type: ignore[arg-type]
+            return _powi(a0, cast(int, op.data))
         if kind == "powq":
-            p, q2 = op.data  # type: ignore[misc]
-            return _powq(a0, p, q2)
+            p, q = cast("tuple[int, int]", op.data)
+            return _powq(a0, p, q)
         if kind == "powg":  # b**e = exp(e log b), b > 0
             lb = _log(a0)
-            if lb is None:
-                return None
-            prod = _mul(args[1], lb)  # type: ignore[arg-type]
+            prod = None if lb is None else _mul(args[1], lb)
             return None if prod is None else _exp(prod)
         if kind == "max":
-            return _maxmin(args, _emax)  # type: ignore[arg-type]
+            return _maxmin(args, _emax)
         if kind == "min":
-            return _maxmin(args, _emin)  # type: ignore[arg-type]
+            return _maxmin(args, _emin)
         return _UNARY[kind](a0)
 
     def _indeterminate(self, op: _Op, v: Enclosure, vals: dict[int, Enclosure | None]) -> bool:
@@ -728,7 +763,7 @@ class _Evaluator:
         vals = self.run(roots, env, depth)
         if vals[0] is None:
             return None
-        acc = vals[0]
+        acc: Enclosure | None = vals[0]
         for v in vals[1:]:
             acc = _intersect(acc, v)
         return acc
@@ -907,10 +942,11 @@ class _Search:
         self.strict = strict
         self.max_boxes = max_boxes
         self.deadline = deadline
-        self.variables: list[sp.Symbol] = sorted(expr.free_symbols, key=str)  # type: ignore[arg-type]
+        self.variables: list[sp.Symbol] = sorted(expr.free_symbols, key=str)
         self.tape = _Tape(self.variables)
         self.ev = _Evaluator(self.tape, self.sympy)
         self.f_root = self.tape.node(expr)
+        self.f_roots: tuple[int, ...] = (self.f_root,)
         self.stats = _Stats()
         self.grad: list[tuple[int, ...] | None] = []
         self.grad_exprs: list[list[sp.Expr]] = []
@@ -919,6 +955,7 @@ class _Search:
         self.exact_cache: dict[tuple[sp.Expr, sp.Expr], bool] = {}
         self.tried_algebraic: set[Fraction] = set()
         self.abandoned = 0
+        self.exact_checks = 0
 
     # -- SymPy under the safety net ------------------------------------------
     def sympy(self, fn: Callable[[], T]) -> T:
@@ -927,6 +964,8 @@ class _Search:
         return run_within(fn, self.deadline.remaining)
 
     def prepare(self) -> None:
+        forms = self.sympy(lambda: _equal_forms(self.expr))
+        self.f_roots = _compile_forms(self.tape, (self.expr, *forms)) or (self.f_root,)
         for v in self.variables:
             forms = self.sympy(lambda: _derivative_forms(self.expr, v))
             self.grad.append(_compile_forms(self.tape, forms))
@@ -938,8 +977,8 @@ class _Search:
 
     # -- evaluation helpers ----------------------------------------------------
     def f_on(self, env: Sequence[Enclosure]) -> Enclosure | None:
-        (value,) = self.ev.run([self.f_root], env)
-        return value
+        """F over the box: the given expression's enclosure, intersected with equal forms'."""
+        return self.ev.forms(self.f_roots, env, REFINE_DEPTH)
 
     def point_env(self, point: Sequence[Fraction]) -> list[Enclosure]:
         return [_rational_point(q) for q in point]
@@ -1036,7 +1075,8 @@ class _Search:
             if widths[k] <= 0:
                 k = -1
         side = box.sides[k] if k >= 0 else None
-        if side is None or (not side.bounded and max(abs(side.lo or 0), abs(side.hi or 0)) >= TAIL_LIMIT):
+        if side is None or (not side.bounded and max(abs(side.lo or Fraction(0)),
+                                                         abs(side.hi or Fraction(0))) >= TAIL_LIMIT):
             # a point, or a tail beyond 2**256: it stays undecided; keep searching the rest for a
             # counterexample, but the claim can no longer be proved
             self.abandoned += 1
@@ -1092,7 +1132,7 @@ class _Search:
                 if k in fixed or mv is None:
                     continue
                 dx = _add(reduced[k], _neg(self.point_env([center[k]])[0]))
-                term = None if dx is None else _mul(g, dx)  # type: ignore[arg-type]
+                term = None if dx is None or g is None else _mul(g, dx)
                 mv = None if term is None else _add(mv, term)
             if mv is not None:
                 best = _intersect(best, mv) if fixed else mv
@@ -1138,11 +1178,18 @@ class _Search:
 
     def newton(self, lo: Fraction, hi: Fraction, prec: int) -> Fraction:
         """A point of [lo, hi] where F' (increasing there) is 0 to about ``prec`` bits."""
-        c = next((r for r in self.roots_cache if lo <= r <= hi), None)
-        if c is None:
-            c = _Side(lo, hi, False, False).split_point
         a, b = lo, hi
         with _Precision(prec):
+            # F' is increasing: if it has one sign at an end, that end is the minimiser
+            d_lo, _ = self.derivative_at(self.point_env([lo]))
+            if d_lo is not None and d_lo.lo >= 0:
+                return lo
+            d_hi, _ = self.derivative_at(self.point_env([hi]))
+            if d_hi is not None and d_hi.hi <= 0:
+                return hi
+            c = next((r for r in self.roots_cache if lo <= r <= hi), None)
+            if c is None:
+                c = _Side(lo, hi, False, False).split_point
             for _ in range(NEWTON_STEPS):
                 if b - a <= Fraction(1 + abs(c)) / (1 << prec):  # the root is pinned (maybe at an end)
                     break
@@ -1174,7 +1221,7 @@ class _Search:
         """Exact numbers near c that may be the minimiser itself: a short rational, an algebraic number."""
         out: list[sp.Expr] = []
         # a convergent p/q much closer to c than 1/q**2 (the usual distance) is likely the root itself
-        tol = Fraction(1, 1 << (prec // 2)) * max(1, abs(c))
+        tol = Fraction(1, 1 << (prec // 2)) * max(Fraction(1), abs(c))
         for conv in _convergents(c):
             if conv.denominator > 1 << (prec // 8):
                 break
@@ -1194,6 +1241,9 @@ class _Search:
         """SymPy's own evaluation of ``e`` at ``x = at`` gives the integer 0 (no Floats involved)."""
         key = (e, at)
         if key not in self.exact_cache:
+            if self.exact_checks >= EXACT_CHECKS:  # a count, so the answer stays deterministic
+                return False
+            self.exact_checks += 1
             self.exact_cache[key] = self.sympy(lambda: _sympy_zero(e, {self.variables[0]: at}))
         return self.exact_cache[key]
 
@@ -1213,7 +1263,8 @@ class _Search:
                 if verdict:
                     shown = sp.sstr(cand) if cand in exact else f"{float(cand):.6g}"
                     note = f"tangent at the convex minimum {x} = {shown}"
-                    if note not in self.stats.minima:
+                    # named only at a critical point (at a box end with F' != 0 it is just the box's minimum)
+                    if note not in self.stats.minima and self.critical(cand, prec):
                         self.stats.minima.append(note)
                     self.closed(box, "convexity")
                     return True
@@ -1222,8 +1273,15 @@ class _Search:
                 return False
         return False
 
+    def critical(self, c: sp.Expr, prec: int) -> bool:
+        """Whether F'(c) may be 0 (for the description only)."""
+        with _Precision(prec):
+            at = _rational_point(Fraction(int(c.p), int(c.q))) if c.is_Rational else _constant_enclosure(c)
+            d1 = None if at is None else self.ev.forms(cast("tuple[int, ...]", self.grad[0]), [at], 0)
+        return d1 is None or bool(d1.lo <= 0 <= d1.hi)
+
     def tangent_at(self, box: _Box, c: sp.Expr, prec: int) -> bool | None:
-        """F convex on the box, c in the box: F(x) >= F(c) + F'(c)(x - c) >= F(c) - |F'(c)| r.
+        """F convex on the box, c in the box: F(x) >= F(c) + F'(c)(x - c), bounded below on the box.
 
         True: the box is closed. False: it is not. None: not at this precision, but the
         bound failed by less than about 2**(-prec/4): more bits may close it.
@@ -1245,7 +1303,10 @@ class _Search:
             if not (cball.lo >= lo_end and cball.hi <= hi_end):
                 return False
             env = [cball]
-            f_zero = self.exactly_zero(self.expr, c)
+            ball = self.f_on(env)
+            # SymPy is asked only when the ball cannot tell, and only about short numbers
+            short = not c.is_Rational or c.q <= 1 << max(16, prec // 8)
+            f_zero = bool(short and (ball is None or ball.lo <= 0 <= ball.hi) and self.exactly_zero(self.expr, c))
             d_zero = f_zero and any(self.exactly_zero(g, c) for g in self.grad_exprs[0])
             if f_zero and c.is_Rational and self.strict:
                 self.report(dict(zip(self.variables, [c])), "SymPy evaluates the expression to exactly 0 there "
@@ -1253,8 +1314,8 @@ class _Search:
             if f_zero and self.strict:
                 if self.domain.intervals[self.variables[0]].contains(c) if c.is_Rational else \
                         _strictly_inside(cball, box.sides[0]):
-                    raise _GiveUp("a strict claim fails at an irrational point")
-            fc = Enclosure(_ZERO, _ZERO) if f_zero else self.f_on(env)
+                    raise _GiveUp("a strict claim fails at a point that is no certified rational counterexample")
+            fc = Enclosure(_ZERO, _ZERO) if f_zero else ball
             if fc is None:
                 return False
             if fc.negative(self.strict) and c.is_Rational:
@@ -1391,7 +1452,7 @@ def _constant_enclosure(c: sp.Expr) -> Enclosure | None:
 
 
 def _certified_condition(cond: sp.Basic, point: dict[sp.Symbol, sp.Expr],
-                         sympy_call: Callable[[Callable[[], T]], T]) -> bool:
+                         sympy_call: SympyCall) -> bool:
     """Whether a side condition certainly holds at the point (unknown counts as no)."""
     if cond is sp.true:
         return True
