@@ -739,7 +739,7 @@ def test_random_claims_are_sound() -> None:
 
 
 def test_sympy_zero_is_never_taken_through_floats() -> None:
-    from symgrad.intervals import _sympy_zero
+    from symgrad.core.intervals import _sympy_zero
 
     assert _sympy_zero(sp.exp(x) - 1 - x, {x: sp.S.Zero})
     assert _sympy_zero(GELU_SUP - GELU_SLOPE, {x: sp.sqrt(2)})
