@@ -68,6 +68,17 @@ class Interval:
 _MAGNITUDES = tuple(sp.Integer(10) ** k for k in (2, 3, 4, 6, 9))
 
 
+def _huge_integers(expr: sp.Basic) -> dict[sp.Basic, sp.Basic]:
+    """Integers too long for ``str`` (Python refuses beyond 4300 digits), named by a digest of their bytes."""
+    out: dict[sp.Basic, sp.Basic] = {}
+    for number in expr.atoms(sp.Integer):
+        value = int(number)
+        if value.bit_length() > 12_000:
+            raw = value.to_bytes((value.bit_length() + 8) // 8, "big", signed=True)
+            out[number] = sp.Symbol("_integer_" + hashlib.sha256(raw).hexdigest()[:16])
+    return out
+
+
 def stable_seed(*parts: object) -> int:
     """A seed that depends only on the text of ``parts`` (not on PYTHONHASHSEED).
 
@@ -80,7 +91,7 @@ def stable_seed(*parts: object) -> int:
         if isinstance(p, sp.Basic):
             for d in sorted(p.atoms(sp.Dummy), key=lambda d: sp.srepr(p).find(sp.srepr(d))):
                 dummies.setdefault(d, sp.Symbol(f"_dummy{len(dummies)}", **d.assumptions0))
-            texts.append(sp.srepr(p.xreplace(dummies)))
+            texts.append(sp.srepr(p.xreplace(dummies).xreplace(_huge_integers(p))))
         else:
             texts.append(str(p))
     digest = hashlib.sha256("\x1f".join(texts).encode()).digest()

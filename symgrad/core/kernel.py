@@ -291,6 +291,11 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     else:
         small, big = left, right
     complex_symbols = _complex_symbols(left, right, assumptions)
+    if rel is not Relation.EQ and (left.has(sp.I) or right.has(sp.I)) \
+            and not (left.is_extended_real and right.is_extended_real):
+        raise InputError(f"step {index}: '{rel.value}' between quantities that need not be real "
+                         f"({left if not left.is_extended_real else right} involves i); only '=' is checked "
+                         "over the complex numbers")
     if complex_symbols and rel is not Relation.EQ:
         names = ", ".join(sorted(map(str, complex_symbols)))
         raise InputError(f"step {index}: '{rel.value}' between quantities that need not be real: {names} "
@@ -300,14 +305,14 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     # and an equality through the modulus of the difference.
     sample_small, sample_big, to_complex = small, big, _complex_coordinates(complex_symbols)
     if to_complex:
-        sample_small, sample_big = sp.S.Zero, sp.Abs((big - small).xreplace(to_complex))
+        sample_small, sample_big = sp.S.Zero, (big - small).xreplace(to_complex)
     domain = Domain.build(sample_small.free_symbols | sample_big.free_symbols | left.free_symbols
                           - set(complex_symbols) | right.free_symbols - set(complex_symbols), assumptions)
     seed = stable_seed(options.seed, lhs, rel.value, rhs)
 
     def sample(count: int, offset: int, fraction: float) -> _Evidence:
         found = _sample(sample_small, sample_big, rel, domain, count, seed + offset, options.digits, deadline,
-                        fraction)
+                        fraction, modulus=bool(to_complex))
         if to_complex and found.counterexample is not None:
             found.counterexample = _complex_counterexample(found.counterexample, to_complex, small, big)
         return found
@@ -397,7 +402,7 @@ def _complex_coordinates(symbols: list[sp.Symbol]) -> dict[sp.Symbol, sp.Expr]:
     """``z -> a + b i`` with fresh real ``a``, ``b`` (``b i`` alone for an imaginary ``z``)."""
     out: dict[sp.Symbol, sp.Expr] = {}
     for z in symbols:
-        im = sp.Symbol(f"Im({z})", real=True, nonzero=bool(z.is_imaginary))
+        im = sp.Symbol(f"Im({z})", real=True, nonzero=True) if z.is_imaginary else sp.Symbol(f"Im({z})", real=True)
         out[z] = sp.I * im if z.is_imaginary else sp.Symbol(f"Re({z})", real=True) + sp.I * im
     return out
 
@@ -548,7 +553,7 @@ def _real_number(value: sp.Expr) -> bool:
 
 
 def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: int, seed: int,
-            digits: int, deadline: Deadline, fraction: float) -> _Evidence:
+            digits: int, deadline: Deadline, fraction: float, modulus: bool = False) -> _Evidence:
     """Evaluate ``big - small`` at sample points; stop at the first counterexample.
 
     A point is a counterexample only when the failure is certain: exactly (rational
@@ -570,7 +575,7 @@ def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: 
             break
         try:
             remaining = max(stop_at - time.perf_counter(), 1e-3)
-            outcome = deadline.run(lambda: _evaluate(small, big, slack_expr, point, digits, heavy),
+            outcome = deadline.run(lambda: _evaluate(small, big, slack_expr, point, digits, heavy, modulus),
                                    min(1.0, remaining / max(deadline.remaining, 1e-9)))
         except OutOfTime:
             break
@@ -642,7 +647,12 @@ def _confirmed(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], digits: int,
                fails: Callable[[sp.Expr], bool]) -> bool:
     """Re-evaluate ``expr`` at twice the precision: the failure must still be certain."""
     value, how = _certified(_at(expr, point, heavy=True), 2 * digits)
-    return how == _CERTIFIED and value is not None and _real_number(value) and fails(value)
+    if how != _CERTIFIED or value is None or not value.is_number:
+        return False
+    if not _real_number(value):  # a complex difference (an equality over the complex numbers)
+        re, im = value.as_real_imag()
+        value = sp.sqrt(re**2 + im**2).evalf(2 * digits)
+    return _real_number(value) and fails(value)
 
 
 def _at(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], heavy: bool) -> sp.Expr:
@@ -672,13 +682,20 @@ def _exactly_zero(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], deadline: Dead
 
 
 def _evaluate(small: sp.Expr, big: sp.Expr, slack_expr: sp.Expr, point: dict[sp.Symbol, sp.Expr],
-              digits: int, heavy: bool = False) -> tuple[sp.Expr, sp.Expr, sp.Expr, str] | None:
+              digits: int, heavy: bool = False, modulus: bool = False) -> tuple[sp.Expr, sp.Expr, sp.Expr, str] | None:
     """Both sides and ``big - small`` at ``point``, and how well the difference is known.
 
     Exact if both sides are rational there; else ``digits`` digits, certified when
     evalf can guarantee them. Returns None when a side is not a finite real number
     there (outside its domain).
     """
+    if modulus:  # an equality over the complex numbers: |big - small| at the point
+        value, how = _certified(_at(slack_expr, point, heavy), digits)
+        if value is None or not value.is_number or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+            return None
+        re, im = value.as_real_imag()
+        size = sp.sqrt(re**2 + im**2).evalf(digits)
+        return sp.S.Zero, size, size, how if _real_number(size) else _ROUGH
     if not heavy:
         s_val = small.xreplace(point)
         b_val = big.xreplace(point)
