@@ -291,11 +291,11 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     else:
         small, big = left, right
     complex_symbols = _complex_symbols(left, right, assumptions)
-    if rel is not Relation.EQ and (left.has(sp.I) or right.has(sp.I)) \
-            and not (left.is_extended_real and right.is_extended_real):
+    written = [side for side in (lhs, rhs) if isinstance(side, sp.Basic) and side.has(sp.I)
+               and not side.is_extended_real]
+    if rel is not Relation.EQ and written:  # as the user wrote it (SymPy's closed forms may pass through i)
         raise InputError(f"step {index}: '{rel.value}' between quantities that need not be real "
-                         f"({left if not left.is_extended_real else right} involves i); only '=' is checked "
-                         "over the complex numbers")
+                         f"({written[0]} involves i); only '=' is checked over the complex numbers")
     if complex_symbols and rel is not Relation.EQ:
         names = ", ".join(sorted(map(str, complex_symbols)))
         raise InputError(f"step {index}: '{rel.value}' between quantities that need not be real: {names} "
@@ -432,13 +432,25 @@ def _decide(expr: sp.Expr, rel: Relation, domain: Domain, deadline: Deadline) ->
     Each procedure is sound on its own: it proves the claim on the whole domain or
     proposes a point, which :func:`_recheck` evaluates again before it is believed.
     """
-    attempts: list[Callable[[float], Any]] = []
+    # (what was done to the claim first, the procedure)
+    attempts: list[tuple[str, Callable[[float], Any]]] = []
+    powers = _exponentials_as_powers(expr, domain)
+    via_powers = "exponentials written as powers of t = exp(g x) > 0 with t >= 1 + g x; "
     if rel is Relation.EQ:
-        attempts.append(lambda seconds: real_algebra.decide_zero(expr, domain, seconds=seconds))
+        attempts.append(("", lambda seconds: real_algebra.decide_zero(expr, domain, seconds=seconds)))
+        if powers is not None:
+            attempts.append((via_powers, lambda seconds: real_algebra.decide_zero(*powers, seconds=seconds)))
     else:
-        attempts.append(lambda seconds: real_algebra.decide_sign(expr, domain, rel.strict, seconds=seconds))
-        attempts.append(lambda seconds: intervals.decide_sign(expr, domain, rel.strict, seconds=seconds))
-    for attempt in attempts:
+        attempts.append(("", lambda seconds: real_algebra.decide_sign(expr, domain, rel.strict, seconds=seconds)))
+        if powers is not None:
+            attempts.append((via_powers,
+                             lambda seconds: real_algebra.decide_sign(*powers, rel.strict, seconds=seconds)))
+        attempts.append(("", lambda seconds: intervals.decide_sign(expr, domain, rel.strict, seconds=seconds)))
+        if expr.has(*_HYPERBOLIC):
+            rewritten = expr.rewrite(sp.exp)
+            attempts.append(("hyperbolic functions written with exp; ",
+                             lambda seconds: intervals.decide_sign(rewritten, domain, rel.strict, seconds=seconds)))
+    for done_first, attempt in attempts:
         seconds = min(_PROCEDURE_SECONDS, deadline.remaining * 0.5)
         if seconds <= 0.05:
             break
@@ -449,10 +461,57 @@ def _decide(expr: sp.Expr, rel: Relation, domain: Domain, deadline: Deadline) ->
         if answer is None:
             continue
         if answer.proved:
-            return _Decided(True, answer.method)
+            return _Decided(True, done_first + answer.method)
         if answer.counterexample:
-            return _Decided(False, answer.method, dict(answer.counterexample))
+            return _Decided(False, done_first + answer.method, dict(answer.counterexample))
     return None
+
+
+_HYPERBOLIC = (sp.sinh, sp.cosh, sp.tanh)
+
+
+def _exponentials_as_powers(expr: sp.Expr, domain: Domain) -> tuple[sp.Expr, Domain] | None:
+    """``expr`` with exponentials of linear forms as powers of one positive variable per symbol.
+
+    Law: ``exp(c x + d) = exp(d) t**(c/g)`` with ``t = exp(g x)`` and ``g`` the gcd of the
+    coefficients of ``x`` in every exponent, so exponents become integers. The fresh ``t``
+    is positive and ``t >= 1 + g x`` (both true laws of ``exp``), so a claim proved for
+    every such ``t`` holds for ``exp(g x)``; ``sinh``, ``cosh``, ``tanh`` and the
+    functions of :data:`DEFINITIONS` are written with ``exp`` first. None when nothing
+    changes or an exponent is not linear with rational coefficients.
+    """
+    rewritten = by_definitions(expr)
+    if rewritten.has(*_HYPERBOLIC):
+        rewritten = rewritten.rewrite(sp.exp)
+    exponentials = rewritten.atoms(sp.exp)
+    if not exponentials:
+        return None
+    gcds: dict[sp.Symbol, sp.Rational] = {}
+    for e in exponentials:
+        for term, coefficient in sp.expand(e.args[0]).as_coefficients_dict().items():
+            if term == 1:
+                if not coefficient.is_Rational:
+                    return None
+                continue
+            if not (isinstance(term, sp.Symbol) and term.is_real and coefficient.is_Rational):
+                return None
+            gcds[term] = sp.gcd(gcds.get(term, coefficient), coefficient)
+    fresh = {x: sp.Dummy(f"exp_{x}", positive=True) for x in sorted(gcds, key=str)}
+
+    def as_power(e: sp.exp) -> sp.Expr:
+        out: sp.Expr = sp.S.One
+        for term, coefficient in sp.expand(e.args[0]).as_coefficients_dict().items():
+            out *= sp.exp(coefficient) if term == 1 else fresh[term] ** (coefficient / gcds[term])
+        return out
+
+    powered = rewritten.xreplace({e: as_power(e) for e in exponentials})
+    if powered == expr or powered.has(sp.exp) and not powered.free_symbols & set(fresh.values()):
+        return None
+    laws = [t >= 1 + gcds[x] * x for x, t in fresh.items()]
+    try:
+        return powered, Domain.build(powered.free_symbols | set(domain.intervals), (*domain.conditions, *laws))
+    except InputError:
+        return None
 
 
 #: The longest a decision procedure may run for one step (seconds); z3 and arb bound
