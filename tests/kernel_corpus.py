@@ -760,6 +760,12 @@ MAY_STAY_UNDECIDED: dict[str, str] = {
     "double-root-cubic-positive":
         "the counterexamples are the roots of an irreducible cubic (casus irreducibilis): the refuter "
         "must return an exact algebraic point and certify a zero there",
+    "sin-below-one":
+        "fails only at the transcendental points pi/2 + 2 pi k, where an equality must be certified "
+        "exactly: intervals only ever see sin x < 1 + tiny, and sin is not real algebra",
+    "x-pow-x-above-min":
+        "fails only at the transcendental point 1/e, where an equality of transcendental numbers must "
+        "be certified exactly",
 }
 
 
