@@ -451,7 +451,7 @@ def _decide(expr: sp.Expr, rel: Relation, domain: Domain, deadline: Deadline) ->
             attempts.append(("hyperbolic functions written with exp; ",
                              lambda seconds: intervals.decide_sign(rewritten, domain, rel.strict, seconds=seconds)))
     for done_first, attempt in attempts:
-        seconds = min(_PROCEDURE_SECONDS, deadline.remaining * 0.5)
+        seconds = deadline.remaining * _PROCEDURE_SHARE
         if seconds <= 0.05:
             break
         try:
@@ -514,9 +514,10 @@ def _exponentials_as_powers(expr: sp.Expr, domain: Domain) -> tuple[sp.Expr, Dom
         return None
 
 
-#: The longest a decision procedure may run for one step (seconds); z3 and arb bound
-#: their own work by counts (z3's resource limit, arb's number of boxes) well before this.
-_PROCEDURE_SECONDS = 3.0
+#: The share of the step's remaining budget a decision procedure may use. Their answers are
+#: bounded by counts (z3's resource limit, arb's number of boxes), so the same step gets the
+#: same answer on a loaded machine; the time is only a safety net that turns an answer into none.
+_PROCEDURE_SHARE = 0.6
 
 
 def _recheck(small: sp.Expr, big: sp.Expr, rel: Relation, point: dict[sp.Symbol, sp.Expr],
