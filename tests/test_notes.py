@@ -352,3 +352,26 @@ def test_fuzz_documents(monkeypatch: pytest.MonkeyPatch, pieces: list[str], fmt:
     for problem in report.problems:
         assert problem.line >= 1
     repr(report)
+
+
+# ---------------------------------------------------------------------------
+# The two defects of the "notes nobody here wrote" issue
+# ---------------------------------------------------------------------------
+
+
+def test_text_function_names_are_never_dropped() -> None:
+    """``\\text{ReLU}(x) = x`` was read as ``x = x`` and proved: it must not be proved."""
+    report = check(r"$$ \text{ReLU}(x) = x $$")
+    (step,) = report.steps
+    assert step.verdict.status is not sg.Status.PROVED
+    assert step.verdict.status is sg.Status.REFUTED  # ReLU is Max(0, x)
+    assert not report.ok
+    swish = check(r"$$ \text{swish}(x) + 1 = x\sigma(x) $$").steps[0].verdict
+    assert "swish" in str(swish.lhs) and swish.status is not sg.Status.PROVED
+
+
+def test_a_display_the_kernel_cannot_evaluate_never_stops_the_file() -> None:
+    text = "$$ v = \\frac1m \\sum_{i=1}^m (x_i - \\mu)^2 $$\n\n$$ a = a $$\n"
+    report = check(text)
+    assert [s.line for s in report.steps] == [1, 3]
+    assert report.steps[1].verdict.status is sg.Status.PROVED

@@ -38,10 +38,10 @@ from typing import Iterator, Sequence
 import sympy as sp
 
 from ..core.errors import ChainError, InputError, SymgradError
-from ..core.kernel import CheckOptions
+from ..core.kernel import CheckOptions, decide
 from ..proofs.proof import check
 from ..proofs.proof import Proof, Report, calc
-from ..core.verdicts import Status, Verdict
+from ..core.verdicts import Justification, Relation, Status, Verdict
 from .notation import (
     ParseError,
     SymbolTable,
@@ -462,6 +462,8 @@ def _apply_directive(directive: _Directive, scope: _Scope, lines: _Lines, path: 
                                  line, column)
         except ParseError as exc:
             problems.append(NoteProblem(path, exc.line or line, exc.column, exc.message))
+        except Exception as exc:  # noqa: BLE001 - a bad declaration costs only itself
+            problems.append(NoteProblem(path, line, column, f"cannot read the declaration: {_reason(exc)}"))
 
 
 def _evaluates_false(condition: sp.Basic) -> bool:
@@ -515,7 +517,11 @@ def check_text(text: str, fmt: str = "markdown", *, path: str | None = None,
             continue
         table = file_scope.table.merged(scope.table)
         assumptions = file_scope.assumptions + scope.assumptions
-        found, unreadable, fragments = _check_display(event, table, assumptions, lines, name, options)
+        try:
+            found, unreadable, fragments = _check_display(event, table, assumptions, lines, name, options)
+        except Exception as exc:  # noqa: BLE001 - one bad display never costs the rest of the file
+            line, column = lines.at(event.offset)
+            found, unreadable, fragments = [], [NoteProblem(name, line, column, f"not checked: {_reason(exc)}")], 0
         chains += found
         problems += unreadable
         not_chains += fragments
@@ -543,7 +549,7 @@ def _check_display(math: _Math, table: SymbolTable, assumptions: Sequence[sp.Bas
                     proof = proof.step(link.relation, link.rhs, by=_justification_text(link.note))
                 except ChainError as exc:
                     raise _Located(str(exc), link.line, link.column) from None
-            report = check(proof, options)
+            report = _check_proof(proof, options)
         except _Located as exc:
             problems.append(NoteProblem(path, exc.line, exc.column, exc.message))
             continue
@@ -552,6 +558,42 @@ def _check_display(math: _Math, table: SymbolTable, assumptions: Sequence[sp.Bas
             continue
         chains.append(NoteChain(path, source.line, proof, report, tuple(link.line for link in source.links)))
     return chains, problems, display.fragments
+
+
+def _check_proof(proof: Proof, options: CheckOptions | None) -> Report:
+    """The kernel's report; a step the kernel cannot handle is "not checked" with the reason, never a crash."""
+    try:
+        return check(proof, options)
+    except Exception:  # noqa: BLE001 - fall back to one step at a time, below
+        pass
+    verdicts: list[Verdict] = []
+    for index, (lhs, relation, rhs, by) in enumerate(proof.links(), start=1):
+        try:
+            verdict = decide(lhs, relation, rhs, proof.assumptions, proof.definitions, options,
+                             index=index, by=by)
+        except Exception as exc:  # noqa: BLE001 - reported on the step, never raised
+            verdict = not_checked(index, lhs, relation, rhs, _reason(exc), by)
+        verdicts.append(verdict)
+    return Report(proof, tuple(verdicts))
+
+
+#: The method of a step the kernel was not asked to (or could not) decide.
+NOT_CHECKED = "not checked"
+
+
+def not_checked(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, reason: str,
+                by: Justification | None = None) -> Verdict:
+    """An ``unknown`` verdict that says why the step was not checked."""
+    return Verdict(index=index, lhs=lhs, relation=relation, rhs=rhs, status=Status.UNKNOWN,
+                   method=NOT_CHECKED, by=by or Justification(), note=f"not checked: {reason}")
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, SymgradError):
+        return text or type(exc).__name__
+    return f"SymPy could not evaluate it ({type(exc).__name__}: {text})" if text else \
+        f"SymPy could not evaluate it ({type(exc).__name__})"
 
 
 def _justification_text(note: str | None) -> str | None:

@@ -56,6 +56,25 @@ def subscript_name(base: str, indices: Sequence[sp.Expr]) -> str:
     return f"{base}_{','.join(texts)}"
 
 
+def _member_indices(name: str, base: str, count: int) -> tuple[sp.Expr, ...] | None:
+    """The indices of the symbol ``name`` if it is a member ``base_{...}`` of a family with ``count`` indices."""
+    if not name.startswith(base + "_"):
+        return None
+    rest = name[len(base) + 1:]
+    parts = rest.split(",") if "," in rest else ([rest] if count == 1 else list(rest))
+    if len(parts) != count:
+        return None
+    out: list[sp.Expr] = []
+    for part in parts:
+        if part.isdigit():
+            out.append(sp.Integer(int(part)))
+        elif len(part) == 1 and part.isalpha():
+            out.append(index_symbol(part))
+        else:
+            return None
+    return tuple(out)
+
+
 class subscripted(sp.Function):  # noqa: N801 - SymPy functions are lower-case
     """The member ``base_{indices}`` of a family of real symbols.
 
@@ -95,6 +114,18 @@ class subscripted(sp.Function):  # noqa: N801 - SymPy functions are lower-case
 
     def _eval_is_extended_real(self) -> bool:
         return True
+
+    def _eval_derivative(self, s: sp.Basic) -> sp.Expr:
+        """``d x_k / d x_j`` is the Kronecker delta of the indices; by any other name, 0."""
+        if isinstance(s, subscripted):
+            if s.base_name != self.base_name or len(s.indices) != len(self.indices):
+                return sp.S.Zero
+            return sp.Mul(*(sp.KroneckerDelta(a, b) for a, b in zip(self.indices, s.indices)))
+        if isinstance(s, sp.Symbol):
+            indices = _member_indices(s.name, self.base_name, len(self.indices))
+            if indices is not None:
+                return sp.Mul(*(sp.KroneckerDelta(a, b) for a, b in zip(self.indices, indices)))
+        return sp.S.Zero
 
     def _eval_is_finite(self) -> bool:
         return True

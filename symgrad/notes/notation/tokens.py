@@ -338,13 +338,137 @@ def scan(text: str, line: int = 1, column: int = 1) -> Scan:
         raise ParseError(f"the formula is {len(text)} characters long; symgrad reads at most {MAX_CHARS}",
                          line, column)
     raw = raw_tokens(text, line, column)
+    raw = _words(_layout(raw))
     typed = list(_typed(raw))
+    typed = _text_functions(typed)
     typed = _primes(typed)
     typed, annotations = _annotations(typed)
     typed = _bars_and_depth(typed)
     typed = _trailing_punctuation(typed)
     typed = _split_arguments(typed)
     return Scan(tuple(typed), tuple(annotations))
+
+
+#: Macros that only change how their argument looks: ``\\cancel{x}`` is ``{x}``.
+_TRANSPARENT = frozenset("cancel bcancel xcancel boxed underline overbrace underbrace phantom_ hbox".split())
+#: Macros whose first braced argument is a colour or a target: dropped with it (``\\textcolor{red}{x}``).
+_DROP_ONE_ARG = {"textcolor": True, "colorbox": True, "color": False, "cancelto": True}
+#: Font switches and connective symbols that carry no mathematical content.
+_DROP_WORDS = frozenset("bf rm it sf tt bfseries mdseries itshape boldmath unboldmath because therefore "
+                        "displaystyle scriptsize small footnotesize large Large normalsize".split())
+#: Words written without a backslash that every reader takes as a function name.
+FUNCTION_WORDS: dict[str, str] = {
+    **{w: "FUNC" for w in "exp log ln sin cos tan sinh cosh tanh max min".split()},
+    **{w: "OPNAME" for w in "sigmoid softmax relu softplus swish gelu sign sgn erf".split()},
+}
+
+
+def _group_end(raw: list[Token], start: int) -> int:
+    """The index after the braced group opening at ``raw[start]`` (``start`` if none opens there)."""
+    if start >= len(raw) or raw[start].type != "RAW_CHAR" or raw[start].value != "{":
+        return start
+    depth = 0
+    for k in range(start, len(raw)):
+        if raw[k].type == "RAW_CHAR" and raw[k].value == "{":
+            depth += 1
+        elif raw[k].type == "RAW_CHAR" and raw[k].value == "}":
+            depth -= 1
+            if depth == 0:
+                return k + 1
+    return len(raw)
+
+
+def _layout(raw: list[Token]) -> list[Token]:
+    r"""Make layout macros transparent: ``\textcolor{c}{x}``, ``\cancel{x}``, ``\underbrace{x}_{note}``."""
+    out: list[Token] = []
+    i = 0
+    drop_script_after: set[int] = set()
+    while i < len(raw):
+        token = raw[i]
+        name = str(token.value)[1:] if token.type == "CONTROL_WORD" else ""
+        if i in drop_script_after and token.type == "RAW_CHAR" and token.value in "_^":
+            end = _group_end(raw, i + 1)
+            i = end if end > i + 1 else i + 2
+            continue
+        if name in _DROP_ONE_ARG:
+            end = _group_end(raw, i + 1)
+            i = end if end > i + 1 else i + 1
+            continue
+        if name in _TRANSPARENT:
+            end = _group_end(raw, i + 1)
+            if name in ("underbrace", "overbrace") and end > i + 1:
+                drop_script_after.add(end)
+            i += 1
+            continue
+        if name in _DROP_WORDS:
+            i += 1
+            continue
+        if name == "newline":
+            out.append(Token.new_borrow_pos("ROWSEP", "\\\\", token))
+            i += 1
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+def _words(raw: list[Token]) -> list[Token]:
+    """``sigmoid(x)`` and ``tanh x`` written without a backslash: one function name, not letters."""
+    out: list[Token] = []
+    i = 0
+    while i < len(raw):
+        j = i
+        while (j < len(raw) and raw[j].type == "RAW_LETTER"
+               and (j == i or raw[j].start_pos == raw[j - 1].end_pos)):
+            j += 1
+        if j - i >= 2:
+            word = "".join(str(t.value) for t in raw[i:j])
+            previous = out[-1] if out else None
+            in_script = previous is not None and previous.type == "RAW_CHAR" and previous.value in "_^{"
+            if word.lower() in FUNCTION_WORDS and not in_script:
+                token = Token("CONTROL_WORD", "\\" + word.lower() if FUNCTION_WORDS[word.lower()] == "FUNC"
+                              else "\\operatorname{" + word + "}", start_pos=raw[i].start_pos,
+                              line=raw[i].line, column=raw[i].column, end_line=raw[j - 1].end_line,
+                              end_column=raw[j - 1].end_column, end_pos=raw[j - 1].end_pos)
+                if FUNCTION_WORDS[word.lower()] == "OPNAME":
+                    token = Token.new_borrow_pos("NAMEDARG", token.value, token)
+                out.append(token)
+                i = j
+                continue
+        if j > i:
+            out.extend(raw[i:j])
+            i = j
+        else:
+            out.append(raw[i])
+            i += 1
+    return out
+
+
+_TEXT_WORD = re.compile(r"\\[A-Za-z]+\s*\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}\Z")
+
+
+def _text_functions(tokens: list[Token]) -> list[Token]:
+    r"""``\text{ReLU}(x)``, ``\text{swish}(x)``: a word in ``\text`` used as a function is a function name.
+
+    Never dropped: a known word maps to its function, an unknown word applied to a
+    bracket is an uninterpreted function of its own.
+    """
+    out: list[Token] = []
+    for k, token in enumerate(tokens):
+        if token.type == "TEXT":
+            match = _TEXT_WORD.match(str(token.value))
+            following = tokens[k + 1] if k + 1 < len(tokens) else None
+            if match is not None:
+                word = match.group(1)
+                kind = FUNCTION_WORDS.get(word.lower())
+                if kind == "FUNC":
+                    out.append(_retype(token, "FUNC", word.lower()))
+                    continue
+                if kind == "OPNAME" or (following is not None and following.type in ("LPAREN", "LBRACK")):
+                    out.append(_retype(token, "OPNAME", word))
+                    continue
+        out.append(token)
+    return out
 
 
 def _typed(raw: list[Token]) -> Iterator[Token]:
