@@ -277,9 +277,10 @@ def test_not_chains_are_counted_not_checked() -> None:
         r"$$ y = y $$",
     ])
     report = check(text)
-    assert report.not_chains == 4
+    assert report.not_chains == 3  # f(x) := x^2 is a definition now, not a stray expression
+    assert report.definitions == 1
     assert len(report.steps) == 1 and report.ok
-    assert "4 not chains" in report.summary()
+    assert "3 not chains; 1 definition" in report.summary()
 
 
 def test_unreadable_math_in_a_chain_is_an_error_with_line_and_column() -> None:
@@ -305,7 +306,9 @@ def test_symbolic_limits_are_not_claimed_proved() -> None:
     report = check(text)
     first, second = report.steps
     assert first.verdict.status is sg.Status.PROVED  # identical expressions: honest
-    assert second.verdict.status is sg.Status.UNKNOWN  # nothing can be evaluated without the x_i
+    # no proof for every m, but the claim fails for m = 2 (it needs m, not m^2): refuted with that size
+    assert second.verdict.status is sg.Status.REFUTED
+    assert second.verdict.note.startswith("with m = ")
 
 
 def test_report_reads_well() -> None:
@@ -371,7 +374,7 @@ def test_text_function_names_are_never_dropped() -> None:
 
 
 def test_a_display_the_kernel_cannot_evaluate_never_stops_the_file() -> None:
-    text = "$$ v = \\frac1m \\sum_{i=1}^m (x_i - \\mu)^2 $$\n\n$$ a = a $$\n"
+    text = "$$ \\sigma^2 = \\frac1m \\sum_{i=1}^m (x_i - \\mu)^2 $$\n\n$$ a = a $$\n"
     report = check(text)
     assert [s.line for s in report.steps] == [1, 3]
     assert report.steps[1].verdict.status is sg.Status.PROVED

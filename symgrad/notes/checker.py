@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator, Sequence
 
 import sympy as sp
+from sympy.core.function import AppliedUndef
+from sympy.core.symbol import Str
 
 from ..core.errors import ChainError, InputError, SymgradError
 from ..core.kernel import CheckOptions, decide
@@ -43,11 +45,24 @@ from ..proofs.proof import check
 from ..proofs.proof import Proof, Report, calc
 from ..core.verdicts import Justification, Relation, Status, Verdict
 from .notation import (
+    ChainSource,
+    Definition,
+    Display,
+    Link,
     ParseError,
     SymbolTable,
+    UnsupportedNotation,
+    diff_members,
+    freeze,
+    member_family,
+    index_symbol,
+    real_symbol,
+    subscripted,
     parse_definition,
     parse_display,
+    parse_latex,
     parse_names,
+    read_names,
     parse_relations,
     scan,
 )
@@ -120,6 +135,7 @@ class NotesReport:
     problems: tuple[NoteProblem, ...] = ()
     not_chains: int = 0
     skipped: int = 0
+    definitions: int = 0
 
     @property
     def steps(self) -> tuple[NoteStep, ...]:
@@ -167,6 +183,8 @@ class NotesReport:
             parts.append(_plural(len(self.problems), "error"))
         if self.not_chains:
             parts.append(f"{self.not_chains} not {'a chain' if self.not_chains == 1 else 'chains'}")
+        if self.definitions:
+            parts.append(_plural(self.definitions, "definition"))
         if self.skipped:
             parts.append(f"{self.skipped} skipped")
         verdict = "not proved" if not self.ok else ("all proved" if steps else "nothing to check")
@@ -436,14 +454,21 @@ def _apply_directive(directive: _Directive, scope: _Scope, lines: _Lines, path: 
             problems.append(NoteProblem(path, line, column, f"cannot read the declaration {statement.strip()!r}"))
             continue
         parsed.append((m.group(1).lower(), statement[m.end():], offset + m.end()))
-    order = {"function": 0, "functions": 0, "symbol": 0, "symbols": 0, "let": 1, "assume": 2, "skip": 3}
+    order = {"function": 0, "functions": 0, "symbol": 0, "symbols": 0, "index": 0, "indices": 0, "let": 1,
+             "assume": 2, "skip": 3}
     for keyword, rest, offset in sorted(parsed, key=lambda p: order.get(p[0], 4)):
         line, column = lines.at(offset)
         try:
-            if keyword in ("function", "functions"):
-                scope.table = scope.table.with_functions(parse_names(rest, line=line, column=column))
-            elif keyword in ("symbol", "symbols"):
-                scope.table = scope.table.with_plain(parse_names(rest, line=line, column=column))
+            if keyword in ("function", "functions", "symbol", "symbols"):
+                names, errors = read_names(rest, line=line, column=column)
+                if keyword.startswith("function"):
+                    scope.table = scope.table.with_functions(names)
+                else:
+                    scope.table = scope.table.with_plain(names)
+                for error in errors:  # a bad name costs only itself
+                    problems.append(NoteProblem(path, error.line or line, error.column, error.message))
+            elif keyword in ("index", "indices"):
+                scope.table = _with_range(rest, scope.table, line, column)
             elif keyword == "let":
                 scope.table = scope.table.with_definition(
                     parse_definition(rest, scope.table, line=line, column=column))
@@ -458,12 +483,26 @@ def _apply_directive(directive: _Directive, scope: _Scope, lines: _Lines, path: 
                     raise ParseError("skip takes nothing after it", line, column)
                 scope.skip = True
             else:
-                raise ParseError(f"unknown declaration {keyword!r}; use let, assume, function, symbol or skip",
+                raise ParseError(f"unknown declaration {keyword!r}; use let, assume, function, symbol, index or skip",
                                  line, column)
         except ParseError as exc:
             problems.append(NoteProblem(path, exc.line or line, exc.column, exc.message))
         except Exception as exc:  # noqa: BLE001 - a bad declaration costs only itself
             problems.append(NoteProblem(path, line, column, f"cannot read the declaration: {_reason(exc)}"))
+
+
+_RANGE = re.compile(r"(?P<names>.*?)\s+(?:from|in)\s+(?P<lower>.+?)\s+(?:to|\.\.)\s+(?P<upper>.+)\Z", re.S)
+
+
+def _with_range(text: str, table: SymbolTable, line: int, column: int) -> SymbolTable:
+    """``index i, j from 1 to n``: sums over ``i`` or ``j`` written without limits run from 1 to n."""
+    match = _RANGE.match(text.strip().replace("..", " .. "))
+    if match is None:
+        raise ParseError("an index declaration reads: index i, j from 1 to n", line, column)
+    names = parse_names(match.group("names"), line=line, column=column)
+    lower = parse_latex(match.group("lower"), table, line=line, column=column)
+    upper = parse_latex(match.group("upper"), table, line=line, column=column)
+    return table.with_range(names, lower, upper)
 
 
 def _evaluates_false(condition: sp.Basic) -> bool:
@@ -497,84 +536,418 @@ def check_text(text: str, fmt: str = "markdown", *, path: str | None = None,
     events = _markdown_events(text) if kind == "markdown" else _latex_events(text)
     file_scope = _Scope()
     next_scope = _Scope()
-    chains: list[NoteChain] = []
-    problems: list[NoteProblem] = []
-    not_chains = 0
-    skipped = 0
+    found = _Found()
     for event in events:
         if isinstance(event, _Directive):
-            _apply_directive(event, next_scope if event.next_only else file_scope, lines, name, problems)
+            _apply_directive(event, next_scope if event.next_only else file_scope, lines, name, found.problems)
             if not event.next_only and file_scope.skip:
                 next_scope.skip, file_scope.skip = True, False
             continue
         if isinstance(event, _Unclosed):
             line, column = lines.at(event.offset)
-            problems.append(NoteProblem(name, line, column, f"{event.what} is never closed"))
+            found.problems.append(NoteProblem(name, line, column, f"{event.what} is never closed"))
             continue
         scope, next_scope = next_scope, _Scope()
         if scope.skip:
-            skipped += 1
+            found.skipped += 1
             continue
-        table = file_scope.table.merged(scope.table)
-        assumptions = file_scope.assumptions + scope.assumptions
         try:
-            found, unreadable, fragments = _check_display(event, table, assumptions, lines, name, options)
+            _declare_functions(event.text, file_scope)
+            _check_display(event, file_scope, scope, lines, name, options, found)
         except Exception as exc:  # noqa: BLE001 - one bad display never costs the rest of the file
             line, column = lines.at(event.offset)
-            found, unreadable, fragments = [], [NoteProblem(name, line, column, f"not checked: {_reason(exc)}")], 0
-        chains += found
-        problems += unreadable
-        not_chains += fragments
-    return NotesReport(name, tuple(chains), tuple(problems), not_chains, skipped)
+            found.problems.append(NoteProblem(name, line, column, f"not checked: {_reason(exc)}"))
+    return NotesReport(name, tuple(found.chains), tuple(found.problems), found.not_chains, found.skipped,
+                       found.definitions)
 
 
-def _check_display(math: _Math, table: SymbolTable, assumptions: Sequence[sp.Basic], lines: _Lines,
-                   path: str, options: CheckOptions | None
-                   ) -> tuple[list[NoteChain], list[NoteProblem], int]:
+@dataclass
+class _Found:
+    """What the displays of a document gave so far."""
+
+    chains: list[NoteChain] = field(default_factory=list)
+    problems: list[NoteProblem] = field(default_factory=list)
+    not_chains: int = 0
+    skipped: int = 0
+    definitions: int = 0
+
+
+_FUNCTION_DEFINITION = re.compile(
+    r"(?:^|\\\\|&)\s*(\\?[A-Za-z]+)\s*(?:_\s*(?:\{[^{}]*\}|\\?[A-Za-z0-9]+)\s*)?"
+    r"\(\s*\\?[A-Za-z]+(?:\s*,\s*\\?[A-Za-z]+)*\s*\)\s*(?:=|:=|\\coloneqq|\\triangleq)(?!=)", re.M)
+_PRIMED = re.compile(r"(?<![\\A-Za-z])([A-Za-z])\s*'+\s*\(")
+
+
+def _declare_functions(text: str, scope: _Scope) -> None:
+    r"""``f(x) = ...`` opening a row, or ``f'(x)``: the note uses ``f`` as a function, for the rest of the file."""
+    names: list[str] = []
+    for match in _FUNCTION_DEFINITION.finditer(text):
+        head = match.group(0)
+        try:
+            found = parse_names(head[:head.index("(")].lstrip("\\&").strip())
+        except ParseError:
+            continue
+        names += [n for n in found if n not in ("sigma", "e", "d")]
+    names += [m.group(1) for m in _PRIMED.finditer(text) if m.group(1) not in ("e", "d")]
+    fresh = [n for n in names if not scope.table.is_plain(n) and not scope.table.is_function(n)]
+    if fresh:
+        scope.table = scope.table.with_functions(fresh)
+
+
+def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines, path: str,
+                   options: CheckOptions | None, found: _Found) -> None:
+    """Read one display and check its chains; definitions in it hold for the rest of the file."""
     line, column = lines.at(math.offset)
+
+    def read() -> tuple[SymbolTable, Display]:
+        table = file_scope.table.merged(scope.table)
+        return table, parse_display(math.text, table, line=line, column=column, substitute=False)
+
     try:
-        display = parse_display(math.text, table, line=line, column=column, substitute=False)
+        table, display = read()
     except ParseError as exc:
         if not _has_checked_relation(math.text):
-            return [], [], 1  # a display without = < <= > >= is not a chain: nothing to check
-        return [], [NoteProblem(path, exc.line or line, exc.column, exc.message)], 0
-    chains: list[NoteChain] = []
-    problems: list[NoteProblem] = []
-    for source in display.chains:
+            found.not_chains += 1  # a display without = < <= > >= is not a chain: nothing to check
+            return
+        found.problems.append(NoteProblem(path, exc.line or line, exc.column, _message(exc)))
+        return
+    found.not_chains += display.fragments
+    sources = list(display.chains)
+    assumptions = file_scope.assumptions + scope.assumptions
+    k = 0
+    while k < len(sources):
+        source = sources[k]
+        k += 1
+        start, links = source.start, source.links
         try:
-            definitions = table.where([source.start, *(link.rhs for link in source.links)])
-            proof = calc(source.start, assume=list(assumptions), where=definitions)
-            for link in source.links:
-                try:
-                    proof = proof.step(link.relation, link.rhs, by=_justification_text(link.note))
-                except ChainError as exc:
-                    raise _Located(str(exc), link.line, link.column) from None
-            report = _check_proof(proof, options)
+            definition = _definition(source, table)
         except _Located as exc:
-            problems.append(NoteProblem(path, exc.line, exc.column, exc.message))
+            found.problems.append(NoteProblem(path, exc.line, exc.column, exc.message))
             continue
+        if definition is not None:
+            file_scope.table = file_scope.table.with_definition(definition)
+            found.definitions += 1
+            start, links = links[0].rhs, links[1:]
+            try:
+                table, again = read()  # the rest of the display reads the new name
+            except ParseError as exc:
+                found.problems.append(NoteProblem(path, exc.line or line, exc.column, _message(exc)))
+                return
+            if len(again.chains) == len(sources):
+                sources = list(again.chains)
+            if not links:
+                continue
+        try:
+            found.chains.append(_check_chain(start, links, source, table, assumptions, path, options))
+        except _Located as exc:
+            found.problems.append(NoteProblem(path, exc.line, exc.column, exc.message))
         except SymgradError as exc:
-            problems.append(NoteProblem(path, source.line, source.column, str(exc)))
+            found.problems.append(NoteProblem(path, source.line, source.column, str(exc)))
+
+
+def _message(exc: ParseError) -> str:
+    """A parse error's message; notation symgrad cannot give a meaning is "not checked"."""
+    if isinstance(exc, UnsupportedNotation) and not exc.message.startswith("not checked"):
+        return f"not checked: {exc.message}"
+    return exc.message
+
+
+# ---------------------------------------------------------------------------
+# Definitions written in the text: z = w x + b, f(x) := ..., \hat{x}_i = ...
+# ---------------------------------------------------------------------------
+
+
+def _definition(source: ChainSource, table: SymbolTable) -> Definition | None:
+    r"""The definition a chain opens with (``NAME = EXPR`` with ``NAME`` new, or ``:=``), else None.
+
+    A name is definable when nothing defines it yet and its own definition does not
+    use it: ``z = w x + b``, ``\hat{x}_i = ...`` (a family, when the body uses ``i``),
+    ``f(x, y) = ...`` (a function, ``f`` used as one), ``∂L/∂z_i = p_i - y_i`` (the
+    value of a derivative of a function the note never writes down).
+    """
+    if not source.links or source.links[0].relation is not Relation.EQ:
+        return None
+    raw = source.raw_start if source.raw_start is not None else source.start
+    body = source.links[0].rhs
+    text = f"{source.start} = {body}"
+    free = set(body.free_symbols)
+    if isinstance(raw, sp.Symbol) and raw.is_real:
+        if table.definition_of(raw) is None and raw not in free and _opaque_ok(raw, body):
+            return Definition(text, body, target=raw)
+    elif isinstance(raw, subscripted) and all(isinstance(i, sp.Symbol) for i in raw.indices):
+        name = freeze(raw)
+        uses_indices = bool(set(raw.indices) & _indices_of(body))
+        if not uses_indices and isinstance(name, sp.Symbol):
+            if table.definition_of(name) is None and name not in free and _opaque_ok(name, body):
+                return Definition(text, body, target=name)
+        elif (uses_indices and table.family(raw.base_name, len(raw.indices)) is None
+              and len(set(raw.indices)) == len(raw.indices) and _opaque_ok(name, body)
+              and not any(isinstance(n, sp.Symbol) and _member_of(n, raw.base_name) for n in free)):
+            return Definition(text, _thaw(body, raw.indices), base=raw.base_name, params=tuple(raw.indices))
+    elif isinstance(raw, AppliedUndef) and table.function_definition(raw.func.__name__) is None:
+        params = raw.args
+        if (all(isinstance(a, sp.Symbol) for a in params) and len(set(params)) == len(params)
+                and not body.has(raw.func)):
+            return Definition(text, body, base=raw.func.__name__, params=tuple(params),  # type: ignore[arg-type]
+                              function=True)
+    if source.defines:
+        raise _Located("the left side of a definition (:=) must be a new name, such as z, \\hat{x}_i or f(x)",
+                       source.line, source.column)
+    return None
+
+
+def _indices_of(expr: sp.Expr) -> set[sp.Basic]:
+    """The index symbols a (frozen) expression uses: in names ``x_i`` and in free integer symbols."""
+    out: set[sp.Basic] = {s for s in expr.free_symbols if isinstance(s, sp.Symbol) and s.is_integer}
+    for symbol in expr.free_symbols:
+        if isinstance(symbol, sp.Symbol) and "_" in symbol.name and not symbol.is_integer:
+            suffix = symbol.name.rsplit("_", 1)[1]
+            if suffix.isalpha():
+                out |= {index_symbol(c) for c in suffix}
+    return out
+
+
+def _member_of(symbol: sp.Symbol, base: str) -> bool:
+    return symbol.name.startswith(base + "_")
+
+
+def _thaw(body: sp.Expr, params: Sequence[sp.Basic]) -> sp.Expr:
+    """A frozen body with the family's own indices made members again (``x_i`` -> ``x[i]``)."""
+    letters = {p.name for p in params if isinstance(p, sp.Symbol)}
+    mapping: dict[sp.Basic, sp.Expr] = {}
+    for symbol in body.free_symbols:
+        if not isinstance(symbol, sp.Symbol) or symbol.is_integer or "_" not in symbol.name:
             continue
-        chains.append(NoteChain(path, source.line, proof, report, tuple(link.line for link in source.links)))
-    return chains, problems, display.fragments
+        base, suffix = symbol.name.rsplit("_", 1)
+        parts = suffix.split(",") if "," in suffix else list(suffix)
+        if any(p in letters for p in parts) and all(p.isalpha() or p.isdigit() for p in parts):
+            indices = [sp.Integer(int(p)) if p.isdigit() else index_symbol(p) for p in parts]
+            mapping[symbol] = subscripted(Str(base), *indices)
+    return body.xreplace(mapping)
 
 
-def _check_proof(proof: Proof, options: CheckOptions | None) -> Report:
-    """The kernel's report; a step the kernel cannot handle is "not checked" with the reason, never a crash."""
-    try:
-        return check(proof, options)
-    except Exception:  # noqa: BLE001 - fall back to one step at a time, below
-        pass
+def _opaque_ok(name: sp.Basic, body: sp.Expr) -> bool:
+    """``∂L/∂z = ...`` defines an opaque derivative only when the body has no derivative of the same L."""
+    if not isinstance(name, sp.Symbol) or not name.name.startswith("∂"):
+        return True
+    top = _opaque_key(name.name)[0]
+    return not any(_opaque_key(n)[0] == top for n in _opaque_names(body))
+
+
+# ---------------------------------------------------------------------------
+# Checking one chain, link by link
+# ---------------------------------------------------------------------------
+
+
+def _check_chain(start: sp.Expr, links: Sequence[Link], source: ChainSource, table: SymbolTable,
+                 assumptions: Sequence[sp.Basic], path: str, options: CheckOptions | None) -> NoteChain:
+    exprs = [start, *(link.rhs for link in links)]
+    definitions = table.where(exprs)
+    expanded: list[sp.Expr] = []
+    reasons: list[str | None] = []
+    for expr in exprs:
+        try:
+            expanded.append(_expand_derivatives(expr, definitions))
+            reasons.append(None)
+        except _NotChecked as exc:
+            expanded.append(expr)
+            reasons.append(str(exc))
+    proof = calc(expanded[0], assume=list(assumptions), where=definitions)
+    for link, rhs in zip(links, expanded[1:]):
+        try:
+            proof = proof.step(link.relation, rhs, by=_justification_text(link.note))
+        except ChainError as exc:
+            raise _Located(str(exc), link.line, link.column) from None
     verdicts: list[Verdict] = []
     for index, (lhs, relation, rhs, by) in enumerate(proof.links(), start=1):
+        reason = reasons[index - 1] or reasons[index] or _uncheckable(lhs, rhs, proof.definitions)
+        if reason is not None:
+            verdicts.append(not_checked(index, lhs, relation, rhs, reason, by))
+            continue
+        verdicts.append(_decide(index, lhs, relation, rhs, by, proof, options))
+    report = Report(proof, tuple(verdicts))
+    return NoteChain(path, source.line, proof, report, tuple(link.line for link in links))
+
+
+class _NotChecked(Exception):
+    """An expression the kernel must not be asked about; the message says why."""
+
+
+def _substitute(expr: sp.Expr, definitions: dict[sp.Symbol, sp.Expr] | Sequence[tuple[sp.Basic, sp.Basic]]
+                ) -> sp.Expr:
+    mapping = dict(definitions)
+    for _ in range(len(mapping) + 1):
+        new = expr.xreplace(mapping)
+        if new == expr:
+            return new
+        expr = new
+    return expr
+
+
+def _expand_derivatives(expr: sp.Expr, definitions: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
+    r"""Evaluate each derivative of a defined name, holding its variables fixed.
+
+    ``\frac{\partial L}{\partial z}`` with ``L = -\log \sigma(z)`` and ``z = w x + b``
+    differentiates ``-\log \sigma(z)`` by ``z`` (``z`` itself is not replaced),
+    as a reader does; the kernel then substitutes ``z``.
+    """
+    if not expr.has(sp.Derivative):
+        return expr
+
+    def evaluate(derivative: sp.Derivative) -> sp.Expr:
+        variables = [v for v, _ in derivative.variable_count]
+        keep = {v for v in variables if isinstance(v, sp.Symbol)}
+        powers = {v: _power_variable(v) for v in keep}
+        mapping = {k: v for k, v in definitions.items() if k not in keep}
+        body = _substitute(derivative.expr, mapping)
+        for variable in variables:
+            base = _component_of(variable)
+            if base is not None and base in body.free_symbols:
+                raise _NotChecked(f"matrix calculus: the derivative by the component {variable} of an "
+                                  f"expression in the whole vector {base}")
+        members = any(member_family(body, v) is not None for v in variables)
+        if (body == derivative.expr and not any(v in definitions for v in keep) and not any(powers.values())
+                and not members):
+            return derivative
+        out = body
+        for variable, count in derivative.variable_count:
+            power = powers.get(variable)
+            if power is not None:
+                stand_in = sp.Dummy("v", real=True)
+                replaced = out.xreplace({power: stand_in})
+                if power.base in replaced.free_symbols:
+                    raise _NotChecked(f"the derivative by {power} of an expression that uses {power.base} "
+                                      "otherwise than through it")
+                out = sp.diff(replaced, stand_in, count).xreplace({stand_in: power})
+            else:
+                out = diff_members(out, ((variable, count),))
+        return out
+
+    return expr.replace(lambda e: isinstance(e, sp.Derivative), evaluate)
+
+
+def _power_variable(variable: sp.Basic) -> sp.Pow | None:
+    r"""The variable ``\sigma^2`` of ``\partial L / \partial \sigma^2`` (a symbol named ``sigma^2``)."""
+    if isinstance(variable, sp.Symbol) and "^" in variable.name and not variable.name.startswith("∂"):
+        base, exponent = variable.name.rsplit("^", 1)
+        if exponent.isdigit() and base:
+            return sp.Pow(real_symbol(base), int(exponent), evaluate=False)
+    return None
+
+
+def _component_of(variable: sp.Basic) -> sp.Symbol | None:
+    """``z`` for the variable ``z_i`` (a component), else None."""
+    if isinstance(variable, subscripted):
+        return real_symbol(variable.base_name)
+    if isinstance(variable, sp.Symbol) and "_" in variable.name and not variable.name.startswith("∂"):
+        return real_symbol(variable.name.split("_", 1)[0])
+    return None
+
+
+def _opaque_names(expr: sp.Expr) -> set[str]:
+    """The opaque derivatives in ``expr``: ``∂L/∂z_i`` (and ``∂L/∂z[]`` for a family under a sum)."""
+    return {s.name for s in expr.free_symbols if isinstance(s, sp.Symbol) and s.name.startswith("∂")}
+
+
+def _opaque_key(name: str) -> tuple[str, str]:
+    """``∂L/∂z_i`` -> (``∂L``, ``∂z``): the function and the variable, without indices."""
+    top, _, bottom = name.partition("/")
+    bottom = bottom.split("[", 1)[0]
+    if "_" in bottom:
+        bottom = bottom.rsplit("_", 1)[0]
+    return top.rstrip("0123456789"), bottom
+
+
+def _uncheckable(lhs: sp.Expr, rhs: sp.Expr, definitions: Sequence[tuple[sp.Basic, sp.Basic]]) -> str | None:
+    """Why ``lhs REL rhs`` cannot be checked, or None.
+
+    Derivatives of a function the note never writes down (``∂L/∂w`` and ``∂L/∂z``)
+    are opaque quantities: a step that relates different ones rests on how ``L``
+    depends on them (the chain rule through an unknown function), which symgrad
+    cannot see; such a step is "not checked", never refuted.
+    """
+    left = _opaque_names(_substitute(lhs, definitions))
+    right = _opaque_names(_substitute(rhs, definitions))
+    if left == right:
+        return None
+    by_top: dict[str, tuple[set[str], set[str]]] = {}
+    for side, names in ((0, left), (1, right)):
+        for name in names:
+            top, bottom = _opaque_key(name)
+            by_top.setdefault(top, (set(), set()))[side].add(bottom)
+    for top, (l_vars, r_vars) in by_top.items():
+        if l_vars != r_vars:
+            shown = ", ".join(sorted(left ^ right))
+            return (f"{shown}: {top[1:]} is never written down, so how it depends on "
+                    f"{', '.join(sorted(v[1:] for v in l_vars | r_vars))} cannot be checked "
+                    "(a chain rule through an undefined function)")
+    return None
+
+
+def _index_assumptions(lhs: sp.Expr, rhs: sp.Expr) -> tuple[sp.Basic, ...]:
+    """A free index in a step whose sums all run over one range lies in that range (``1 <= i <= m``)."""
+    ranges = {tuple(limit[1:]) for side in (lhs, rhs) for s in side.atoms(sp.Sum, sp.Product)
+              for limit in s.limits}
+    free = {s for side in (lhs, rhs) for s in side.free_symbols if isinstance(s, sp.Symbol) and s.is_integer}
+    if len(ranges) != 1 or not free:
+        return ()
+    ((lower, upper),) = ranges
+    out: list[sp.Basic] = []
+    for index in sorted(free, key=str):
+        out += [sp.Le(lower, index, evaluate=False), sp.Le(index, upper, evaluate=False)]
+    return tuple(out)
+
+
+#: Sizes tried for a symbolic number of terms (``\sum_{i=1}^{m}``) when no proof for every size is found.
+SIZES = (1, 2, 3)
+
+
+def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Justification, proof: Proof,
+            options: CheckOptions | None) -> Verdict:
+    """The kernel's verdict on one link; exceptions become "not checked"; symbolic sizes are tried small."""
+    assumptions = tuple(proof.assumptions) + _index_assumptions(lhs, rhs)
+    try:
+        verdict = decide(lhs, relation, rhs, assumptions, proof.definitions, options, index=index, by=by)
+    except Exception as exc:  # noqa: BLE001 - reported on the step, never raised
+        return not_checked(index, lhs, relation, rhs, _reason(exc), by)
+    if verdict.status is not Status.UNKNOWN:
+        return verdict
+    left, right = _substitute(lhs, proof.definitions), _substitute(rhs, proof.definitions)
+    sizes = _symbolic_sizes(left, right, proof.definitions)
+    if not sizes:
+        return verdict
+    size = sizes[0]
+    held: list[int] = []
+    for n in SIZES:
+        at = {size: sp.Integer(n)}
         try:
-            verdict = decide(lhs, relation, rhs, proof.assumptions, proof.definitions, options,
-                             index=index, by=by)
-        except Exception as exc:  # noqa: BLE001 - reported on the step, never raised
-            verdict = not_checked(index, lhs, relation, rhs, _reason(exc), by)
-        verdicts.append(verdict)
-    return Report(proof, tuple(verdicts))
+            small = decide(left.xreplace(at), relation, right.xreplace(at),
+                           tuple(a.xreplace(at) for a in assumptions), (), options, index=index, by=by)
+        except Exception:  # noqa: BLE001 - a size that cannot be evaluated proves nothing
+            return verdict
+        if small.status is Status.REFUTED:
+            return replace(small, lhs=lhs, rhs=rhs, note=f"with {size} = {n}: {small.evidence()}")
+        if small.status is Status.UNKNOWN:
+            return verdict
+        held.append(n)
+    return replace(verdict, status=Status.NUMERIC, method="small sizes",
+                   note=f"no proof for every {size}; holds for {size} = {', '.join(map(str, held))}")
+
+
+def _symbolic_sizes(lhs: sp.Expr, rhs: sp.Expr, definitions: Sequence[tuple[sp.Basic, sp.Basic]]
+                    ) -> list[sp.Symbol]:
+    """The free symbols that are the number of terms of a sum or product in the step."""
+    defined = {k for k, _ in definitions}
+    out: list[sp.Symbol] = []
+    for side in (lhs, rhs):
+        for s in side.atoms(sp.Sum, sp.Product):
+            for limit in s.limits:
+                for bound in limit[1:]:
+                    for symbol in bound.free_symbols:
+                        if (isinstance(symbol, sp.Symbol) and symbol not in defined and symbol not in out
+                                and not symbol.is_integer):
+                            out.append(symbol)
+    return out
 
 
 #: The method of a step the kernel was not asked to (or could not) decide.

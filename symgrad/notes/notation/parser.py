@@ -52,6 +52,8 @@ class ChainSource:
     links: tuple[Link, ...]
     line: int
     column: int
+    raw_start: sp.Expr | None = None  #: the start as read, family members not frozen (for definitions)
+    defines: bool = False  #: the first link is written ``:=`` (or ``\triangleq``): a definition
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ class _ChainBuilder:
         self.line = line
         self.column = column
         self.links: list[list[Any]] = []  # [relation, rhs, line, column, note]
+        self.defines = False
 
     def extend_last(self, more: sp.Expr) -> None:
         if self.links:
@@ -204,7 +207,12 @@ def _parse_display(text: str, table: SymbolTable, line: int, column: int, substi
         value = builder.value(node)
         if previous == "rel":
             assert current is not None and pending is not None
-            current.links.append([_RELATIONS[pending.type], value, pending.line, pending.column, None])
+            if pending.type == "DEF":
+                if current.links:
+                    raise _error_at(pending, f"a definition ({pending.value}) can only open a chain: NAME := ...")
+                current.defines = True
+            relation = Relation.EQ if pending.type == "DEF" else _RELATIONS[pending.type]
+            current.links.append([relation, value, pending.line, pending.column, None])
             row_link[row] = (len(chains) - 1, len(current.links) - 1)
         elif previous == "expr" and row == previous_row:
             raise _error_at(node, "two expressions side by side: several equations on one row "
@@ -232,7 +240,7 @@ def _parse_display(text: str, table: SymbolTable, line: int, column: int, substi
             fragments += 1
             continue
         links = tuple(Link(rel, _finish(rhs), line_, column_, note) for rel, rhs, line_, column_, note in chain.links)
-        out.append(ChainSource(_finish(chain.start), links, chain.line, chain.column))
+        out.append(ChainSource(_finish(chain.start), links, chain.line, chain.column, chain.start, chain.defines))
     return Display(tuple(out), fragments)
 
 
@@ -296,7 +304,7 @@ def parse_definition(text: str, table: SymbolTable | None = None, *, line: int =
     table = table or SymbolTable()
     items, _, builder = _items(text, table, line, column, substitute=False)
     kinds = [i.kind for i in items]
-    if kinds != ["expr", "rel", "expr"] or items[1].token.type != "EQ":
+    if kinds != ["expr", "rel", "expr"] or items[1].token.type not in ("EQ", "DEF"):
         raise ParseError("a definition reads NAME = EXPRESSION", line, column)
     lhs, rhs = items[0].node, items[2].node
     assert lhs is not None and rhs is not None
@@ -327,17 +335,71 @@ def parse_definition(text: str, table: SymbolTable | None = None, *, line: int =
 
 
 def parse_names(text: str, *, line: int = 1, column: int = 1) -> list[str]:
-    r"""Comma-separated names (``f, g, \phi``) as the base names the symbol table uses."""
-    names: list[str] = []
-    expecting_name = True
-    for token in scan(text, line, column).tokens:
-        if expecting_name and token.type in ("LETTER", "GREEK", "NAME"):
-            names.append(str(token.value))
-            expecting_name = False
-        elif not expecting_name and token.type == "COMMA":
-            expecting_name = True
-        else:
-            raise _error_at(token, f"expected a name, found {str(token.value)!r}")
-    if expecting_name:
-        raise ParseError("expected a name", line, column)
+    r"""Comma-separated names (``f, g, \phi, h_\theta, sigmoid``) as the names the symbol table uses.
+
+    Raises the first :class:`ParseError`; :func:`read_names` keeps the good names and every error.
+    """
+    names, errors = read_names(text, line=line, column=column)
+    if errors:
+        raise errors[0]
     return names
+
+
+def read_names(text: str, *, line: int = 1, column: int = 1) -> tuple[list[str], list[ParseError]]:
+    r"""The names of a ``function``/``symbol`` declaration, and an error for each one that is not a name.
+
+    A subscripted name is one name: ``h_\theta`` is ``h_theta``, ``h_{W,b}`` is ``h_Wb``,
+    ``\sigma_i`` is ``sigma_i``; a word (``sigmoid``, ``\mathrm{softmax}``) is its letters.
+    """
+    tokens = scan(text, line, column).tokens
+    groups: list[list[Token]] = [[]]
+    depth = 0
+    for token in tokens:
+        if token.type in ("LBRACE", "LPAREN", "LBRACK", "LCURLY"):
+            depth += 1
+        elif token.type in ("RBRACE", "RPAREN", "RBRACK", "RCURLY"):
+            depth = max(0, depth - 1)
+        if token.type == "COMMA" and depth == 0:
+            groups.append([])
+        else:
+            groups[-1].append(token)
+    names: list[str] = []
+    errors: list[ParseError] = []
+    for group in groups:
+        if not group:
+            errors.append(ParseError("expected a name", line, column))
+            continue
+        try:
+            names.append(_one_name(group))
+        except ParseError as exc:
+            errors.append(exc)
+    return names, errors
+
+
+def _one_name(group: list[Token]) -> str:
+    first = group[0]
+    if len(group) == 1 and first.type in ("LETTER", "GREEK", "NAME", "OPNAME", "FUNC"):
+        return str(first.value)
+    if first.type in ("LETTER", "GREEK", "NAME") and len(group) > 2 and group[1].type == "SUB":
+        parser = grammar().parse_interactive(start="start")
+        try:
+            for token in group:
+                parser.feed_token(token)
+            tree = parser.feed_eof(group[-1])
+            builder = Builder(SymbolTable(), substitute=False)
+            items = TreeToPieces(builder).transform(tree)
+        except (UnexpectedInput, VisitError, ParseError):
+            raise _error_at(first, "expected a name such as f, h_\\theta or \\sigma_i") from None
+        if len(items) == 1 and items[0].node is not None:
+            product = items[0].node.single_product()
+            if product is not None and len(product.entries) == 1:
+                piece = product.entries[0][1]
+                if isinstance(piece, NamePiece) and piece.power is None and not piece.primes:
+                    key = builder._function_key(piece)
+                    if key is not None:
+                        return key
+    return _raise_name(first)
+
+
+def _raise_name(token: Token) -> str:
+    raise _error_at(token, f"expected a name, found {str(token.value)!r}")

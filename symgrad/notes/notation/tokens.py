@@ -62,7 +62,7 @@ FUNCTION_MACROS = frozenset("exp log ln sin cos tan sinh cosh tanh arcsin arccos
 _RELATION_WORDS = {"le": "LE", "leq": "LE", "leqslant": "LE", "ge": "GE", "geq": "GE", "geqslant": "GE",
                    "lt": "LT", "gt": "GT"}
 _OTHER_RELATION_WORDS = frozenset((
-    "ne neq approx in notin ni equiv sim simeq cong propto coloneqq eqqcolon triangleq doteq "
+    "ne neq approx in notin ni equiv sim simeq cong propto eqqcolon doteq "
     "subset subseteq supset supseteq Rightarrow implies impliedby iff Leftrightarrow Longrightarrow "
     "mapsto ll gg perp parallel mid nmid leftarrow Leftarrow longrightarrow prec succ preceq succeq "
     "lesssim gtrsim asymp").split())
@@ -137,7 +137,7 @@ class Scan:
                 depth += 1
             elif token.type in _CLOSERS:
                 depth = max(0, depth - 1)
-            elif depth == 0 and token.type in CHECKED_RELATIONS:
+            elif depth == 0 and (token.type in CHECKED_RELATIONS or token.type == "DEF"):
                 return True
         return False
 
@@ -240,6 +240,8 @@ def _control_word(token: Token, following: Token | None) -> tuple[Token | None, 
         return _retype(token, "FUNC", name), False
     if name in _RELATION_WORDS:
         return _retype(token, _RELATION_WORDS[name]), False
+    if name in ("coloneqq", "triangleq", "defeq", "eqdef"):
+        return _retype(token, "DEF"), False
     if name in _OTHER_RELATION_WORDS:
         return _retype(token, OTHER_RELATION), False
     if name in _TO_WORDS:
@@ -526,7 +528,7 @@ def _typed(raw: list[Token]) -> Iterator[Token]:
             if env is not None:
                 yield env
         elif kind == "DEFINE":
-            yield _retype(token, OTHER_RELATION)
+            yield _retype(token, "DEF")
         elif kind in ("TEXT", "TAG", "LABEL", "ROWSEP"):
             yield token
         else:  # pragma: no cover - every lexer terminal is handled above
