@@ -57,6 +57,7 @@ from .notation import (
     member_family,
     index_symbol,
     real_symbol,
+    subscript_name,
     subscripted,
     parse_definition,
     parse_display,
@@ -94,6 +95,8 @@ class NoteStep:
         lhs, rhs = _clip(expr_text(v.lhs)), _clip(expr_text(v.rhs))
         head = f"{self.path}:{self.line}: step {v.index}: {lhs} {v.relation.unicode} {rhs}"
         evidence = " ".join(v.evidence().split())
+        if v.note and v.status in (Status.NUMERIC, Status.REFUTED) and v.note not in evidence:
+            evidence = f"{evidence}; {v.note}"
         return f"{head}  [{v.status.value}] {evidence}".rstrip()
 
 
@@ -570,6 +573,7 @@ class _Found:
     not_chains: int = 0
     skipped: int = 0
     definitions: int = 0
+    last: sp.Expr | None = None  #: the last expression of the display before (a display may open with =)
 
 
 _FUNCTION_DEFINITION = re.compile(
@@ -601,7 +605,8 @@ def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines
 
     def read() -> tuple[SymbolTable, Display]:
         table = file_scope.table.merged(scope.table)
-        return table, parse_display(math.text, table, line=line, column=column, substitute=False)
+        return table, parse_display(math.text, table, line=line, column=column, substitute=False,
+                                    continues=found.last)
 
     try:
         table, display = read()
@@ -613,6 +618,9 @@ def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines
         return
     found.not_chains += display.fragments
     sources = list(display.chains)
+    found.last = None
+    if sources:
+        found.last = sources[-1].links[-1].rhs if sources[-1].links else sources[-1].start
     assumptions = file_scope.assumptions + scope.assumptions
     k = 0
     while k < len(sources):
@@ -684,6 +692,9 @@ def _definition(source: ChainSource, table: SymbolTable) -> Definition | None:
               and len(set(raw.indices)) == len(raw.indices) and _opaque_ok(name, body)
               and not any(isinstance(n, sp.Symbol) and _member_of(n, raw.base_name) for n in free)):
             return Definition(text, _thaw(body, raw.indices), base=raw.base_name, params=tuple(raw.indices))
+    elif (isinstance(raw, sp.Pow) and raw.exp == 2 and isinstance(raw.base, sp.Symbol)
+          and table.definition_of(raw.base) is None and raw.base not in free):
+        return Definition(text, sp.sqrt(body), target=raw.base)  # \sigma^2 = V: sigma is sqrt(V)
     elif isinstance(raw, AppliedUndef) and table.function_definition(raw.func.__name__) is None:
         params = raw.args
         if (all(isinstance(a, sp.Symbol) for a in params) and len(set(params)) == len(params)
@@ -798,7 +809,8 @@ def _expand_derivatives(expr: sp.Expr, definitions: dict[sp.Symbol, sp.Expr]) ->
         variables = [v for v, _ in derivative.variable_count]
         keep = {v for v in variables if isinstance(v, sp.Symbol)}
         powers = {v: _power_variable(v) for v in keep}
-        mapping = {k: v for k, v in definitions.items() if k not in keep}
+        held = keep | {p.base for p in powers.values() if p is not None}
+        mapping = {k: v for k, v in definitions.items() if k not in held}
         body = _substitute(derivative.expr, mapping)
         for variable in variables:
             base = _component_of(variable)
@@ -900,38 +912,59 @@ def _index_assumptions(lhs: sp.Expr, rhs: sp.Expr) -> tuple[sp.Basic, ...]:
 
 #: Sizes tried for a symbolic number of terms (``\sum_{i=1}^{m}``) when no proof for every size is found.
 SIZES = (1, 2, 3)
+#: Most index assignments tried per size.
+MAX_INSTANCES = 12
 
 
 def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Justification, proof: Proof,
             options: CheckOptions | None) -> Verdict:
-    """The kernel's verdict on one link; exceptions become "not checked"; symbolic sizes are tried small."""
-    assumptions = tuple(proof.assumptions) + _index_assumptions(lhs, rhs)
-    try:
-        verdict = decide(lhs, relation, rhs, assumptions, proof.definitions, options, index=index, by=by)
-    except Exception as exc:  # noqa: BLE001 - reported on the step, never raised
-        return not_checked(index, lhs, relation, rhs, _reason(exc), by)
-    if verdict.status is not Status.UNKNOWN:
-        return verdict
+    """The kernel's verdict on one link; exceptions become "not checked".
+
+    A step over a symbolic number of terms (``\\sum_{i=1}^{m}``) or with a free index
+    that also names entries (``j`` in ``KroneckerDelta(i, j)`` and in ``x_j``) is
+    also checked at small sizes and every index value: a counterexample there refutes
+    it; if every instance holds it is ``numeric``, never ``proved``.
+    """
     left, right = _substitute(lhs, proof.definitions), _substitute(rhs, proof.definitions)
-    sizes = _symbolic_sizes(left, right, proof.definitions)
-    if not sizes:
-        return verdict
-    size = sizes[0]
-    held: list[int] = []
-    for n in SIZES:
-        at = {size: sp.Integer(n)}
+    coupled = _coupled_indices(left, right)
+    verdict: Verdict | None = None
+    if not coupled:
+        assumptions = tuple(proof.assumptions) + _index_assumptions(lhs, rhs)
         try:
-            small = decide(left.xreplace(at), relation, right.xreplace(at),
-                           tuple(a.xreplace(at) for a in assumptions), (), options, index=index, by=by)
-        except Exception:  # noqa: BLE001 - a size that cannot be evaluated proves nothing
+            verdict = decide(lhs, relation, rhs, assumptions, proof.definitions, options, index=index, by=by)
+        except Exception as exc:  # noqa: BLE001 - reported on the step, never raised
+            verdict = not_checked(index, lhs, relation, rhs, _reason(exc), by)
+        if verdict.status is not Status.UNKNOWN:
             return verdict
+    sizes = _symbolic_sizes(left, right, proof.definitions)
+    if not sizes and not coupled:
+        assert verdict is not None
+        return verdict
+    given_up = verdict or not_checked(index, lhs, relation, rhs, "a free index that also names entries "
+                                      f"({', '.join(sorted(map(str, coupled)))}) could not be checked "
+                                      "at small sizes", by)
+    tried: list[str] = []
+    samples, digits = 0, 0
+    for at in _instances(left, right, sizes, coupled):
+        shown = ", ".join(f"{k} = {v}" for k, v in at.items())
+        try:
+            small = decide(_instance(left, at), relation, _instance(right, at),
+                           tuple(_instance(a, at) for a in proof.assumptions), (), options, index=index, by=by)
+        except Exception:  # noqa: BLE001 - an instance that cannot be evaluated proves nothing
+            return given_up
         if small.status is Status.REFUTED:
-            return replace(small, lhs=lhs, rhs=rhs, note=f"with {size} = {n}: {small.evidence()}")
+            return replace(small, lhs=lhs, rhs=rhs, note=f"with {shown}")
         if small.status is Status.UNKNOWN:
-            return verdict
-        held.append(n)
-    return replace(verdict, status=Status.NUMERIC, method="small sizes",
-                   note=f"no proof for every {size}; holds for {size} = {', '.join(map(str, held))}")
+            return given_up
+        tried.append(shown)
+        samples += small.samples
+        digits = small.digits
+    if not tried:
+        return given_up
+    names = ", ".join(str(s) for s in [*sizes[:1], *sorted(coupled, key=str)])
+    return replace(given_up, status=Status.NUMERIC, method="small sizes", samples=samples, digits=digits, note=(
+        f"no proof for every {names}; holds at {len(tried)} instances ({'; '.join(tried[:4])}"
+        f"{'; ...' if len(tried) > 4 else ''})"))
 
 
 def _symbolic_sizes(lhs: sp.Expr, rhs: sp.Expr, definitions: Sequence[tuple[sp.Basic, sp.Basic]]
@@ -948,6 +981,82 @@ def _symbolic_sizes(lhs: sp.Expr, rhs: sp.Expr, definitions: Sequence[tuple[sp.B
                                 and not symbol.is_integer):
                             out.append(symbol)
     return out
+
+
+def _name_indices(symbol: sp.Symbol) -> tuple[str, list[str]] | None:
+    """``x_j`` -> (``x``, [``j``]); ``W^(1)_ij`` -> (``W^(1)``, [``i``, ``j``]); else None."""
+    if symbol.is_integer or "_" not in symbol.name:
+        return None
+    base, suffix = symbol.name.rsplit("_", 1)
+    if not base or not suffix:
+        return None
+    if "," in suffix:
+        parts = suffix.split(",")
+    elif suffix.isalpha():
+        parts = list(suffix)
+    else:
+        parts = [suffix]
+    if not all(p.isalpha() and len(p) == 1 or p.isdigit() for p in parts):
+        return None
+    return base, parts
+
+
+def _coupled_indices(lhs: sp.Expr, rhs: sp.Expr) -> set[sp.Symbol]:
+    """Free integer indices that also name entries of the step (``j`` with ``x_j``)."""
+    free = {s for side in (lhs, rhs) for s in side.free_symbols if isinstance(s, sp.Symbol) and s.is_integer}
+    if not free:
+        return set()
+    letters: set[str] = set()
+    for side in (lhs, rhs):
+        for symbol in side.free_symbols:
+            if isinstance(symbol, sp.Symbol):
+                parsed = _name_indices(symbol)
+                if parsed is not None:
+                    letters.update(parsed[1])
+    return {s for s in free if s.name in letters}
+
+
+def _instances(lhs: sp.Expr, rhs: sp.Expr, sizes: Sequence[sp.Symbol], coupled: set[sp.Symbol]
+               ) -> Iterator[dict[sp.Symbol, sp.Integer]]:
+    """Small sizes, and for each every value of the free indices in the range of the step's sums."""
+    import itertools
+
+    indices = sorted(coupled, key=str)
+    for n in (SIZES if sizes else (None,)):
+        at: dict[sp.Symbol, sp.Integer] = {} if n is None else {sizes[0]: sp.Integer(n)}
+        for extra in sizes[1:]:
+            at[extra] = sp.Integer(n if n is not None else 2)
+        ranges = {tuple(a.xreplace(at) for a in limit[1:]) for side in (lhs, rhs)
+                  for s in side.atoms(sp.Sum, sp.Product) for limit in s.limits}
+        concrete = [r for r in ranges if all(isinstance(b, sp.Integer) for b in r)]
+        if len(concrete) == 1:
+            lower, upper = int(concrete[0][0]), int(concrete[0][1])
+        elif not ranges:
+            lower, upper = 1, 2
+        else:
+            return
+        values = range(lower, min(upper, lower + 3) + 1)
+        for count, combo in enumerate(itertools.product(values, repeat=len(indices))):
+            if count >= MAX_INSTANCES:
+                break
+            yield {**at, **{i: sp.Integer(v) for i, v in zip(indices, combo)}}
+
+
+def _instance(expr: sp.Basic, at: dict[sp.Symbol, sp.Integer]) -> sp.Basic:
+    """``expr`` at the sizes and index values ``at``: ``x_j`` becomes ``x_2`` when ``j = 2``."""
+    values = {k.name: int(v) for k, v in at.items() if k.is_integer}
+    mapping: dict[sp.Basic, sp.Basic] = {}
+    for symbol in expr.free_symbols:
+        if not isinstance(symbol, sp.Symbol):
+            continue
+        parsed = _name_indices(symbol)
+        if parsed is None or not any(p in values for p in parsed[1]):
+            continue
+        base, parts = parsed
+        indices = [sp.Integer(values[p]) if p in values else
+                   (sp.Integer(int(p)) if p.isdigit() else index_symbol(p)) for p in parts]
+        mapping[symbol] = real_symbol(subscript_name(base, indices))
+    return expr.xreplace(mapping).xreplace(at)
 
 
 #: The method of a step the kernel was not asked to (or could not) decide.

@@ -166,6 +166,14 @@ class NamePiece(Piece):
 
     what = "a name"
 
+    def add_sup(self, arg: Arg, builder: "Builder", at: Any = None) -> None:
+        """``W^{(l)}``, ``b^{(2)}``: a layer label in parentheses is part of the name, not a power."""
+        label = _layer_label(arg)
+        if label is not None and self.power is None and not self.primes:
+            self.base = f"{self.base}^({label})"
+            return
+        super().add_sup(arg, builder, at)
+
     def check_plain(self) -> None:
         if self.direction is not None:
             raise _fail("^+ and ^- mark the side of a limit: \\lim_{x \\to 0^+}", self)
@@ -268,6 +276,26 @@ _OPERATOR_NAMES: dict[str, tuple[Callable[..., sp.Expr], int]] = {
 }
 
 
+def _layer_label(arg: Arg) -> str | None:
+    """``(l)`` or ``(2)`` as a superscript: the label, else None."""
+    if not isinstance(arg, MathArg) or arg.relation is not None or len(arg.exprs) != 1:
+        return None
+    product = arg.exprs[0].single_product()
+    if product is None or len(product.entries) != 1:
+        return None
+    piece = product.entries[0][1]
+    if not isinstance(piece, Value) or not piece.is_bracket or piece.args is None or len(piece.args) != 1:
+        return None
+    if piece.power is not None or piece.sub is not None:
+        return None
+    (inner,) = piece.args
+    if isinstance(inner, sp.Integer) and inner >= 0:
+        return str(inner)
+    if isinstance(inner, sp.Symbol) and len(inner.name) <= 2:
+        return inner.name
+    return None
+
+
 def _bits(n: int) -> int:
     return abs(int(n)).bit_length()
 
@@ -340,6 +368,10 @@ class Builder:
             elif isinstance(piece, NamePiece) and self._applicable(piece):
                 if rest and rest[0][0] == "impl" and isinstance(rest[0][1], Value) and rest[0][1].is_bracket:
                     rest[0] = [op, self._apply_name(piece, rest[0][1])]
+                elif self.table.function_definition(self._function_key(piece) or piece.base) is not None:
+                    definition = self.table.function_definition(self._function_key(piece) or piece.base)
+                    assert definition is not None  # J written alone, as in dJ/dw: J(w, b) as defined
+                    rest.appendleft([op, definition.instantiate_function(*definition.params)])
                 elif piece.base != "sigma" and not self._word(piece):
                     raise _fail(f"{piece.base} is declared a function: write {piece.base}(x)", piece)
                 else:
@@ -708,6 +740,9 @@ class Builder:
                         den.entries[0][1])
         if marker == "d" and len(variables) != 1:
             return None
+        if order == 1 and len(variables) == 1 and variables[0][1] > 1 and isinstance(variables[0][0], sp.Symbol):
+            variable, power = variables[0]  # \\partial \\sigma^2: the variable is sigma^2 (the variance)
+            variables = [(real_symbol(f"{variable.name}^{power}"), 1)]
         if sum(n for _, n in variables) != order:
             raise _fail(f"the orders do not match: {order} on top, {sum(n for _, n in variables)} below", at)
         rest = num.entries[1:]

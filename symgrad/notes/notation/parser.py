@@ -165,18 +165,21 @@ class _ChainBuilder:
 
 
 def parse_display(text: str, table: SymbolTable | None = None, *, line: int = 1, column: int = 1,
-                  substitute: bool = True) -> Display:
+                  substitute: bool = True, continues: sp.Expr | None = None) -> Display:
     """The chains of one display; raises :class:`ParseError` (with file positions) on bad math.
 
     ``substitute=False`` keeps ``let`` names as symbols (see :class:`~symgrad.notation.build.Builder`).
+    ``continues``: a display that opens with a relation (``= ...``) continues a chain from this expression
+    (the last one of the display before).
     """
     try:
-        return _parse_display(text, table or SymbolTable(), line, column, substitute)
+        return _parse_display(text, table or SymbolTable(), line, column, substitute, continues)
     except RecursionError:
         raise ParseError("the formula is nested too deeply", line, column) from None
 
 
-def _parse_display(text: str, table: SymbolTable, line: int, column: int, substitute: bool) -> Display:
+def _parse_display(text: str, table: SymbolTable, line: int, column: int, substitute: bool,
+                   continues: sp.Expr | None = None) -> Display:
     items, annotations, builder = _items(text, table, line, column, substitute)
     chains: list[_ChainBuilder] = []
     notes_by_row = {a.row: a.text for a in annotations}
@@ -194,6 +197,11 @@ def _parse_display(text: str, table: SymbolTable, line: int, column: int, substi
             continue
         if item.kind == "rel":
             token = item.token
+            if previous is None and continues is not None and not chains:
+                current = _ChainBuilder(continues, token.line, token.column)
+                chains.append(current)
+                previous = "expr"
+                previous_row = row
             if previous is None:
                 raise _error_at(token, f"the relation {token.value} has nothing on its left")
             if previous == "rel":

@@ -677,7 +677,7 @@ def _split_arguments(tokens: list[Token]) -> list[Token]:
             token = out[j]
             if token.type == "NUMBER" and len(str(token.value)) > 1:
                 value = str(token.value)
-                first = Token("NUMBER", value[0], start_pos=token.start_pos, line=token.line,
+                first = Token("NUMBER" if value[0].isdigit() else UNKNOWN, value[0], start_pos=token.start_pos, line=token.line,
                               column=token.column, end_line=token.line,
                               end_column=(token.column or 0) + 1,
                               end_pos=(token.start_pos or 0) + 1)
