@@ -632,6 +632,13 @@ def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines
         except _Located as exc:
             found.problems.append(NoteProblem(path, exc.line, exc.column, exc.message))
             continue
+        for link in links:  # "... where z = w x + b": definitions for this step and the rest of the file
+            for condition in link.conditions:
+                where = _where_definition(condition, link, table)
+                if where is not None:
+                    file_scope.table = file_scope.table.with_definition(where)
+                    table = file_scope.table.merged(scope.table)
+                    found.definitions += 1
         if definition is not None:
             file_scope.table = file_scope.table.with_definition(definition)
             found.definitions += 1
@@ -770,14 +777,87 @@ def _check_chain(start: sp.Expr, links: Sequence[Link], source: ChainSource, tab
         except ChainError as exc:
             raise _Located(str(exc), link.line, link.column) from None
     verdicts: list[Verdict] = []
-    for index, (lhs, relation, rhs, by) in enumerate(proof.links(), start=1):
-        reason = reasons[index - 1] or reasons[index] or _uncheckable(lhs, rhs, proof.definitions)
+    for index, ((lhs, relation, rhs, by), link) in enumerate(zip(proof.links(), links), start=1):
+        case = _Case.of(link, table)
+        if case.reason is None:
+            lhs, rhs = case.apply(lhs), case.apply(rhs)
+        reason = (reasons[index - 1] or reasons[index] or case.reason
+                  or _uncheckable(lhs, rhs, proof.definitions))
         if reason is not None:
             verdicts.append(not_checked(index, lhs, relation, rhs, reason, by))
             continue
-        verdicts.append(_decide(index, lhs, relation, rhs, by, proof, options))
+        verdicts.append(_decide(index, lhs, relation, rhs, by, proof, options, case))
     report = Report(proof, tuple(verdicts))
     return NoteChain(path, source.line, proof, report, tuple(link.line for link in links))
+
+
+def _where_definition(condition: sp.Basic, link: Link, table: SymbolTable) -> Definition | None:
+    """``z = w x + b`` after ``where`` (or ``with``): a definition of a new name."""
+    if link.condition_word not in ("where", "with") or not isinstance(condition, sp.Eq):
+        return None
+    name, body = condition.lhs, condition.rhs
+    if (isinstance(name, sp.Symbol) and name.is_real and table.definition_of(name) is None
+            and name not in body.free_symbols):
+        return Definition(f"{name} = {body}", body, target=name)
+    return None
+
+
+@dataclass(frozen=True)
+class _Case:
+    """The conditions written after a step: the case it is claimed for."""
+
+    assumptions: tuple[sp.Basic, ...] = ()
+    different: tuple[tuple[sp.Symbol, sp.Symbol], ...] = ()  #: i \neq j
+    same: tuple[tuple[sp.Symbol, sp.Symbol], ...] = ()  #: i = j
+    reason: str | None = None
+
+    @staticmethod
+    def of(link: Link, table: SymbolTable) -> "_Case":
+        if link.condition_error is not None:
+            return _Case(reason=f"the condition after the step cannot be read: {link.condition_error}")
+        assumptions: list[sp.Basic] = []
+        different: list[tuple[sp.Symbol, sp.Symbol]] = []
+        same: list[tuple[sp.Symbol, sp.Symbol]] = []
+        for condition in link.conditions:
+            if isinstance(condition, sp.Ne):
+                different.append((condition.lhs, condition.rhs))  # type: ignore[arg-type]
+            elif isinstance(condition, sp.Eq):
+                left, right = condition.lhs, condition.rhs
+                if isinstance(left, sp.Symbol) and left.is_integer and isinstance(right, sp.Symbol):
+                    same.append((left, right))
+                elif link.condition_word in ("where", "with") and isinstance(left, sp.Symbol):
+                    continue  # a definition, read before the step is checked
+                else:
+                    return _Case(reason=f"the condition {condition} is an equation symgrad does not assume")
+            else:
+                assumptions.append(condition)
+        return _Case(tuple(assumptions), tuple(different), tuple(same))
+
+    def apply(self, expr: sp.Expr) -> sp.Expr:
+        """``expr`` in this case: δ_ij is 0 when i ≠ j; with i = j, j is i (``x_j`` is ``x_i``)."""
+        for i, j in self.different:
+            expr = expr.xreplace({sp.KroneckerDelta(i, j): sp.S.Zero, sp.KroneckerDelta(j, i): sp.S.Zero})
+        for i, j in self.same:
+            expr = _rename_index(expr, j.name, i.name)
+        return expr
+
+    def allows(self, at: dict[sp.Symbol, sp.Integer]) -> bool:
+        """Whether index values ``at`` belong to this case."""
+        return all(at.get(i) is None or at.get(j) is None or at[i] != at[j] for i, j in self.different)
+
+
+def _rename_index(expr: sp.Expr, old: str, new: str) -> sp.Expr:
+    """Index ``old`` becomes ``new``, in free index symbols and in names (``x_j`` -> ``x_i``)."""
+    mapping: dict[sp.Basic, sp.Basic] = {index_symbol(old): index_symbol(new)}
+    for symbol in expr.free_symbols:
+        if isinstance(symbol, sp.Symbol):
+            parsed = _name_indices(symbol)
+            if parsed is not None and old in parsed[1]:
+                base, parts = parsed
+                indices = [index_symbol(new) if p == old else
+                           (sp.Integer(int(p)) if p.isdigit() else index_symbol(p)) for p in parts]
+                mapping[symbol] = real_symbol(subscript_name(base, indices))
+    return expr.xreplace(mapping)
 
 
 class _NotChecked(Exception):
@@ -917,7 +997,7 @@ MAX_INSTANCES = 12
 
 
 def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Justification, proof: Proof,
-            options: CheckOptions | None) -> Verdict:
+            options: CheckOptions | None, case: _Case | None = None) -> Verdict:
     """The kernel's verdict on one link; exceptions become "not checked".
 
     A step over a symbolic number of terms (``\\sum_{i=1}^{m}``) or with a free index
@@ -925,11 +1005,13 @@ def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Just
     also checked at small sizes and every index value: a counterexample there refutes
     it; if every instance holds it is ``numeric``, never ``proved``.
     """
+    case = case or _Case()
     left, right = _substitute(lhs, proof.definitions), _substitute(rhs, proof.definitions)
     coupled = _coupled_indices(left, right)
     verdict: Verdict | None = None
-    if not coupled:
-        assumptions = tuple(proof.assumptions) + _index_assumptions(lhs, rhs)
+    given = tuple(proof.assumptions) + case.assumptions
+    if not coupled and not case.different:
+        assumptions = given + _index_assumptions(lhs, rhs)
         try:
             verdict = decide(lhs, relation, rhs, assumptions, proof.definitions, options, index=index, by=by)
         except Exception as exc:  # noqa: BLE001 - reported on the step, never raised
@@ -937,7 +1019,7 @@ def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Just
         if verdict.status is not Status.UNKNOWN:
             return verdict
     sizes = _symbolic_sizes(left, right, proof.definitions)
-    if not sizes and not coupled:
+    if not sizes and not coupled and not case.different:
         assert verdict is not None
         return verdict
     given_up = verdict or not_checked(index, lhs, relation, rhs, "a free index that also names entries "
@@ -945,11 +1027,13 @@ def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Just
                                       "at small sizes", by)
     tried: list[str] = []
     samples, digits = 0, 0
-    for at in _instances(left, right, sizes, coupled):
+    for at in _instances(left, right, sizes, coupled | {s for pair in case.different for s in pair}):
+        if not case.allows(at):
+            continue
         shown = ", ".join(f"{k} = {v}" for k, v in at.items())
         try:
             small = decide(_instance(left, at), relation, _instance(right, at),
-                           tuple(_instance(a, at) for a in proof.assumptions), (), options, index=index, by=by)
+                           tuple(_instance(a, at) for a in given), (), options, index=index, by=by)
         except Exception:  # noqa: BLE001 - an instance that cannot be evaluated proves nothing
             return given_up
         if small.status is Status.REFUTED:

@@ -483,6 +483,10 @@ class Builder:
                 value = real_symbol(base)
         else:
             indices = self.indices(piece.sub)
+            if (base == "delta" and piece.kind == "greek" and len(indices) == 2 and expand
+                    and not self.table.is_plain("delta") and self.table.family(base, 2) is None):
+                value = sp.KroneckerDelta(*indices)  # \delta_{ij}: the Kronecker delta
+                return value if piece.power is None else safe_power(value, piece.power, piece)
             family = self.table.family(base, len(indices)) if expand else None
             value = family.instantiate(indices) if family is not None else subscripted(Str(base), *indices)
         if expand and self.substitute:

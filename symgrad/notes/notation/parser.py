@@ -24,7 +24,7 @@ from ...core.verdicts import Relation
 from .build import Builder, Item, NamePiece, TreeToPieces
 from .errors import ParseError, UnsupportedNotation
 from .grammar import grammar
-from .symbols import Definition, SymbolTable, freeze, subscripted
+from .symbols import Definition, SymbolTable, freeze, index_symbol, subscripted
 from .tokens import CHECKED_RELATIONS, OTHER_RELATION, UNSUPPORTED, Annotation, Scan, message_for, scan
 
 __all__ = ["Link", "ChainSource", "Display", "parse_display", "parse_latex", "parse_relations",
@@ -42,6 +42,9 @@ class Link:
     line: int
     column: int
     note: str | None = None
+    conditions: tuple[sp.Basic, ...] = ()  #: ``i \\neq j``, ``x > 0``, ``z = w x + b`` written after the step
+    condition_word: str = ""  #: the word before them: ``if``, ``where``, ... (empty after a comma)
+    condition_error: str | None = None  #: why the math after the step could not be read as conditions
 
 
 @dataclass(frozen=True)
@@ -241,15 +244,98 @@ def _parse_display(text: str, table: SymbolTable, line: int, column: int, substi
         if note_row in row_link:
             chain_index, link_index = row_link[note_row]
             chains[chain_index].links[link_index][4] = text_
+    conditions: dict[tuple[int, int], tuple[tuple[sp.Basic, ...], str, str | None]] = {}
+    for annotation in annotations:
+        if annotation.row in row_link and annotation.condition:
+            words = annotation.text.lower().split()
+            conditions[row_link[annotation.row]] = _read_conditions(annotation, builder, words)
     out: list[ChainSource] = []
     fragments = 0
-    for chain in chains:
+    for chain_index, chain in enumerate(chains):
         if not chain.links:
             fragments += 1
             continue
-        links = tuple(Link(rel, _finish(rhs), line_, column_, note) for rel, rhs, line_, column_, note in chain.links)
+        links = tuple(Link(rel, _finish(rhs), line_, column_, note,
+                           *conditions.get((chain_index, link_index), ((), "", None)))
+                      for link_index, (rel, rhs, line_, column_, note) in enumerate(chain.links))
         out.append(ChainSource(_finish(chain.start), links, chain.line, chain.column, chain.start, chain.defines))
     return Display(tuple(out), fragments)
+
+
+_INDEX_RELATIONS = {"\\ne": sp.Ne, "\\neq": sp.Ne}
+
+
+def _read_conditions(annotation: Annotation, builder: Builder, words: list[str]
+                     ) -> tuple[tuple[sp.Basic, ...], str, str | None]:
+    """The conditions after a step: ``i \\neq j``, ``x > 0``, ``z = w x + b``; ``\\in`` (a type) is dropped."""
+    word = words[-1] if words else ""
+    parts: list[list[Token]] = [[]]
+    depth = 0
+    for token in annotation.condition:
+        if token.type in _PAIRS.values():
+            depth += 1
+        elif token.type in _PAIRS:
+            depth = max(0, depth - 1)
+        if token.type == "COMMA" and depth == 0:
+            parts.append([])
+        else:
+            parts[-1].append(token)
+    out: list[sp.Basic] = []
+    try:
+        for part in parts:
+            if not part:
+                continue
+            others = [k for k, t in enumerate(part) if t.type == OTHER_RELATION]
+            if others:
+                k = others[0]
+                op = str(part[k].value)
+                if op in ("\\in", "\\notin"):
+                    continue  # membership: the type of a name, not a condition symgrad checks
+                left, right = part[:k], part[k + 1:]
+                if (op in _INDEX_RELATIONS and len(left) == 1 == len(right)
+                        and left[0].type == right[0].type == "LETTER"):
+                    out.append(sp.Ne(index_symbol(str(left[0].value)), index_symbol(str(right[0].value))))
+                    continue
+                return tuple(out), word, f"the condition {op} cannot be read"
+            if (len(part) == 3 and part[1].type == "EQ" and part[0].type == part[2].type == "LETTER"
+                    and word != "where"):
+                out.append(sp.Eq(index_symbol(str(part[0].value)), index_symbol(str(part[2].value)),
+                                 evaluate=False))
+                continue
+            out += _token_relations(part, builder)
+    except ParseError as exc:
+        return tuple(out), word, exc.message
+    return tuple(out), word, None
+
+
+def _token_relations(tokens: list[Token], builder: Builder) -> list[sp.Basic]:
+    """``a < b \\le c`` (grammar tokens) as unevaluated relationals; ``z = ...`` as an Eq."""
+    tree = _tree(Scan(tuple(tokens), ()))
+    if tree is None:
+        return []
+    try:
+        items = TreeToPieces(builder).transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, ParseError):
+            raise exc.orig_exc from None
+        raise
+    out: list[sp.Basic] = []
+    previous: sp.Expr | None = None
+    relation: Token | None = None
+    for item in items:
+        if item.kind == "rel":
+            relation = item.token
+        elif item.kind == "expr":
+            assert item.node is not None
+            value = _finish(builder.value(item.node))
+            if previous is not None and relation is not None:
+                rel = Relation.EQ if relation.type in ("EQ", "DEF") else _RELATIONS[relation.type]
+                out.append(sp.Eq(previous, value, evaluate=False) if rel is Relation.EQ
+                           else rel.sympy(previous, value))
+            previous = value
+    if not out:
+        raise ParseError("expected a condition such as i \\neq j or x > 0")
+    return out
 
 
 def _finish(expr: sp.Expr) -> sp.Expr:

@@ -112,6 +112,7 @@ class Annotation:
     text: str
     line: int
     column: int
+    condition: tuple[Token, ...] = ()  #: the math after ``\\text{if}`` or after ``, `` (``i \\neq j``)
 
 
 @dataclass(frozen=True)
@@ -560,24 +561,49 @@ def _primes(tokens: list[Token]) -> list[Token]:
     return out
 
 
+#: Words that open a condition or a definition after a formula: ``\text{if } i \neq j``.
+CONDITION_WORDS = frozenset("if for when where with whenever provided assuming since as".split())
+_RELATION_TYPES = CHECKED_RELATIONS | {OTHER_RELATION, "DEF"}
+
+
 def _annotations(tokens: list[Token]) -> tuple[list[Token], list[Annotation]]:
-    """Move trailing ``\\text{...}`` of each row aside; drop ``\\tag`` and ``\\label``."""
+    """Move trailing ``\\text{...}`` of each row aside; drop ``\\tag`` and ``\\label``.
+
+    The math after a trailing ``\\text{if}`` (``for``, ``where``, ...) or after a comma
+    that follows a relation (``a = b, \\quad i \\neq j``) is kept as the row's condition.
+    """
     out: list[Token] = []
     notes: list[Annotation] = []
     row = 0
     depth = 0
     math_in_row = False
+    relation_in_row = False
     skipping = False
-    for token in tokens:
+    condition: list[Token] | None = None
+    note: tuple[str, int, int] | None = None
+
+    def finish() -> None:
+        if note is not None:
+            notes.append(Annotation(row, note[0], note[1], note[2], tuple(condition or ())))
+
+    for k, token in enumerate(tokens):
         kind = token.type
         if kind == "ROWSEP" and (depth == 0 or skipping):
+            finish()
+            note, condition = None, None
             row += 1
-            math_in_row = False
+            math_in_row = relation_in_row = False
             skipping = False
             depth = 0
             out.append(token)
             continue
         if skipping:
+            if condition is not None and kind not in ("TEXT", "AMP"):
+                condition.append(token)
+            elif condition is not None and kind == "TEXT":
+                words = _text_content(str(token.value)).lower().split()
+                if words and words[0] not in ("and",):
+                    condition = None  # more prose: not a condition symgrad reads
             continue
         if kind in _OPENERS:
             depth += 1
@@ -591,13 +617,39 @@ def _annotations(tokens: list[Token]) -> tuple[list[Token], list[Annotation]]:
         if kind == "TEXT" and depth == 0:
             text = _text_content(str(token.value))
             if math_in_row:  # a trailing note: it and the rest of the row are not math
-                notes.append(Annotation(row, text, token.line or 1, token.column or 1))
+                note = (text, token.line or 1, token.column or 1)
+                words = text.lower().split()
+                condition = [] if words and words[-1] in CONDITION_WORDS else None
                 skipping = True
             continue  # a leading label (\\text{Hence}) is dropped
+        if (kind == "COMMA" and depth == 0 and relation_in_row
+                and _row_tail_has_relation(tokens, k + 1)):
+            note = ("", token.line or 1, token.column or 1)
+            condition = []
+            skipping = True
+            continue
         if kind != "AMP":
             math_in_row = True
+        if depth == 0 and kind in _RELATION_TYPES:
+            relation_in_row = True
         out.append(token)
+    finish()
     return out, notes
+
+
+def _row_tail_has_relation(tokens: list[Token], start: int) -> bool:
+    """Whether the row from ``start`` holds a relation (``i \\neq j``, ``x > 0``) at its top level."""
+    depth = 0
+    for token in tokens[start:]:
+        if token.type in _OPENERS:
+            depth += 1
+        elif token.type in _CLOSERS:
+            depth = max(0, depth - 1)
+        elif token.type == "ROWSEP" and depth == 0:
+            return False
+        elif depth == 0 and token.type in _RELATION_TYPES:
+            return True
+    return False
 
 
 def _text_content(value: str) -> str:
