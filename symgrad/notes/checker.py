@@ -576,9 +576,10 @@ class _Found:
     last: sp.Expr | None = None  #: the last expression of the display before (a display may open with =)
 
 
+_ARGUMENT = r"\\?[A-Za-z]+(?:\s*_\s*(?:\{[^{}]*\}|\\?[A-Za-z0-9]))?"
 _FUNCTION_DEFINITION = re.compile(
     r"(?:^|\\\\|&)\s*(\\?[A-Za-z]+)\s*(?:_\s*(?:\{[^{}]*\}|\\?[A-Za-z0-9]+)\s*)?"
-    r"\(\s*\\?[A-Za-z]+(?:\s*,\s*\\?[A-Za-z]+)*\s*\)\s*(?:=|:=|\\coloneqq|\\triangleq)(?!=)", re.M)
+    rf"\(\s*{_ARGUMENT}(?:\s*,\s*{_ARGUMENT})*\s*\)\s*(?:=|:=|\\coloneqq|\\triangleq)(?!=)", re.M)
 _PRIMED = re.compile(r"(?<![\\A-Za-z])([A-Za-z])\s*'+\s*\(")
 
 
@@ -640,6 +641,7 @@ def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines
                     table = file_scope.table.merged(scope.table)
                     found.definitions += 1
         if definition is not None:
+            definition = _expanded(definition, table)
             file_scope.table = file_scope.table.with_definition(definition)
             found.definitions += 1
             start, links = links[0].rhs, links[1:]
@@ -658,6 +660,8 @@ def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines
             found.problems.append(NoteProblem(path, exc.line, exc.column, exc.message))
         except SymgradError as exc:
             found.problems.append(NoteProblem(path, source.line, source.column, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - one bad chain never costs the rest of the display
+            found.problems.append(NoteProblem(path, source.line, source.column, f"not checked: {_reason(exc)}"))
 
 
 def _message(exc: ParseError) -> str:
@@ -712,6 +716,19 @@ def _definition(source: ChainSource, table: SymbolTable) -> Definition | None:
         raise _Located("the left side of a definition (:=) must be a new name, such as z, \\hat{x}_i or f(x)",
                        source.line, source.column)
     return None
+
+
+def _expanded(definition: Definition, table: SymbolTable) -> Definition:
+    """The definition with the derivatives in its body evaluated (``δ = ∂L/∂z``): substituting it stays valid."""
+    if not definition.body.has(sp.Derivative):
+        return definition
+    try:
+        body = _expand_derivatives(freeze(definition.body), table.where([definition.body]))  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - keep the body as written
+        return definition
+    if definition.body.has(subscripted):
+        return definition
+    return replace(definition, body=body)
 
 
 def _indices_of(expr: sp.Expr) -> set[sp.Basic]:
@@ -1010,24 +1027,29 @@ def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Just
     coupled = _coupled_indices(left, right)
     verdict: Verdict | None = None
     given = tuple(proof.assumptions) + case.assumptions
+    sizes = _symbolic_sizes(left, right, proof.definitions)
     if not coupled and not case.different:
-        assumptions = given + _index_assumptions(lhs, rhs)
+        assumptions = given + _index_assumptions(lhs, rhs) + tuple(sp.Ge(n, 1) for n in sizes)
         try:
             verdict = decide(lhs, relation, rhs, assumptions, proof.definitions, options, index=index, by=by)
         except Exception as exc:  # noqa: BLE001 - reported on the step, never raised
             verdict = not_checked(index, lhs, relation, rhs, _reason(exc), by)
-        if verdict.status is not Status.UNKNOWN:
+        # a symbolic number of terms is sampled as a real number: only a proof counts; else try sizes
+        if verdict.status is Status.PROVED or (verdict.status is not Status.UNKNOWN and not sizes):
             return verdict
-    sizes = _symbolic_sizes(left, right, proof.definitions)
     if not sizes and not coupled and not case.different:
         assert verdict is not None
         return verdict
+    if verdict is not None and verdict.status is not Status.UNKNOWN:
+        verdict = not_checked(index, lhs, relation, rhs, "no proof for every size, and a small size "
+                              "could not be evaluated", by)
     given_up = verdict or not_checked(index, lhs, relation, rhs, "a free index that also names entries "
                                       f"({', '.join(sorted(map(str, coupled)))}) could not be checked "
                                       "at small sizes", by)
     tried: list[str] = []
     samples, digits = 0, 0
-    for at in _instances(left, right, sizes, coupled | {s for pair in case.different for s in pair}):
+    letters = coupled | {s for pair in case.different for s in pair} | _name_letters(left, right, sizes)
+    for at in _instances(left, right, sizes, letters):
         if not case.allows(at):
             continue
         shown = ", ".join(f"{k} = {v}" for k, v in at.items())
@@ -1098,6 +1120,19 @@ def _coupled_indices(lhs: sp.Expr, rhs: sp.Expr) -> set[sp.Symbol]:
                 if parsed is not None:
                     letters.update(parsed[1])
     return {s for s in free if s.name in letters}
+
+
+def _name_letters(lhs: sp.Expr, rhs: sp.Expr, sizes: Sequence[sp.Symbol]) -> set[sp.Symbol]:
+    """The lower-case index letters of the names in a step (``i`` of ``a_i``), and its free integer indices."""
+    out = {s for side in (lhs, rhs) for s in side.free_symbols if isinstance(s, sp.Symbol) and s.is_integer}
+    taken = {str(s) for s in sizes}
+    for side in (lhs, rhs):
+        for symbol in side.free_symbols:
+            if isinstance(symbol, sp.Symbol):
+                parsed = _name_indices(symbol)
+                if parsed is not None:
+                    out |= {index_symbol(p) for p in parsed[1] if p.isalpha() and p.islower() and p not in taken}
+    return out
 
 
 def _instances(lhs: sp.Expr, rhs: sp.Expr, sizes: Sequence[sp.Symbol], coupled: set[sp.Symbol]

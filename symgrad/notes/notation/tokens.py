@@ -307,6 +307,8 @@ def _environment(token: Token) -> Token | None:
     name = match.group(1).strip() if match else ""
     if name in _INNER_ENVIRONMENTS:
         return None
+    if name in ("cases", "dcases", "cases*"):
+        return _retype(token, "CASES_BEGIN" if str(token.value).lstrip().startswith("\\begin") else "CASES_END")
     return _unsupported(token, f"the environment {name or '?'} is not supported here")
 
 
@@ -345,6 +347,7 @@ def scan(text: str, line: int = 1, column: int = 1) -> Scan:
     typed = list(_typed(raw))
     typed = _text_functions(typed)
     typed = _primes(typed)
+    typed = _cases(typed)
     typed, annotations = _annotations(typed)
     typed = _bars_and_depth(typed)
     typed = _trailing_punctuation(typed)
@@ -566,6 +569,63 @@ CONDITION_WORDS = frozenset("if for when where with whenever provided assuming s
 _RELATION_TYPES = CHECKED_RELATIONS | {OTHER_RELATION, "DEF"}
 
 
+def _cases(tokens: list[Token]) -> list[Token]:
+    r"""``f = \\begin{cases} a & i = j \\\\ b & i \\neq j \\end{cases}``: one row ``f = a, i = j`` per case.
+
+    A case without a condition symgrad can read (``\\text{otherwise}``, nothing) gets
+    an unreadable condition, so that it is reported "not checked", never checked
+    outside its case.
+    """
+    if not any(t.type == "CASES_BEGIN" for t in tokens):
+        return tokens
+    out: list[Token] = []
+    k = 0
+    while k < len(tokens):
+        token = tokens[k]
+        if token.type != "CASES_BEGIN":
+            out.append(token)
+            k += 1
+            continue
+        row_start = max((i + 1 for i, t in enumerate(out) if t.type == "ROWSEP"), default=0)
+        prefix = out[row_start:]
+        del out[row_start:]
+        end = next((i for i in range(k + 1, len(tokens)) if tokens[i].type in ("CASES_END", "CASES_BEGIN")),
+                   len(tokens))
+        if end == len(tokens) or tokens[end].type != "CASES_END":
+            out.extend(prefix)
+            out.append(_unsupported(token, "nested or unclosed cases"))
+            return out + tokens[k + 1:]
+        rows: list[list[Token]] = [[]]
+        for t in tokens[k + 1:end]:
+            if t.type == "ROWSEP":
+                rows.append([])
+            else:
+                rows[-1].append(t)
+        rows = [r for r in rows if r]
+        for n, case in enumerate(rows):
+            amp = next((i for i, t in enumerate(case) if t.type == "AMP"), len(case))
+            value, condition = case[:amp], case[amp + 1:]
+            at = value[0] if value else token
+            moved = [_retype(t, t.type) for t in prefix]
+            for t in moved:
+                if t.type in CHECKED_RELATIONS:
+                    t.line, t.column = at.line, at.column
+            out.extend(moved)
+            out.extend(value)
+            readable = [t for t in condition if t.type != "TEXT" or _text_content(str(t.value)).lower().split()[-1:]
+                        in (["if"], ["for"], ["when"])]
+            if not any(t.type != "TEXT" for t in readable):
+                readable = [_retype(at, OTHER_RELATION, "\\otherwise")]
+            elif readable[0].type == "TEXT":
+                readable = readable[1:]
+            out.append(_retype(at, "COMMA", ","))
+            out.extend(readable)
+            if n + 1 < len(rows):
+                out.append(_retype(at, "ROWSEP", "\\\\"))
+        k = end + 1
+    return out
+
+
 def _annotations(tokens: list[Token]) -> tuple[list[Token], list[Annotation]]:
     """Move trailing ``\\text{...}`` of each row aside; drop ``\\tag`` and ``\\label``.
 
@@ -624,6 +684,13 @@ def _annotations(tokens: list[Token]) -> tuple[list[Token], list[Annotation]]:
             continue  # a leading label (\\text{Hence}) is dropped
         if (kind == "COMMA" and depth == 0 and relation_in_row
                 and _row_tail_has_relation(tokens, k + 1)):
+            if _another_equation(tokens, k + 1):  # a = b, \\qquad c = d: two equations, two rows
+                finish()
+                note, condition = None, None
+                row += 1
+                math_in_row = relation_in_row = False
+                out.append(_retype(token, "ROWSEP", "\\\\"))
+                continue
             note = ("", token.line or 1, token.column or 1)
             condition = []
             skipping = True
@@ -635,6 +702,19 @@ def _annotations(tokens: list[Token]) -> tuple[list[Token], list[Annotation]]:
         out.append(token)
     finish()
     return out, notes
+
+
+def _another_equation(tokens: list[Token], start: int) -> bool:
+    """Whether the row from ``start`` is another equation (``c = d``), not a condition (``i = j``, ``x > 0``)."""
+    tail: list[Token] = []
+    for token in tokens[start:]:
+        if token.type == "ROWSEP":
+            break
+        tail.append(token)
+    relations = [t for t in tail if t.type in _RELATION_TYPES]
+    if not relations or any(t.type != "EQ" for t in relations) or any(t.type == "TEXT" for t in tail):
+        return False
+    return not (len(tail) == 3 and tail[0].type == tail[2].type == "LETTER")
 
 
 def _row_tail_has_relation(tokens: list[Token], start: int) -> bool:
