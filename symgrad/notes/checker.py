@@ -400,6 +400,7 @@ class _Lines:
     """Offsets to 1-based (line, column)."""
 
     def __init__(self, text: str) -> None:
+        self.text = text
         self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     def at(self, offset: int) -> tuple[int, int]:
@@ -629,7 +630,7 @@ def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines
         k += 1
         start, links = source.start, source.links
         try:
-            definition = _definition(source, table)
+            definition = _definition(source, table, _first_right_side(source, lines))
         except _Located as exc:
             found.problems.append(NoteProblem(path, exc.line, exc.column, exc.message))
             continue
@@ -676,7 +677,23 @@ def _message(exc: ParseError) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _definition(source: ChainSource, table: SymbolTable) -> Definition | None:
+def _first_right_side(source: ChainSource, lines: _Lines) -> str:
+    """The text of a chain's first right side (up to the next relation, or the end of its row)."""
+    text = lines.text
+    first = source.links[0] if source.links else None
+    if first is None:
+        return ""
+    start = lines.starts[first.line - 1] + first.column - 1
+    if len(source.links) > 1:
+        second = source.links[1]
+        end = lines.starts[second.line - 1] + second.column - 1
+    else:
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+    return text[start:end]
+
+
+def _definition(source: ChainSource, table: SymbolTable, written: str = "") -> Definition | None:
     r"""The definition a chain opens with (``NAME = EXPR`` with ``NAME`` new, or ``:=``), else None.
 
     A name is definable when nothing defines it yet and its own definition does not
@@ -691,16 +708,16 @@ def _definition(source: ChainSource, table: SymbolTable) -> Definition | None:
     text = f"{source.start} = {body}"
     free = set(body.free_symbols)
     if isinstance(raw, sp.Symbol) and raw.is_real:
-        if table.definition_of(raw) is None and raw not in free and _opaque_ok(raw, body):
+        if table.definition_of(raw) is None and raw not in free and _opaque_ok(raw, body, written):
             return Definition(text, body, target=raw)
     elif isinstance(raw, subscripted) and all(isinstance(i, sp.Symbol) for i in raw.indices):
         name = freeze(raw)
         uses_indices = bool(set(raw.indices) & _indices_of(body))
         if not uses_indices and isinstance(name, sp.Symbol):
-            if table.definition_of(name) is None and name not in free and _opaque_ok(name, body):
+            if table.definition_of(name) is None and name not in free and _opaque_ok(name, body, written):
                 return Definition(text, body, target=name)
         elif (uses_indices and table.family(raw.base_name, len(raw.indices)) is None
-              and len(set(raw.indices)) == len(raw.indices) and _opaque_ok(name, body)
+              and len(set(raw.indices)) == len(raw.indices) and _opaque_ok(name, body, written)
               and not any(isinstance(n, sp.Symbol) and _member_of(n, raw.base_name) for n in free)):
             return Definition(text, _thaw(body, raw.indices), base=raw.base_name, params=tuple(raw.indices))
     elif (isinstance(raw, sp.Pow) and raw.exp == 2 and isinstance(raw.base, sp.Symbol)
@@ -761,10 +778,15 @@ def _thaw(body: sp.Expr, params: Sequence[sp.Basic]) -> sp.Expr:
     return body.xreplace(mapping)
 
 
-def _opaque_ok(name: sp.Basic, body: sp.Expr) -> bool:
-    """``∂L/∂z = ...`` defines an opaque derivative only when the body has no derivative of the same L."""
+def _opaque_ok(name: sp.Basic, body: sp.Expr, written: str = "") -> bool:
+    """``∂L/∂z = ...`` gives the value of an opaque derivative only when its right side has no derivative.
+
+    ``∂L/∂w = ∂L/∂z ∂z/∂w`` is a chain rule, a claim (not checked), never a definition.
+    """
     if not isinstance(name, sp.Symbol) or not name.name.startswith("∂"):
         return True
+    if any(mark in written for mark in ("\\partial", "∂", "\\frac{d", "\\nabla", "'")):
+        return False
     top = _opaque_key(name.name)[0]
     return not any(_opaque_key(n)[0] == top for n in _opaque_names(body))
 
@@ -1008,9 +1030,11 @@ def _index_assumptions(lhs: sp.Expr, rhs: sp.Expr) -> tuple[sp.Basic, ...]:
 
 
 #: Sizes tried for a symbolic number of terms (``\sum_{i=1}^{m}``) when no proof for every size is found.
-SIZES = (1, 2, 3)
-#: Most index assignments tried per size.
-MAX_INSTANCES = 12
+SIZES = (2, 3, 1)
+#: Most instances (sizes and index values) tried per step.
+MAX_INSTANCES = 8
+#: Seconds spent looking for a counterexample at one instance.
+INSTANCE_BUDGET = 0.5
 
 
 def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Justification, proof: Proof,
@@ -1047,25 +1071,34 @@ def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Just
                                       f"({', '.join(sorted(map(str, coupled)))}) could not be checked "
                                       "at small sizes", by)
     tried: list[str] = []
-    samples, digits = 0, 0
+    samples, digits, undecided = 0, 0, 0
+    base = options or CheckOptions()
+    quick = replace(base, budget=min(base.budget, INSTANCE_BUDGET), samples=base.min_samples,
+                    quick_samples=min(base.quick_samples, 6), digits=30)
     letters = coupled | {s for pair in case.different for s in pair} | _name_letters(left, right, sizes)
     for at in _instances(left, right, sizes, letters):
         if not case.allows(at):
             continue
+        if len(tried) + undecided >= MAX_INSTANCES:
+            break
         shown = ", ".join(f"{k} = {v}" for k, v in at.items())
         try:
-            small = decide(_instance(left, at), relation, _instance(right, at),
-                           tuple(_instance(a, at) for a in given), (), options, index=index, by=by)
+            small_lhs, small_rhs = _instance(left, at).doit(), _instance(right, at).doit()
+            constant = not (small_lhs.free_symbols or small_rhs.free_symbols)
+            small = decide(small_lhs, relation, small_rhs, tuple(_instance(a, at) for a in given), (), quick,
+                           index=index, by=by, symbolic=constant)
         except Exception:  # noqa: BLE001 - an instance that cannot be evaluated proves nothing
-            return given_up
+            undecided += 1
+            continue
         if small.status is Status.REFUTED:
             return replace(small, lhs=lhs, rhs=rhs, note=f"with {shown}")
         if small.status is Status.UNKNOWN:
-            return given_up
+            undecided += 1
+            continue
         tried.append(shown)
         samples += small.samples
         digits = small.digits
-    if not tried:
+    if not tried or undecided:
         return given_up
     names = ", ".join(str(s) for s in [*sizes[:1], *sorted(coupled, key=str)])
     return replace(given_up, status=Status.NUMERIC, method="small sizes", samples=samples, digits=digits, note=(
@@ -1164,6 +1197,13 @@ def _instances(lhs: sp.Expr, rhs: sp.Expr, sizes: Sequence[sp.Symbol], coupled: 
 def _instance(expr: sp.Basic, at: dict[sp.Symbol, sp.Integer]) -> sp.Basic:
     """``expr`` at the sizes and index values ``at``: ``x_j`` becomes ``x_2`` when ``j = 2``."""
     values = {k.name: int(v) for k, v in at.items() if k.is_integer}
+
+    def rebound(e: sp.Basic) -> sp.Basic:  # a summation index named like a free index stays bound
+        fresh = {lim[0]: sp.Dummy(lim[0].name, integer=True) for lim in e.limits if lim[0] in at}
+        return e.xreplace(fresh)
+
+    expr = expr.replace(lambda e: isinstance(e, (sp.Sum, sp.Product)) and any(lim[0] in at for lim in e.limits),
+                        rebound)
     mapping: dict[sp.Basic, sp.Basic] = {}
     for symbol in expr.free_symbols:
         if not isinstance(symbol, sp.Symbol):

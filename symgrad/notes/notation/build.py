@@ -506,7 +506,8 @@ class Builder:
             raise _fail("expected a variable (a name such as x or x_i)", piece)
         if isinstance(variable, sp.Symbol) and self.table.definition_of(variable) is not None and self.substitute:
             raise _fail(f"cannot vary {variable}: it is defined by a let declaration", piece)
-        if isinstance(variable, subscripted) and self.table.family(variable.base_name, len(variable.indices)):
+        if (isinstance(variable, subscripted) and self.table.family(variable.base_name, len(variable.indices))
+                and self.substitute):
             raise _fail(f"cannot vary {variable.base_name}_...: it is defined by a let declaration", piece)
         return variable
 
@@ -686,6 +687,10 @@ class Builder:
                     isinstance(v, subscripted) and v.base_name == body.base_name for v in names):
                 return diff_members(body, variables)  # d x_i / d x_j: a Kronecker delta
             return self.opaque_derivative(body, variables, at)
+        for variable in names:
+            if isinstance(variable, subscripted) and self.table.family(variable.base_name, len(variable.indices)):
+                raise _fail(f"the derivative by {_name_text(variable)}, which is defined as an expression: "
+                            "symgrad cannot hold it fixed inside other definitions", at, unsupported=True)
         meaning = self._substituted(body, at)
         for variable in names:
             family = member_family(meaning, variable)
