@@ -1032,9 +1032,11 @@ def _index_assumptions(lhs: sp.Expr, rhs: sp.Expr) -> tuple[sp.Basic, ...]:
 #: Sizes tried for a symbolic number of terms (``\sum_{i=1}^{m}``) when no proof for every size is found.
 SIZES = (2, 3, 1)
 #: Most instances (sizes and index values) tried per step.
-MAX_INSTANCES = 8
+MAX_INSTANCES = 6
+#: Fewest instances without a counterexample for a ``numeric`` verdict (all of them, if fewer exist).
+MIN_INSTANCES = 3
 #: Seconds spent looking for a counterexample at one instance.
-INSTANCE_BUDGET = 0.5
+INSTANCE_BUDGET = 0.6
 
 
 def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Justification, proof: Proof,
@@ -1073,7 +1075,7 @@ def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Just
     tried: list[str] = []
     samples, digits, undecided = 0, 0, 0
     base = options or CheckOptions()
-    quick = replace(base, budget=min(base.budget, INSTANCE_BUDGET), samples=base.min_samples,
+    quick = replace(base, budget=min(base.budget, INSTANCE_BUDGET), samples=2 * base.min_samples,
                     quick_samples=min(base.quick_samples, 6), digits=30)
     letters = coupled | {s for pair in case.different for s in pair} | _name_letters(left, right, sizes)
     for at in _instances(left, right, sizes, letters):
@@ -1098,12 +1100,12 @@ def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Just
         tried.append(shown)
         samples += small.samples
         digits = small.digits
-    if not tried or undecided:
+    if not tried or len(tried) < min(MIN_INSTANCES, len(tried) + undecided):
         return given_up
     names = ", ".join(str(s) for s in [*sizes[:1], *sorted(coupled, key=str)])
     return replace(given_up, status=Status.NUMERIC, method="small sizes", samples=samples, digits=digits, note=(
         f"no proof for every {names}; holds at {len(tried)} instances ({'; '.join(tried[:4])}"
-        f"{'; ...' if len(tried) > 4 else ''})"))
+        f"{'; ...' if len(tried) > 4 else ''})" + (f"; {undecided} undecided" if undecided else "")))
 
 
 def _symbolic_sizes(lhs: sp.Expr, rhs: sp.Expr, definitions: Sequence[tuple[sp.Basic, sp.Basic]]
