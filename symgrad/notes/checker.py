@@ -580,7 +580,7 @@ class _Found:
 _ARGUMENT = r"\\?[A-Za-z]+(?:\s*_\s*(?:\{[^{}]*\}|\\?[A-Za-z0-9]))?"
 _FUNCTION_DEFINITION = re.compile(
     r"(?:^|\\\\|&)\s*(\\?[A-Za-z]+)\s*(?:_\s*(?:\{[^{}]*\}|\\?[A-Za-z0-9]+)\s*)?"
-    rf"\(\s*{_ARGUMENT}(?:\s*,\s*{_ARGUMENT})*\s*\)\s*(?:=|:=|\\coloneqq|\\triangleq)(?!=)", re.M)
+    rf"\(\s*{_ARGUMENT}(?:\s*[,;]\s*{_ARGUMENT})*\s*\)\s*(?:=|:=|\\coloneqq|\\triangleq)(?!=)", re.M)
 _PRIMED = re.compile(r"(?<![\\A-Za-z])([A-Za-z])\s*'+\s*\(")
 
 

@@ -763,6 +763,8 @@ def _bars_and_depth(tokens: list[Token]) -> list[Token]:
         elif kind == "ROWSEP":
             depth = 0
             open_bars.clear()
+        elif kind == PUNCT and str(token.value) == ";" and depth > 0:
+            token = _retype(token, "COMMA", ",")  # J(W, b; x, y): the data after ; are arguments too
         out.append(token)
     return out
 
