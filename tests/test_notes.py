@@ -501,3 +501,15 @@ def test_a_bad_display_costs_only_itself() -> None:
     assert [(p.line, p.column) for p in report.problems] == [(1, 8), (3, 6)]
     assert report.problems[1].message.startswith("not checked: ")
     assert _statuses(report) == {5: sg.Status.PROVED}
+
+
+def test_never_proved_by_differentiating_a_definition_that_hides_the_variable() -> None:
+    """L written in terms of w, x, b (what z is made of) has no z in it: dL/dz is not 0."""
+    text = "$$ z = w x + b $$\n\n$$ L = (w x + b)^2 $$\n\n$$ \\frac{\\partial L}{\\partial z} = 0 $$\n"
+    (step,) = check(text).steps
+    assert step.verdict.status is sg.Status.UNKNOWN and "not checked" in step.verdict.note
+
+
+def test_a_comma_after_an_inequality_separates_claims_not_conditions() -> None:
+    report = check(r"$$ x \le 0, \quad x \le -1 $$")
+    assert [s.verdict.status for s in report.steps] == [sg.Status.REFUTED, sg.Status.REFUTED]

@@ -613,6 +613,7 @@ def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines
     try:
         table, display = read()
     except ParseError as exc:
+        found.last = None  # a display after this one cannot continue a chain it cannot see
         if not _has_checked_relation(math.text):
             found.not_chains += 1  # a display without = < <= > >= is not a chain: nothing to check
             return
@@ -799,7 +800,8 @@ def _opaque_ok(name: sp.Basic, body: sp.Expr, written: str = "") -> bool:
 def _check_chain(start: sp.Expr, links: Sequence[Link], source: ChainSource, table: SymbolTable,
                  assumptions: Sequence[sp.Basic], path: str, options: CheckOptions | None) -> NoteChain:
     exprs = [start, *(link.rhs for link in links)]
-    definitions = table.where(exprs)
+    variables = [v for e in exprs for d in e.atoms(sp.Derivative) for v in d.variables]
+    definitions = table.where([*exprs, *variables])  # a derivative's variables are bound: ask for them too
     expanded: list[sp.Expr] = []
     reasons: list[str | None] = []
     for expr in exprs:
@@ -809,7 +811,7 @@ def _check_chain(start: sp.Expr, links: Sequence[Link], source: ChainSource, tab
         except _NotChecked as exc:
             expanded.append(expr)
             reasons.append(str(exc))
-    proof = calc(expanded[0], assume=list(assumptions), where=definitions)
+    proof = calc(expanded[0], assume=list(assumptions), where=table.where(expanded))
     for link, rhs in zip(links, expanded[1:]):
         try:
             proof = proof.step(link.relation, rhs, by=_justification_text(link.note))
@@ -931,6 +933,12 @@ def _expand_derivatives(expr: sp.Expr, definitions: dict[sp.Symbol, sp.Expr]) ->
         held = keep | {p.base for p in powers.values() if p is not None}
         mapping = {k: v for k, v in definitions.items() if k not in held}
         body = _substitute(derivative.expr, mapping)
+        for variable in keep:
+            made_of = definitions.get(variable)
+            if (made_of is not None and variable not in body.free_symbols
+                    and made_of.free_symbols & body.free_symbols):
+                raise _NotChecked(f"the derivative by {variable} of an expression written in terms of what "
+                                  f"{variable} is made of ({variable} = {made_of}), not of {variable}")
         for variable in variables:
             base = _component_of(variable)
             if base is not None and base in body.free_symbols:

@@ -638,6 +638,7 @@ def _annotations(tokens: list[Token]) -> tuple[list[Token], list[Annotation]]:
     depth = 0
     math_in_row = False
     relation_in_row = False
+    inequality_in_row = False
     skipping = False
     condition: list[Token] | None = None
     note: tuple[str, int, int] | None = None
@@ -652,7 +653,7 @@ def _annotations(tokens: list[Token]) -> tuple[list[Token], list[Annotation]]:
             finish()
             note, condition = None, None
             row += 1
-            math_in_row = relation_in_row = False
+            math_in_row = relation_in_row = inequality_in_row = False
             skipping = False
             depth = 0
             out.append(token)
@@ -684,11 +685,11 @@ def _annotations(tokens: list[Token]) -> tuple[list[Token], list[Annotation]]:
             continue  # a leading label (\\text{Hence}) is dropped
         if (kind == "COMMA" and depth == 0 and relation_in_row
                 and _row_tail_has_relation(tokens, k + 1)):
-            if _another_equation(tokens, k + 1):  # a = b, \\qquad c = d: two equations, two rows
+            if _another_equation(tokens, k + 1, inequality_in_row):  # a = b, \\qquad c = d: two rows
                 finish()
                 note, condition = None, None
                 row += 1
-                math_in_row = relation_in_row = False
+                math_in_row = relation_in_row = inequality_in_row = False
                 out.append(_retype(token, "ROWSEP", "\\\\"))
                 continue
             note = ("", token.line or 1, token.column or 1)
@@ -699,21 +700,29 @@ def _annotations(tokens: list[Token]) -> tuple[list[Token], list[Annotation]]:
             math_in_row = True
         if depth == 0 and kind in _RELATION_TYPES:
             relation_in_row = True
+            inequality_in_row = inequality_in_row or kind in ("LT", "LE", "GT", "GE")
         out.append(token)
     finish()
     return out, notes
 
 
-def _another_equation(tokens: list[Token], start: int) -> bool:
-    """Whether the row from ``start`` is another equation (``c = d``), not a condition (``i = j``, ``x > 0``)."""
+def _another_equation(tokens: list[Token], start: int, after_inequality: bool = False) -> bool:
+    """Whether the row from ``start`` is another claim (``c = d``), not a condition (``i = j``, ``x > 0``).
+
+    After an inequality (``a \\le b, \\ b \\le c``) an inequality is another claim too: a
+    condition is read only after an identity (``\\sqrt{x^2} = x, \\ x > 0``).
+    """
     tail: list[Token] = []
     for token in tokens[start:]:
         if token.type == "ROWSEP":
             break
         tail.append(token)
     relations = [t for t in tail if t.type in _RELATION_TYPES]
-    if not relations or any(t.type != "EQ" for t in relations) or any(t.type == "TEXT" for t in tail):
+    if not relations or any(t.type == "TEXT" for t in tail) or any(t.type in (OTHER_RELATION, "DEF")
+                                                                  for t in relations):
         return False
+    if any(t.type != "EQ" for t in relations):
+        return after_inequality
     return not (len(tail) == 3 and tail[0].type == tail[2].type == "LETTER")
 
 
