@@ -388,7 +388,8 @@ def test_positions_are_shifted_into_the_file() -> None:
 
 
 @pytest.mark.parametrize("text", [r"\int_0^1 x", r"\mathbf{x}", r"\nabla L", r"x^\top y", r"a \odot b",
-                                  r"x_1 + \dots + x_n", r"\begin{pmatrix} a \end{pmatrix}"])
+                                  r"x_1 + \dots + x_n", r"\begin{vmatrix} a \end{vmatrix}",
+                                  r"(a + b)^\top"])
 def test_unsupported_notation_is_an_unsupported_error(text: str) -> None:
     with pytest.raises(UnsupportedNotation) as info:
         P(text)
@@ -495,3 +496,12 @@ def _extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 @given(st.recursive(_ATOMS, _extend, max_leaves=10))
 def test_fuzz_nearly_valid_formulas(text: str) -> None:
     run_within(lambda: _parse_everything(text), 10)
+
+
+def test_explicit_matrices_and_their_transposes() -> None:
+    a, b = R("a"), R("b")
+    assert P(r"\begin{pmatrix} a & b \end{pmatrix}") == sp.ImmutableMatrix([[a, b]])
+    assert P(r"\begin{bmatrix} a & b \end{bmatrix}^\top") == sp.ImmutableMatrix([[a], [b]])
+    assert P(r"\begin{bmatrix} a \\ b \end{bmatrix}^T \begin{bmatrix} a \\ b \end{bmatrix}") == \
+        sp.ImmutableMatrix([[a**2 + b**2]])
+    assert P(r"\begin{bmatrix} \frac12 & 1 \end{bmatrix}") == sp.ImmutableMatrix([[sp.Rational(1, 2), 1]])

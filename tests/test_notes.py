@@ -513,3 +513,16 @@ def test_never_proved_by_differentiating_a_definition_that_hides_the_variable() 
 def test_a_comma_after_an_inequality_separates_claims_not_conditions() -> None:
     report = check(r"$$ x \le 0, \quad x \le -1 $$")
     assert [s.verdict.status for s in report.steps] == [sg.Status.REFUTED, sg.Status.REFUTED]
+
+
+def test_explicit_small_matrices_are_checked_entry_by_entry() -> None:
+    text = "\n".join([
+        r"$$ \begin{bmatrix} a & b \\ c & d \end{bmatrix} \begin{bmatrix} x \\ y \end{bmatrix}"
+        r" = \begin{bmatrix} a x + b y \\ c x + d y \end{bmatrix} $$",
+        r"$$ \begin{bmatrix} a & b \\ c & d \end{bmatrix}^\top = \begin{bmatrix} a & b \\ c & d \end{bmatrix} $$",
+        r"$$ \mathbf{x}^\top \mathbf{y} = \mathbf{y}^\top \mathbf{x} $$",
+    ])
+    report = check(text)
+    assert _statuses(report) == {1: sg.Status.PROVED, 2: sg.Status.REFUTED}
+    (problem,) = report.problems
+    assert problem.line == 3 and problem.message.startswith("not checked: ")

@@ -296,6 +296,21 @@ def _layer_label(arg: Arg) -> str | None:
     return None
 
 
+def _is_matrix(expr: Any) -> bool:
+    return isinstance(expr, sp.MatrixBase)
+
+
+def _is_letter_t(arg: Any) -> bool:
+    """``^T`` (a transpose, on a matrix)."""
+    if not isinstance(arg, MathArg) or arg.relation is not None or len(arg.exprs) != 1:
+        return False
+    product = arg.exprs[0].single_product()
+    if product is None or len(product.entries) != 1:
+        return False
+    piece = product.entries[0][1]
+    return isinstance(piece, NamePiece) and piece.base == "T" and piece.sub is None and piece.power is None
+
+
 def _bits(n: int) -> int:
     return abs(int(n)).bit_length()
 
@@ -862,6 +877,14 @@ class TreeToPieces(Transformer):  # type: ignore[type-arg]
         k = 0
         while k < len(posts):
             token = posts[k]
+            if token.type == "TRANSPOSE" or (token.type == "SUP" and _is_letter_t(posts[k + 1])
+                                             and isinstance(piece, Value) and _is_matrix(piece.expr)):
+                if not (isinstance(piece, Value) and _is_matrix(piece.expr)) or piece.power is not None:
+                    raise _fail("not checked: matrix calculus (a transpose of a name or an expression); "
+                                "write the matrix out, or the entries with an index", token, unsupported=True)
+                piece.expr = piece.expr.T
+                k += 1 if token.type == "TRANSPOSE" else 2
+                continue
             if token.type == "PRIME":
                 if isinstance(piece, (Value, OperatorPiece)):
                     raise _fail(f"a prime on {piece.what}", token)
@@ -982,6 +1005,38 @@ class TreeToPieces(Transformer):  # type: ignore[type-arg]
             return Value(token.line, token.column, expr=safe_power(radicand, sp.Pow(degree, -1), token),
                          what_text="a root")
         return Value(token.line, token.column, expr=sp.sqrt(radicand), what_text="a root")
+
+    def matrix(self, token: Token) -> Value:
+        """An explicit matrix: every cell is an expression (rows of equal length)."""
+        cells: list[list[list[Token]]] = getattr(token, "cells", [])
+        rows: list[list[sp.Expr]] = []
+        for row in cells:
+            values: list[sp.Expr] = []
+            for cell in row:
+                if not cell:
+                    raise _fail("an empty cell in a matrix", token)
+                values.append(self._cell(cell))
+            rows.append(values)
+        if not rows or len({len(r) for r in rows}) != 1:
+            raise _fail("the rows of a matrix must have the same number of entries", token)
+        return Value(token.line, token.column, expr=sp.ImmutableMatrix(rows), what_text="a matrix")
+
+    def _cell(self, tokens: list[Token]) -> sp.Expr:
+        from lark.exceptions import UnexpectedInput
+
+        from .grammar import grammar
+
+        parser = grammar().parse_interactive(start="start")
+        try:
+            for t in tokens:
+                parser.feed_token(t)
+            tree = parser.feed_eof(tokens[-1])
+        except UnexpectedInput:
+            raise _fail("cannot read this entry of the matrix", tokens[0]) from None
+        items = TreeToPieces(self.b).transform(tree)
+        if len(items) != 1 or items[0].node is None:
+            raise _fail("an entry of a matrix must be one expression", tokens[0])
+        return self.b.value(items[0].node)
 
     def brackets(self, opener: Token, values: list[SumNode], closer: Token) -> Value:
         args = tuple(self.b.value(v) for v in values)

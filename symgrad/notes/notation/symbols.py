@@ -201,6 +201,8 @@ def freeze(expr: sp.Basic, bound: frozenset[sp.Symbol] = frozenset()) -> sp.Basi
         if not any(s in bound for i in indices for s in i.free_symbols):
             return real_symbol(subscript_name(expr.base_name, indices))
         return subscripted(expr.args[0], *indices)
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(lambda e: freeze(e, bound))
     if not expr.args or isinstance(expr, Str):
         return expr
     if isinstance(expr, (sp.Sum, sp.Product)):

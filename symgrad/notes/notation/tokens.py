@@ -307,6 +307,8 @@ def _environment(token: Token) -> Token | None:
     name = match.group(1).strip() if match else ""
     if name in _INNER_ENVIRONMENTS:
         return None
+    if name in ("bmatrix", "pmatrix", "matrix", "Bmatrix", "smallmatrix"):
+        return _retype(token, "MATRIX_BEGIN" if str(token.value).lstrip().startswith("\\begin") else "MATRIX_END")
     if name in ("cases", "dcases", "cases*"):
         return _retype(token, "CASES_BEGIN" if str(token.value).lstrip().startswith("\\begin") else "CASES_END")
     return _unsupported(token, f"the environment {name or '?'} is not supported here")
@@ -347,6 +349,7 @@ def scan(text: str, line: int = 1, column: int = 1) -> Scan:
     typed = list(_typed(raw))
     typed = _text_functions(typed)
     typed = _primes(typed)
+    typed = _matrices(_transposes(typed))
     typed = _cases(typed)
     typed, annotations = _annotations(typed)
     typed = _bars_and_depth(typed)
@@ -567,6 +570,75 @@ def _primes(tokens: list[Token]) -> list[Token]:
 #: Words that open a condition or a definition after a formula: ``\text{if } i \neq j``.
 CONDITION_WORDS = frozenset("if for when where with whenever provided assuming since as".split())
 _RELATION_TYPES = CHECKED_RELATIONS | {OTHER_RELATION, "DEF"}
+
+
+class MatrixToken(Token):
+    """``\\begin{bmatrix} a & b \\\\ c & d \\end{bmatrix}``: one token holding the tokens of each cell."""
+
+    cells: list[list[list[Token]]]
+
+
+def _matrices(tokens: list[Token]) -> list[Token]:
+    """Each explicit matrix environment becomes one MATRIX token (its cells are read by the builder)."""
+    if not any(t.type == "MATRIX_BEGIN" for t in tokens):
+        return tokens
+    out: list[Token] = []
+    k = 0
+    while k < len(tokens):
+        token = tokens[k]
+        if token.type != "MATRIX_BEGIN":
+            if token.type == "MATRIX_END":
+                out.append(_unsupported(token, "\\end of a matrix that was never begun"))
+            else:
+                out.append(token)
+            k += 1
+            continue
+        end = next((i for i in range(k + 1, len(tokens)) if tokens[i].type in ("MATRIX_END", "MATRIX_BEGIN")),
+                   len(tokens))
+        if end == len(tokens) or tokens[end].type != "MATRIX_END":
+            out.append(_unsupported(token, "nested or unclosed matrices are not supported"))
+            return out + tokens[k + 1:]
+        rows: list[list[list[Token]]] = [[[]]]
+        for t in tokens[k + 1:end]:
+            if t.type == "ROWSEP":
+                rows.append([[]])
+            elif t.type == "AMP":
+                rows[-1].append([])
+            else:
+                rows[-1][-1].append(t)
+        while rows and all(not cell for cell in rows[-1]):
+            rows.pop()
+        matrix = MatrixToken.new_borrow_pos("MATRIX", "\\begin{bmatrix}", token)
+        matrix.cells = [[_bars_and_depth(_split_arguments(cell)) for cell in row] for row in rows]
+        out.append(matrix)
+        k = end + 1
+    return out
+
+
+def _transposes(tokens: list[Token]) -> list[Token]:
+    r"""``^\\top``, ``^{\\top}``, ``^\\intercal``, ``^\\mathsf{T}``: one TRANSPOSE postfix token."""
+    out: list[Token] = []
+    k = 0
+    while k < len(tokens):
+        token = tokens[k]
+        if token.type == "SUP" and k + 1 < len(tokens):
+            nxt = tokens[k + 1]
+            if _is_top(nxt):
+                out.append(_retype(nxt, "TRANSPOSE", "^T"))
+                k += 2
+                continue
+            if (nxt.type == "LBRACE" and k + 3 < len(tokens) and _is_top(tokens[k + 2])
+                    and tokens[k + 3].type == "RBRACE"):
+                out.append(_retype(tokens[k + 2], "TRANSPOSE", "^T"))
+                k += 4
+                continue
+        out.append(token)
+        k += 1
+    return out
+
+
+def _is_top(token: Token) -> bool:
+    return str(token.value) in ("\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}")
 
 
 def _cases(tokens: list[Token]) -> list[Token]:
