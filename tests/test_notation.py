@@ -445,7 +445,9 @@ PIECES = ["x", "y", "i", "j", "d", "e", "f", "0", "1", "2", "12", "3.5", "+", "-
           r"\operatorname{foo}", r"\text{(by x)}", r"\tag{1}", r"\alpha", r"\mathrm{d}", r"\{", r"\}",
           r"\foo", r"\int", r"\approx", r"\begin{aligned}", r"\end{aligned}", r"\begin{cases}", r"\quad",
           r"\,", r"\prime", r"\mathcal{L}", r"\lvert", r"\rvert", r"\big(", r"\bigr)", r"\Big|", r"\mathbf{x}",
-          r"\pi", "α", "≤", "∂", "\\"]
+          r"\pi", "α", "≤", "∂", "\\", r"\end{cases}", r"\begin{bmatrix}", r"\end{bmatrix}", r"\top",
+          r"\textcolor{red}", r"\cancel", r"\underbrace", r"\text{ReLU}", r"\text{if }", "sigmoid", "tanh",
+          r"\neq", r"\in", ":=", r"\triangleq", r"\delta", "^{(1)}", ";", r"\newline", r"\color{blue}"]
 FUZZ_TABLE = SymbolTable().with_functions(["f"]).with_definition(
     parse_definition(r"\hat{x}_j = x_j - \frac{1}{2} \sum_{k=1}^{2} x_k"))
 

@@ -20,12 +20,22 @@ Declarations live in comments, one statement per ``;``::
   substitutes; ``let \hat{x}_j = ...`` defines a whole family (substituted as
   the text is read); ``assume A < B <= C`` adds side conditions (with the
   definitions substituted);
-  ``function f, g`` makes ``f(x)`` an application; ``symbol \sigma`` keeps a
-  name a plain symbol; ``skip`` skips the next display.
+  ``function f, h_\theta`` makes ``f(x)`` an application (a bad name costs only
+  itself); ``symbol \sigma`` keeps a name a plain symbol; ``index i from 1 to n``
+  gives ``\sum_i`` its limits; ``skip`` skips the next display.
+
+The text itself is read as a reader reads it: a chain that opens with a new name
+(``z = w x + b``, ``a := ...``, ``f(x) = ...``, ``\sigma^2 = ...``, ``... \text{where } z = ...``)
+defines it for the rest of the file instead of claiming it; a derivative of a name
+never defined is an opaque quantity (``∂L/∂z_i``), and a step relating different
+ones is "not checked"; a condition after a step (``, i \neq j``, ``\text{if } x > 0``,
+a case of ``cases``) is the case it is checked in. Steps over a symbolic number of
+terms or with free indices are also checked at small instances (never ``proved``
+that way). Whatever the kernel cannot evaluate is "not checked" with the reason.
 
 A display without a checkable relation (``=``, ``<``, ``\le``, ``>``, ``\ge``)
 is counted as "not a chain"; math that cannot be read is reported with its
-line and column, and the document is then not proved.
+line and column (the rest of the file goes on), and the document is then not proved.
 """
 
 from __future__ import annotations
