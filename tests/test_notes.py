@@ -526,3 +526,10 @@ def test_explicit_small_matrices_are_checked_entry_by_entry() -> None:
     assert _statuses(report) == {1: sg.Status.PROVED, 2: sg.Status.REFUTED}
     (problem,) = report.problems
     assert problem.line == 3 and problem.message.startswith("not checked: ")
+
+
+def test_a_loss_in_an_unreadable_display_does_not_make_its_derivatives_given() -> None:
+    report = check("$$ L = \\foo x $$\n\n$$ \\frac{\\partial L}{\\partial x} = 1 $$\n")
+    assert report.definitions == 0 and len(report.problems) == 1
+    (step,) = report.steps
+    assert step.verdict.status is sg.Status.UNKNOWN and "not checked" in step.verdict.note

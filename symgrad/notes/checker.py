@@ -585,6 +585,7 @@ class _Found:
     skipped: int = 0
     definitions: int = 0
     last: sp.Expr | None = None  #: the last expression of the display before (a display may open with =)
+    unread: set[str] = field(default_factory=set)  #: names opening rows of displays that could not be read
 
 
 _ARGUMENT = r"\\?[A-Za-z]+(?:\s*_\s*(?:\{[^{}]*\}|\\?[A-Za-z0-9]))?"
@@ -624,6 +625,7 @@ def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines
         table, display = read()
     except ParseError as exc:
         found.last = None  # a display after this one cannot continue a chain it cannot see
+        found.unread |= _row_heads(math.text)
         if not _has_checked_relation(math.text):
             found.not_chains += 1  # a display without = < <= > >= is not a chain: nothing to check
             return
@@ -641,7 +643,7 @@ def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines
         k += 1
         start, links = source.start, source.links
         try:
-            definition = _definition(source, table, _first_right_side(source, lines))
+            definition = _definition(source, table, _first_right_side(source, lines), found.unread)
         except _Located as exc:
             found.problems.append(NoteProblem(path, exc.line, exc.column, exc.message))
             continue
@@ -676,6 +678,24 @@ def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines
             found.problems.append(NoteProblem(path, source.line, source.column, f"not checked: {_reason(exc)}"))
 
 
+def _row_heads(text: str) -> set[str]:
+    """The names that open the rows of a display (``J`` of ``J(w, b) = ...``)."""
+    try:
+        tokens = scan(text).tokens
+    except ParseError:
+        return set()
+    heads: set[str] = set()
+    at_start = True
+    for token in tokens:
+        if token.type == "ROWSEP":
+            at_start = True
+        elif token.type != "AMP" and at_start:
+            if token.type in ("LETTER", "GREEK", "NAME", "CAL"):
+                heads.add(str(token.value))
+            at_start = False
+    return heads
+
+
 def _message(exc: ParseError) -> str:
     """A parse error's message; notation symgrad cannot give a meaning is "not checked"."""
     if isinstance(exc, UnsupportedNotation) and not exc.message.startswith("not checked"):
@@ -704,7 +724,8 @@ def _first_right_side(source: ChainSource, lines: _Lines) -> str:
     return text[start:end]
 
 
-def _definition(source: ChainSource, table: SymbolTable, written: str = "") -> Definition | None:
+def _definition(source: ChainSource, table: SymbolTable, written: str = "",
+                unread: set[str] | frozenset[str] = frozenset()) -> Definition | None:
     r"""The definition a chain opens with (``NAME = EXPR`` with ``NAME`` new, or ``:=``), else None.
 
     A name is definable when nothing defines it yet and its own definition does not
@@ -719,16 +740,16 @@ def _definition(source: ChainSource, table: SymbolTable, written: str = "") -> D
     text = f"{source.start} = {body}"
     free = set(body.free_symbols)
     if isinstance(raw, sp.Symbol) and raw.is_real:
-        if table.definition_of(raw) is None and raw not in free and _opaque_ok(raw, body, written):
+        if table.definition_of(raw) is None and raw not in free and _opaque_ok(raw, body, written, unread):
             return Definition(text, body, target=raw)
     elif isinstance(raw, subscripted) and all(isinstance(i, sp.Symbol) for i in raw.indices):
         name = freeze(raw)
         uses_indices = bool(set(raw.indices) & _indices_of(body))
         if not uses_indices and isinstance(name, sp.Symbol):
-            if table.definition_of(name) is None and name not in free and _opaque_ok(name, body, written):
+            if table.definition_of(name) is None and name not in free and _opaque_ok(name, body, written, unread):
                 return Definition(text, body, target=name)
         elif (uses_indices and table.family(raw.base_name, len(raw.indices)) is None
-              and len(set(raw.indices)) == len(raw.indices) and _opaque_ok(name, body, written)
+              and len(set(raw.indices)) == len(raw.indices) and _opaque_ok(name, body, written, unread)
               and not any(isinstance(n, sp.Symbol) and _member_of(n, raw.base_name) for n in free)):
             return Definition(text, _thaw(body, raw.indices), base=raw.base_name, params=tuple(raw.indices))
     elif (isinstance(raw, sp.Pow) and raw.exp == 2 and isinstance(raw.base, sp.Symbol)
@@ -789,7 +810,8 @@ def _thaw(body: sp.Expr, params: Sequence[sp.Basic]) -> sp.Expr:
     return body.xreplace(mapping)
 
 
-def _opaque_ok(name: sp.Basic, body: sp.Expr, written: str = "") -> bool:
+def _opaque_ok(name: sp.Basic, body: sp.Expr, written: str = "",
+               unread: set[str] | frozenset[str] = frozenset()) -> bool:
     """``∂L/∂z = ...`` gives the value of an opaque derivative only when its right side has no derivative.
 
     ``∂L/∂w = ∂L/∂z ∂z/∂w`` is a chain rule, a claim (not checked), never a definition.
@@ -798,6 +820,8 @@ def _opaque_ok(name: sp.Basic, body: sp.Expr, written: str = "") -> bool:
         return True
     if any(mark in written for mark in ("\\partial", "∂", "\\frac{d", "\\nabla", "'")):
         return False
+    if _opaque_key(name.name)[0][1:] in unread:
+        return False  # its function was written in a display symgrad could not read: a claim, not a given
     top = _opaque_key(name.name)[0]
     return not any(_opaque_key(n)[0] == top for n in _opaque_names(body))
 
