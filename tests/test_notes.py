@@ -533,3 +533,10 @@ def test_a_loss_in_an_unreadable_display_does_not_make_its_derivatives_given() -
     assert report.definitions == 0 and len(report.problems) == 1
     (step,) = report.steps
     assert step.verdict.status is sg.Status.UNKNOWN and "not checked" in step.verdict.note
+
+
+def test_f_of_something_is_an_application_not_a_product() -> None:
+    """``f(2x) = 2 f(x)`` read as products would be proved; it is a claim about a function."""
+    (step,) = check(r"$$ f(2x) = 2f(x) $$").steps
+    assert step.verdict.status is not sg.Status.PROVED
+    assert "f(2*x)" in str(step.verdict.lhs)

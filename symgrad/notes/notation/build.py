@@ -43,6 +43,8 @@ MAX_DIGITS = 100
 MAX_ORDER = 20
 
 _EXPECTATION = sp.Function("E", real=True)
+#: Letters read as functions when a bracket follows them, unless declared ``symbol``.
+CONVENTIONAL_FUNCTIONS = frozenset({"f", "g"})
 
 
 def _fail(message: str, at: Any, unsupported: bool = False) -> ParseError:
@@ -435,9 +437,12 @@ class Builder:
         return self.table.is_function(piece.base) or self._word(piece)
 
     def _word(self, piece: NamePiece) -> bool:
-        """``\\mathrm{softmax}``: a multi-letter roman name, a function when a bracket follows."""
-        return piece.kind == "roman" and len(piece.base) > 1 and piece.sub is None and not self.table.is_plain(
-            piece.base)
+        """``\\mathrm{softmax}``, or ``f``/``g``: a function when a bracket follows (``f(2x)`` is not ``2 f x``)."""
+        if piece.sub is not None or self.table.is_plain(piece.base):
+            return False
+        if piece.kind == "letter" and piece.base in CONVENTIONAL_FUNCTIONS:
+            return True
+        return piece.kind == "roman" and len(piece.base) > 1
 
     def _function_key(self, piece: NamePiece) -> str | None:
         """The declared name of a subscripted function: ``h_\\theta`` is ``h_theta``, ``h_{W,b}`` is ``h_Wb``."""
