@@ -125,3 +125,20 @@ def test_the_real_command_line() -> None:
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     assert re.search(r"wrong_reversed_inequality\.md:14: step 3: .* ≥ 1/4  \[refuted\] counterexample", done.stdout)
+
+
+def test_text_relu_is_not_proved_and_exits_1(tmp_path: Path) -> None:
+    note = tmp_path / "relu.md"
+    note.write_text("$$ \\text{ReLU}(x) = x $$\n", encoding="utf-8")
+    code, out, err = run("check", str(note), "--budget", "2")
+    assert code == 1, out + err
+    assert "[proved]" not in out and "[refuted]" in out
+
+
+def test_a_display_sympy_cannot_evaluate_is_not_an_internal_error(tmp_path: Path) -> None:
+    note = tmp_path / "variance.md"
+    note.write_text("$$ \\frac1m \\sum_{i=1}^m (x_i - \\mu)^2 \\ge 0 $$\n\n$$ b = b $$\n", encoding="utf-8")
+    code, out, err = run("check", str(note), "--budget", "2")
+    assert code in (0, 1), out + err  # not 3 (an internal error, as it was): the file goes on
+    assert "internal error" not in out + err
+    assert f"{note}:3: step 1: b = b  [proved]" in out

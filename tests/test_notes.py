@@ -277,9 +277,10 @@ def test_not_chains_are_counted_not_checked() -> None:
         r"$$ y = y $$",
     ])
     report = check(text)
-    assert report.not_chains == 4
+    assert report.not_chains == 3  # f(x) := x^2 is a definition now, not a stray expression
+    assert report.definitions == 1
     assert len(report.steps) == 1 and report.ok
-    assert "4 not chains" in report.summary()
+    assert "3 not chains; 1 definition" in report.summary()
 
 
 def test_unreadable_math_in_a_chain_is_an_error_with_line_and_column() -> None:
@@ -305,7 +306,9 @@ def test_symbolic_limits_are_not_claimed_proved() -> None:
     report = check(text)
     first, second = report.steps
     assert first.verdict.status is sg.Status.PROVED  # identical expressions: honest
-    assert second.verdict.status is sg.Status.UNKNOWN  # nothing can be evaluated without the x_i
+    # no proof for every m, but the claim fails for m = 2 (it needs m, not m^2): refuted with that size
+    assert second.verdict.status is sg.Status.REFUTED
+    assert second.verdict.note.startswith("with m = ")
 
 
 def test_report_reads_well() -> None:
@@ -352,3 +355,188 @@ def test_fuzz_documents(monkeypatch: pytest.MonkeyPatch, pieces: list[str], fmt:
     for problem in report.problems:
         assert problem.line >= 1
     repr(report)
+
+
+# ---------------------------------------------------------------------------
+# The two defects of the "notes nobody here wrote" issue
+# ---------------------------------------------------------------------------
+
+
+def test_text_function_names_are_never_dropped() -> None:
+    """``\\text{ReLU}(x) = x`` was read as ``x = x`` and proved: it must not be proved."""
+    report = check(r"$$ \text{ReLU}(x) = x $$")
+    (step,) = report.steps
+    assert step.verdict.status is not sg.Status.PROVED
+    assert step.verdict.status is sg.Status.REFUTED  # ReLU is Max(0, x)
+    assert not report.ok
+    swish = check(r"$$ \text{swish}(x) + 1 = x\sigma(x) $$").steps[0].verdict
+    assert "swish" in str(swish.lhs) and swish.status is not sg.Status.PROVED
+
+
+def test_a_display_the_kernel_cannot_evaluate_never_stops_the_file() -> None:
+    text = "$$ \\frac1m \\sum_{i=1}^m (x_i - \\mu)^2 \\ge 0 $$\n\n$$ a = a $$\n"
+    report = check(text)
+    assert [s.line for s in report.steps] == [1, 3]
+    assert report.steps[1].verdict.status is sg.Status.PROVED
+
+
+# ---------------------------------------------------------------------------
+# Reading notes as a reader does
+# ---------------------------------------------------------------------------
+
+
+def _statuses(report: NotesReport) -> dict[int, sg.Status]:
+    return {step.line: step.verdict.status for step in report.steps}
+
+
+def test_definitions_are_read_not_claimed() -> None:
+    text = "\n".join([
+        r"$$ z = w x + b $$",                                    # 1 a definition
+        r"$$ a := \sigma(z) $$",                                 # 2
+        r"$$ L \triangleq -\log a $$",                           # 3
+        r"$$ \frac{\partial L}{\partial z} = a - 1 $$",          # 4 d/dz -log sigma(z) = sigma(z) - 1
+        r"$$ \frac{\partial L}{\partial w} = (a - 1) x $$",      # 5 through z = w x + b
+        r"$$ \frac{\partial L}{\partial w} = (1 - a) x $$",      # 6 wrong sign
+        r"$$ f(t) = t^2 + 1 $$",                                 # 7 f is used as a function
+        r"$$ f'(t) = 2t $$",                                     # 8
+    ])
+    report = check(text)
+    assert report.definitions == 4
+    assert _statuses(report) == {4: sg.Status.PROVED, 5: sg.Status.PROVED, 6: sg.Status.REFUTED,
+                                 8: sg.Status.PROVED}, repr(report)
+
+
+def test_a_name_on_both_sides_is_a_claim_not_a_definition() -> None:
+    report = check(r"$$ x = x + 1 $$")
+    assert report.definitions == 0 and _statuses(report) == {1: sg.Status.REFUTED}
+
+
+def test_derivatives_of_an_undefined_loss_are_opaque_and_consistent() -> None:
+    text = "\n".join([
+        r"$$ \frac{\partial L}{\partial z_i} = \frac{\partial L}{\partial z_i} $$",
+        r"$$ 2 \frac{\partial L}{\partial z_i} - \frac{\partial L}{\partial z_i} = \frac{\partial L}{\partial z_i} $$",
+        r"$$ \frac{\partial L}{\partial w} = \frac{\partial L}{\partial z} x $$",  # a chain rule: not checked
+    ])
+    report = check(text)
+    first, second, third = report.steps
+    assert first.verdict.status is second.verdict.status is sg.Status.PROVED
+    assert third.verdict.status is sg.Status.UNKNOWN and "not checked" in third.verdict.note
+    assert "chain rule" in third.text()
+
+
+def test_function_words_and_layout_macros() -> None:
+    text = "\n".join([
+        r"$$ \mathrm{sigmoid}(x) = \sigma(x) $$",
+        r"$$ tanh(x) = \tanh(x) $$",
+        r"$$ \operatorname{ReLU}(x) = \max(0, x) $$",
+        r"$$ \textcolor{red}{\sigma(x)} + \cancel{0} = \boxed{\sigma(x)} $$",
+        r"$$ \underbrace{x + x}_{\text{twice}} = 2x $$",
+        r"$$ \text{softmax}(z) = \text{softmax}(z) $$",
+    ])
+    report = check(text)
+    assert not report.problems, repr(report)
+    assert all(s.verdict.status is sg.Status.PROVED for s in report.steps), repr(report)
+    assert "softmax(z)" in str(report.steps[-1].verdict.lhs)
+
+
+def test_declarations_of_subscripted_and_word_functions() -> None:
+    text = "\n".join([
+        r"<!-- symgrad: function h_\theta, \sigma_i, h_{W,b}, sigmoid, x + 1; let g_\theta = 3 t -->",
+        r"$$ h_\theta(x) + h_{W,b}(x) = h_{W,b}(x) + h_\theta(x) $$",
+        r"$$ \frac{d g_\theta}{dt} = 3 $$",
+    ])
+    report = check(text)
+    assert len(report.problems) == 1 and report.problems[0].line == 1  # only the bad name
+    assert "expected a name" in report.problems[0].message
+    assert [s.verdict.status for s in report.steps] == [sg.Status.PROVED, sg.Status.PROVED]
+    assert "h_theta(x)" in str(report.steps[0].verdict.lhs)
+
+
+def test_layer_superscripts_are_names_not_powers() -> None:
+    text = "\n".join([
+        r"$$ z^{(1)} = w^{(1)} x + b^{(1)} $$",
+        r"$$ \frac{\partial z^{(1)}}{\partial w^{(1)}} = x $$",
+        r"$$ \frac{\partial z^{(1)}}{\partial b^{(1)}} = 2 $$",
+    ])
+    assert _statuses(check(text)) == {2: sg.Status.PROVED, 3: sg.Status.REFUTED}
+
+
+def test_index_notation_kronecker_delta_and_cases() -> None:
+    text = "\n".join([
+        r"<!-- symgrad: index k from 1 to n -->",
+        r"$$ p_i = \frac{e^{z_i}}{\sum_k e^{z_k}} $$",
+        r"$$ \frac{\partial p_i}{\partial z_j} = p_i(\delta_{ij} - p_j) $$",
+        r"$$ \frac{\partial p_i}{\partial z_j} = -p_i p_j, \quad i \neq j $$",
+        r"$$ \frac{\partial p_i}{\partial z_j} = p_i p_j, \quad i \neq j $$",
+        r"$$ \frac{\partial x_i}{\partial x_j} = \begin{cases} 1 & i = j \\ 0 & \text{otherwise} \end{cases} $$",
+    ])
+    report = check(text)
+    statuses = [(s.line, s.verdict.status) for s in report.steps]
+    assert statuses[:3] == [(3, sg.Status.NUMERIC), (4, sg.Status.NUMERIC), (5, sg.Status.REFUTED)], repr(report)
+    (case_one, otherwise) = report.steps[3:]
+    assert case_one.verdict.status is sg.Status.PROVED
+    assert otherwise.verdict.status is sg.Status.UNKNOWN and "not checked" in otherwise.verdict.note
+
+
+def test_a_display_that_opens_with_a_relation_continues_the_one_before() -> None:
+    text = "$$ (a + b)^2 = a^2 + 2ab + b^2 $$\n\n$$ = (b + a)^2 $$\n\n$$ = a^2 + b^2 $$\n"
+    assert _statuses(check(text)) == {1: sg.Status.PROVED, 3: sg.Status.PROVED, 5: sg.Status.REFUTED}
+
+
+def test_where_clauses_define_and_conditions_assume() -> None:
+    text = "\n".join([
+        r"$$ y = \sigma(u) \quad \text{where } u = 2 t $$",
+        r"$$ \frac{dy}{dt} = 2 y (1 - y) $$",
+        r"$$ \sqrt{x^2} = x, \quad x > 0 $$",
+        r"$$ \sqrt{x^2} = x $$",
+    ])
+    statuses = _statuses(check(text))
+    assert statuses[2] is sg.Status.PROVED and statuses[4] is sg.Status.REFUTED
+    assert statuses[3] in (sg.Status.PROVED, sg.Status.NUMERIC)  # checked only where x > 0
+
+
+def test_a_bad_display_costs_only_itself() -> None:
+    text = "$$ a = \\foo $$\n\n$$ x \\odot y = y \\odot x $$\n\n$$ b = b $$\n"
+    report = check(text)
+    assert [(p.line, p.column) for p in report.problems] == [(1, 8), (3, 6)]
+    assert report.problems[1].message.startswith("not checked: ")
+    assert _statuses(report) == {5: sg.Status.PROVED}
+
+
+def test_never_proved_by_differentiating_a_definition_that_hides_the_variable() -> None:
+    """L written in terms of w, x, b (what z is made of) has no z in it: dL/dz is not 0."""
+    text = "$$ z = w x + b $$\n\n$$ L = (w x + b)^2 $$\n\n$$ \\frac{\\partial L}{\\partial z} = 0 $$\n"
+    (step,) = check(text).steps
+    assert step.verdict.status is sg.Status.UNKNOWN and "not checked" in step.verdict.note
+
+
+def test_a_comma_after_an_inequality_separates_claims_not_conditions() -> None:
+    report = check(r"$$ x \le 0, \quad x \le -1 $$")
+    assert [s.verdict.status for s in report.steps] == [sg.Status.REFUTED, sg.Status.REFUTED]
+
+
+def test_explicit_small_matrices_are_checked_entry_by_entry() -> None:
+    text = "\n".join([
+        r"$$ \begin{bmatrix} a & b \\ c & d \end{bmatrix} \begin{bmatrix} x \\ y \end{bmatrix}"
+        r" = \begin{bmatrix} a x + b y \\ c x + d y \end{bmatrix} $$",
+        r"$$ \begin{bmatrix} a & b \\ c & d \end{bmatrix}^\top = \begin{bmatrix} a & b \\ c & d \end{bmatrix} $$",
+        r"$$ \mathbf{x}^\top \mathbf{y} = \mathbf{y}^\top \mathbf{x} $$",
+    ])
+    report = check(text)
+    assert _statuses(report) == {1: sg.Status.PROVED, 2: sg.Status.REFUTED}
+    (problem,) = report.problems
+    assert problem.line == 3 and problem.message.startswith("not checked: ")
+
+
+def test_a_loss_in_an_unreadable_display_does_not_make_its_derivatives_given() -> None:
+    report = check("$$ L = \\foo x $$\n\n$$ \\frac{\\partial L}{\\partial x} = 1 $$\n")
+    assert report.definitions == 0 and len(report.problems) == 1
+    (step,) = report.steps
+    assert step.verdict.status is sg.Status.UNKNOWN and "not checked" in step.verdict.note
+
+
+def test_f_of_something_is_an_application_not_a_product() -> None:
+    """``f(2x) = 2 f(x)`` read as products would be proved; it is a claim about a function."""
+    (step,) = check(r"$$ f(2x) = 2f(x) $$").steps
+    assert step.verdict.status is not sg.Status.PROVED
+    assert "f(2*x)" in str(step.verdict.lhs)

@@ -36,12 +36,13 @@ from .parser import (
     parse_latex,
     parse_names,
     parse_relations,
+    read_names,
 )
-from .symbols import Definition, SymbolTable, freeze, subscript_name, subscripted
+from .symbols import Definition, SymbolTable, diff_members, freeze, member_family, index_symbol, real_symbol, subscript_name, subscripted
 from .tokens import MAX_CHARS, MAX_DEPTH, Scan, scan
 
 __all__ = [
     "ParseError", "UnsupportedNotation", "ChainSource", "Display", "Link", "parse_display", "parse_latex",
-    "parse_relations", "parse_definition", "parse_names", "Definition", "SymbolTable", "freeze", "subscript_name", "subscripted", "MAX_CHARS",
+    "parse_relations", "parse_definition", "parse_names", "read_names", "Definition", "SymbolTable", "diff_members", "member_family", "freeze", "index_symbol", "real_symbol", "subscript_name", "subscripted", "MAX_CHARS",
     "MAX_DEPTH", "Scan", "scan",
 ]

@@ -33,7 +33,7 @@ from sympy.core.symbol import Str
 
 from ...core.functions import sigmoid
 from .errors import ParseError, UnsupportedNotation
-from .symbols import SymbolTable, index_symbol, real_symbol, subscript_name, subscripted
+from .symbols import SymbolTable, diff_members, freeze, member_family, index_symbol, real_symbol, subscript_name, subscripted
 
 __all__ = ["Builder", "SumNode", "Product", "MathArg", "TextArg", "SignArg"]
 
@@ -43,6 +43,8 @@ MAX_DIGITS = 100
 MAX_ORDER = 20
 
 _EXPECTATION = sp.Function("E", real=True)
+#: Letters read as functions when a bracket follows them, unless declared ``symbol``.
+CONVENTIONAL_FUNCTIONS = frozenset({"f", "g"})
 
 
 def _fail(message: str, at: Any, unsupported: bool = False) -> ParseError:
@@ -166,6 +168,14 @@ class NamePiece(Piece):
 
     what = "a name"
 
+    def add_sup(self, arg: Arg, builder: "Builder", at: Any = None) -> None:
+        """``W^{(l)}``, ``b^{(2)}``: a layer label in parentheses is part of the name, not a power."""
+        label = _layer_label(arg)
+        if label is not None and self.power is None and not self.primes:
+            self.base = f"{self.base}^({label})"
+            return
+        super().add_sup(arg, builder, at)
+
     def check_plain(self) -> None:
         if self.direction is not None:
             raise _fail("^+ and ^- mark the side of a limit: \\lim_{x \\to 0^+}", self)
@@ -268,6 +278,41 @@ _OPERATOR_NAMES: dict[str, tuple[Callable[..., sp.Expr], int]] = {
 }
 
 
+def _layer_label(arg: Arg) -> str | None:
+    """``(l)`` or ``(2)`` as a superscript: the label, else None."""
+    if not isinstance(arg, MathArg) or arg.relation is not None or len(arg.exprs) != 1:
+        return None
+    product = arg.exprs[0].single_product()
+    if product is None or len(product.entries) != 1:
+        return None
+    piece = product.entries[0][1]
+    if not isinstance(piece, Value) or not piece.is_bracket or piece.args is None or len(piece.args) != 1:
+        return None
+    if piece.power is not None or piece.sub is not None:
+        return None
+    (inner,) = piece.args
+    if isinstance(inner, sp.Integer) and inner >= 0:
+        return str(inner)
+    if isinstance(inner, sp.Symbol) and len(inner.name) <= 2:
+        return inner.name
+    return None
+
+
+def _is_matrix(expr: Any) -> bool:
+    return isinstance(expr, sp.MatrixBase)
+
+
+def _is_letter_t(arg: Any) -> bool:
+    """``^T`` (a transpose, on a matrix)."""
+    if not isinstance(arg, MathArg) or arg.relation is not None or len(arg.exprs) != 1:
+        return False
+    product = arg.exprs[0].single_product()
+    if product is None or len(product.entries) != 1:
+        return False
+    piece = product.entries[0][1]
+    return isinstance(piece, NamePiece) and piece.base == "T" and piece.sub is None and piece.power is None
+
+
 def _bits(n: int) -> int:
     return abs(int(n)).bit_length()
 
@@ -340,7 +385,11 @@ class Builder:
             elif isinstance(piece, NamePiece) and self._applicable(piece):
                 if rest and rest[0][0] == "impl" and isinstance(rest[0][1], Value) and rest[0][1].is_bracket:
                     rest[0] = [op, self._apply_name(piece, rest[0][1])]
-                elif piece.base != "sigma":
+                elif self.table.function_definition(self._function_key(piece) or piece.base) is not None:
+                    definition = self.table.function_definition(self._function_key(piece) or piece.base)
+                    assert definition is not None  # J written alone, as in dJ/dw: J(w, b) as defined
+                    rest.appendleft([op, definition.instantiate_function(*definition.params)])
+                elif piece.base != "sigma" and not self._word(piece):
                     raise _fail(f"{piece.base} is declared a function: write {piece.base}(x)", piece)
                 else:
                     rest.appendleft([op, piece])
@@ -381,10 +430,29 @@ class Builder:
     # -- names ------------------------------------------------------------
     def _applicable(self, piece: NamePiece) -> bool:
         if piece.sub is not None:
-            return False
+            key = self._function_key(piece)
+            return key is not None and self.table.is_function(key)
         if piece.base == "sigma" and piece.kind == "greek":
             return not self.table.is_plain("sigma")
-        return self.table.is_function(piece.base)
+        return self.table.is_function(piece.base) or self._word(piece)
+
+    def _word(self, piece: NamePiece) -> bool:
+        """``\\mathrm{softmax}``, or ``f``/``g``: a function when a bracket follows (``f(2x)`` is not ``2 f x``)."""
+        if piece.sub is not None or self.table.is_plain(piece.base):
+            return False
+        if piece.kind == "letter" and piece.base in CONVENTIONAL_FUNCTIONS:
+            return True
+        return piece.kind == "roman" and len(piece.base) > 1
+
+    def _function_key(self, piece: NamePiece) -> str | None:
+        """The declared name of a subscripted function: ``h_\\theta`` is ``h_theta``, ``h_{W,b}`` is ``h_Wb``."""
+        if piece.sub is None:
+            return piece.base
+        try:
+            indices = self.indices(piece.sub)
+        except ParseError:
+            return None
+        return subscript_name(piece.base, indices)
 
     def indices(self, arg: Arg) -> tuple[sp.Expr, ...]:
         """The indices of a subscript: ``x_i`` (i), ``w_{ij}`` (i, j), ``x_{i+1}``, ``W_{\\text{out}}``."""
@@ -435,6 +503,10 @@ class Builder:
                 value = real_symbol(base)
         else:
             indices = self.indices(piece.sub)
+            if (base == "delta" and piece.kind == "greek" and len(indices) == 2 and expand
+                    and not self.table.is_plain("delta") and self.table.family(base, 2) is None):
+                value = sp.KroneckerDelta(*indices)  # \delta_{ij}: the Kronecker delta
+                return value if piece.power is None else safe_power(value, piece.power, piece)
             family = self.table.family(base, len(indices)) if expand else None
             value = family.instantiate(indices) if family is not None else subscripted(Str(base), *indices)
         if expand and self.substitute:
@@ -452,19 +524,30 @@ class Builder:
             piece.power = saved
         if not isinstance(variable, (sp.Symbol, subscripted)):
             raise _fail("expected a variable (a name such as x or x_i)", piece)
-        if isinstance(variable, sp.Symbol) and self.table.definition_of(variable) is not None:
+        if isinstance(variable, sp.Symbol) and self.table.definition_of(variable) is not None and self.substitute:
             raise _fail(f"cannot vary {variable}: it is defined by a let declaration", piece)
-        if isinstance(variable, subscripted) and self.table.family(variable.base_name, len(variable.indices)):
+        if (isinstance(variable, subscripted) and self.table.family(variable.base_name, len(variable.indices))
+                and self.substitute):
             raise _fail(f"cannot vary {variable.base_name}_...: it is defined by a let declaration", piece)
         return variable
 
     def _apply_name(self, piece: NamePiece, bracket: Value) -> sp.Expr:
         func: Callable[..., sp.Expr]
-        if piece.base == "sigma" and not self.table.is_function("sigma"):
-            func = sigmoid
-        else:
-            func = sp.Function(piece.base, real=True)
+        key = self._function_key(piece) or piece.base
         args = bracket.args or ()
+        definition = self.table.function_definition(key)
+        if definition is not None:
+            if len(args) != len(definition.params):
+                raise _fail(f"{key} is defined with {len(definition.params)} argument(s)", bracket)
+            func = definition.instantiate_function
+        elif piece.base == "sigma" and piece.sub is None and not self.table.is_function("sigma"):
+            func = sigmoid
+        elif self._word(piece) and piece.base.lower() in _OPERATOR_NAMES:
+            func = _OPERATOR_NAMES[piece.base.lower()][0]
+        else:
+            func = sp.Function(key, real=True)
+        if piece.sub is not None:
+            piece.sub = None  # part of the function's name
         if func is sigmoid and len(args) != 1:
             raise _fail("\\sigma takes one argument", bracket)
         if func is sigmoid and any(real_symbol("sigma") in a.free_symbols for a in args):
@@ -540,9 +623,14 @@ class Builder:
         return self._big_operator(piece, body)
 
     def _big_operator(self, piece: OperatorPiece, body: sp.Expr) -> sp.Expr:
+        declared = self._declared_range(piece)
+        if declared is not None:
+            index, lower, upper = declared
+            body = body.xreplace({real_symbol(index.name): index})
+            return (sp.Sum if piece.kind == "sum" else sp.Product)(body, (index, lower, upper))
         if not isinstance(piece.sub, MathArg) or piece.sub.relation != "=" or piece.power is None:
-            raise _fail(f"give {piece.what} its limits, as in {piece.what}_{{j=1}}^{{m}}", piece,
-                        unsupported=True)
+            raise _fail(f"give {piece.what} its limits, as in {piece.what}_{{j=1}}^{{m}}, or declare the "
+                    "range of its index: <!-- symgrad: index j from 1 to m -->", piece, unsupported=True)
         if len(piece.sub.exprs) != 1:
             raise _fail(f"{piece.what} takes one index, as in {piece.what}_{{j=1}}", piece.sub)
         product = piece.sub.exprs[0].single_product()
@@ -559,6 +647,24 @@ class Builder:
         body = body.xreplace({real_symbol(name_piece.base): index})
         cls = sp.Sum if piece.kind == "sum" else sp.Product
         return cls(body, (index, lower, upper))
+
+    def _declared_range(self, piece: OperatorPiece) -> tuple[sp.Symbol, sp.Expr, sp.Expr] | None:
+        """``\\sum_i`` (no limits) over an index declared ``index i from 1 to n``."""
+        if piece.power is not None or not isinstance(piece.sub, MathArg) or piece.sub.relation is not None:
+            return None
+        if len(piece.sub.exprs) != 1:
+            return None
+        product = piece.sub.exprs[0].single_product()
+        if product is None or len(product.entries) != 1 or not isinstance(product.entries[0][1], NamePiece):
+            return None
+        name = product.entries[0][1]
+        assert isinstance(name, NamePiece)
+        if name.sub is not None or name.power is not None or name.primes:
+            return None
+        declared = self.table.range_of(name.base)
+        if declared is None:
+            return None
+        return index_symbol(name.base), declared[0], declared[1]
 
     def _limit(self, piece: OperatorPiece, body: sp.Expr) -> sp.Expr:
         if not isinstance(piece.sub, MathArg) or piece.sub.relation != "TO" or piece.power is not None:
@@ -593,22 +699,52 @@ class Builder:
     def derivative(self, body: sp.Expr, variables: Sequence[tuple[sp.Expr, int]], at: Any) -> sp.Expr:
         """``Derivative(body, *variables)``, refusing the derivative of a bare, undefined name."""
         names = [v for v, _ in variables]
-        if isinstance(body, (sp.Symbol, subscripted)) and body not in names and not (
-                isinstance(body, sp.Symbol) and self.table.definition_of(body) is not None):
-            shown = _name_text(body)
-            raise _fail(f"the derivative of the plain name {shown} would be 0: say what {shown} is with "
-                        "a let declaration, or declare a function and write it applied, like f(x)", at)
+        frozen = freeze(body)
+        if isinstance(frozen, sp.Symbol) and self.table.definition_of(frozen) is not None:
+            return sp.Derivative(frozen, *variables)  # let h_\theta = ...: differentiate the definition
+        if isinstance(body, (sp.Symbol, subscripted)) and body not in names:
+            if isinstance(body, subscripted) and any(
+                    isinstance(v, subscripted) and v.base_name == body.base_name for v in names):
+                return diff_members(body, variables)  # d x_i / d x_j: a Kronecker delta
+            return self.opaque_derivative(body, variables, at)
+        for variable in names:
+            if isinstance(variable, subscripted) and self.table.family(variable.base_name, len(variable.indices)):
+                raise _fail(f"the derivative by {_name_text(variable)}, which is defined as an expression: "
+                            "symgrad cannot hold it fixed inside other definitions", at, unsupported=True)
         meaning = self._substituted(body, at)
         for variable in names:
-            if isinstance(variable, subscripted):
-                others = [s for s in meaning.atoms(subscripted)
-                          if s.base_name == variable.base_name and s.indices != variable.indices]
-                if others:
-                    raise _fail(f"d/d{_name_text(variable)} of an expression that also has "
-                                f"{_name_text(others[0])}: symgrad cannot "
-                                "tell whether the indices are equal; use a concrete index such as x_1",
-                                at, unsupported=True)
+            family = member_family(meaning, variable)
+            if family is not None and any(s.base_name == family[0] and s != variable
+                                          for s in meaning.atoms(subscripted)):
+                # d/dx_i of a sum over x_j: evaluate now, with Kronecker deltas (SymPy would say 0)
+                return diff_members(meaning, variables)
         return sp.Derivative(body, *variables)
+
+    def opaque_derivative(self, body: sp.Expr, variables: Sequence[tuple[sp.Expr, int]], at: Any) -> sp.Expr:
+        """``\\partial L / \\partial z_i`` of a name the note never defines: an opaque quantity.
+
+        It is the symbol ``∂L/∂z_i`` (a family ``∂L/∂z`` indexed by ``i``, so that
+        under a sum ``∂L/∂z_j`` depends on ``j``), the same wherever it is written.
+        """
+        def parts(expr: sp.Expr) -> tuple[str, tuple[sp.Expr, ...]]:
+            if isinstance(expr, subscripted):
+                return expr.base_name, expr.indices
+            return str(expr), ()
+
+        top, indices = parts(body)
+        order = sum(n for _, n in variables)
+        bottom = ""
+        for variable, n in variables:
+            name, more = parts(variable)
+            bottom += f"∂{name}" + (f"^{n}" if n > 1 else "")
+            indices += more
+        base = f"∂{order if order > 1 else ''}{top}/{bottom}"
+        if not indices:
+            return real_symbol(base)
+        family = self.table.family(base, len(indices))
+        if family is not None:
+            return family.instantiate(indices)
+        return subscripted(Str(base), *indices)
 
     def leibniz(self, numerator: SumNode, denominator: SumNode, at: Any) -> Piece | None:
         """``\\frac{\\partial^n f}{\\partial x \\partial y}`` or ``\\frac{d}{dx}``: a derivative, else None."""
@@ -633,6 +769,9 @@ class Builder:
                         den.entries[0][1])
         if marker == "d" and len(variables) != 1:
             return None
+        if order == 1 and len(variables) == 1 and variables[0][1] > 1 and isinstance(variables[0][0], sp.Symbol):
+            variable, power = variables[0]  # \\partial \\sigma^2: the variable is sigma^2 (the variance)
+            variables = [(real_symbol(f"{variable.name}^{power}"), 1)]
         if sum(n for _, n in variables) != order:
             raise _fail(f"the orders do not match: {order} on top, {sum(n for _, n in variables)} below", at)
         rest = num.entries[1:]
@@ -743,6 +882,14 @@ class TreeToPieces(Transformer):  # type: ignore[type-arg]
         k = 0
         while k < len(posts):
             token = posts[k]
+            if token.type == "TRANSPOSE" or (token.type == "SUP" and _is_letter_t(posts[k + 1])
+                                             and isinstance(piece, Value) and _is_matrix(piece.expr)):
+                if not (isinstance(piece, Value) and _is_matrix(piece.expr)) or piece.power is not None:
+                    raise _fail("not checked: matrix calculus (a transpose of a name or an expression); "
+                                "write the matrix out, or the entries with an index", token, unsupported=True)
+                piece.expr = piece.expr.T
+                k += 1 if token.type == "TRANSPOSE" else 2
+                continue
             if token.type == "PRIME":
                 if isinstance(piece, (Value, OperatorPiece)):
                     raise _fail(f"a prime on {piece.what}", token)
@@ -786,6 +933,9 @@ class TreeToPieces(Transformer):  # type: ignore[type-arg]
         name = str(token.value)
         if name.lower() in _FUNCTIONS and name.lower() not in ("max", "min"):
             func, arity = _FUNCTIONS[name.lower()]
+            return FunctionPiece(token.line, token.column, name=f"\\mathrm{{{name}}}", func=func, arity=arity)
+        if len(name) > 1 and name.lower() in _OPERATOR_NAMES and not self.b.table.is_plain(name):
+            func, arity = _OPERATOR_NAMES[name.lower()]
             return FunctionPiece(token.line, token.column, name=f"\\mathrm{{{name}}}", func=func, arity=arity)
         return NamePiece(token.line, token.column, base=name, kind="roman")
 
@@ -860,6 +1010,38 @@ class TreeToPieces(Transformer):  # type: ignore[type-arg]
             return Value(token.line, token.column, expr=safe_power(radicand, sp.Pow(degree, -1), token),
                          what_text="a root")
         return Value(token.line, token.column, expr=sp.sqrt(radicand), what_text="a root")
+
+    def matrix(self, token: Token) -> Value:
+        """An explicit matrix: every cell is an expression (rows of equal length)."""
+        cells: list[list[list[Token]]] = getattr(token, "cells", [])
+        rows: list[list[sp.Expr]] = []
+        for row in cells:
+            values: list[sp.Expr] = []
+            for cell in row:
+                if not cell:
+                    raise _fail("an empty cell in a matrix", token)
+                values.append(self._cell(cell))
+            rows.append(values)
+        if not rows or len({len(r) for r in rows}) != 1:
+            raise _fail("the rows of a matrix must have the same number of entries", token)
+        return Value(token.line, token.column, expr=sp.ImmutableMatrix(rows), what_text="a matrix")
+
+    def _cell(self, tokens: list[Token]) -> sp.Expr:
+        from lark.exceptions import UnexpectedInput
+
+        from .grammar import grammar
+
+        parser = grammar().parse_interactive(start="start")
+        try:
+            for t in tokens:
+                parser.feed_token(t)
+            tree = parser.feed_eof(tokens[-1])
+        except UnexpectedInput:
+            raise _fail("cannot read this entry of the matrix", tokens[0]) from None
+        items = TreeToPieces(self.b).transform(tree)
+        if len(items) != 1 or items[0].node is None:
+            raise _fail("an entry of a matrix must be one expression", tokens[0])
+        return self.b.value(items[0].node)
 
     def brackets(self, opener: Token, values: list[SumNode], closer: Token) -> Value:
         args = tuple(self.b.value(v) for v in values)

@@ -24,7 +24,7 @@ from ...core.verdicts import Relation
 from .build import Builder, Item, NamePiece, TreeToPieces
 from .errors import ParseError, UnsupportedNotation
 from .grammar import grammar
-from .symbols import Definition, SymbolTable, freeze, subscripted
+from .symbols import Definition, SymbolTable, freeze, index_symbol, subscripted
 from .tokens import CHECKED_RELATIONS, OTHER_RELATION, UNSUPPORTED, Annotation, Scan, message_for, scan
 
 __all__ = ["Link", "ChainSource", "Display", "parse_display", "parse_latex", "parse_relations",
@@ -42,6 +42,9 @@ class Link:
     line: int
     column: int
     note: str | None = None
+    conditions: tuple[sp.Basic, ...] = ()  #: ``i \\neq j``, ``x > 0``, ``z = w x + b`` written after the step
+    condition_word: str = ""  #: the word before them: ``if``, ``where``, ... (empty after a comma)
+    condition_error: str | None = None  #: why the math after the step could not be read as conditions
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,8 @@ class ChainSource:
     links: tuple[Link, ...]
     line: int
     column: int
+    raw_start: sp.Expr | None = None  #: the start as read, family members not frozen (for definitions)
+    defines: bool = False  #: the first link is written ``:=`` (or ``\triangleq``): a definition
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,7 @@ class _ChainBuilder:
         self.line = line
         self.column = column
         self.links: list[list[Any]] = []  # [relation, rhs, line, column, note]
+        self.defines = False
 
     def extend_last(self, more: sp.Expr) -> None:
         if self.links:
@@ -162,18 +168,21 @@ class _ChainBuilder:
 
 
 def parse_display(text: str, table: SymbolTable | None = None, *, line: int = 1, column: int = 1,
-                  substitute: bool = True) -> Display:
+                  substitute: bool = True, continues: sp.Expr | None = None) -> Display:
     """The chains of one display; raises :class:`ParseError` (with file positions) on bad math.
 
     ``substitute=False`` keeps ``let`` names as symbols (see :class:`~symgrad.notation.build.Builder`).
+    ``continues``: a display that opens with a relation (``= ...``) continues a chain from this expression
+    (the last one of the display before).
     """
     try:
-        return _parse_display(text, table or SymbolTable(), line, column, substitute)
+        return _parse_display(text, table or SymbolTable(), line, column, substitute, continues)
     except RecursionError:
         raise ParseError("the formula is nested too deeply", line, column) from None
 
 
-def _parse_display(text: str, table: SymbolTable, line: int, column: int, substitute: bool) -> Display:
+def _parse_display(text: str, table: SymbolTable, line: int, column: int, substitute: bool,
+                   continues: sp.Expr | None = None) -> Display:
     items, annotations, builder = _items(text, table, line, column, substitute)
     chains: list[_ChainBuilder] = []
     notes_by_row = {a.row: a.text for a in annotations}
@@ -191,6 +200,11 @@ def _parse_display(text: str, table: SymbolTable, line: int, column: int, substi
             continue
         if item.kind == "rel":
             token = item.token
+            if previous is None and continues is not None and not chains:
+                current = _ChainBuilder(continues, token.line, token.column)
+                chains.append(current)
+                previous = "expr"
+                previous_row = row
             if previous is None:
                 raise _error_at(token, f"the relation {token.value} has nothing on its left")
             if previous == "rel":
@@ -204,7 +218,12 @@ def _parse_display(text: str, table: SymbolTable, line: int, column: int, substi
         value = builder.value(node)
         if previous == "rel":
             assert current is not None and pending is not None
-            current.links.append([_RELATIONS[pending.type], value, pending.line, pending.column, None])
+            if pending.type == "DEF":
+                if current.links:
+                    raise _error_at(pending, f"a definition ({pending.value}) can only open a chain: NAME := ...")
+                current.defines = True
+            relation = Relation.EQ if pending.type == "DEF" else _RELATIONS[pending.type]
+            current.links.append([relation, value, pending.line, pending.column, None])
             row_link[row] = (len(chains) - 1, len(current.links) - 1)
         elif previous == "expr" and row == previous_row:
             raise _error_at(node, "two expressions side by side: several equations on one row "
@@ -225,15 +244,98 @@ def _parse_display(text: str, table: SymbolTable, line: int, column: int, substi
         if note_row in row_link:
             chain_index, link_index = row_link[note_row]
             chains[chain_index].links[link_index][4] = text_
+    conditions: dict[tuple[int, int], tuple[tuple[sp.Basic, ...], str, str | None]] = {}
+    for annotation in annotations:
+        if annotation.row in row_link and annotation.condition:
+            words = annotation.text.lower().split()
+            conditions[row_link[annotation.row]] = _read_conditions(annotation, builder, words)
     out: list[ChainSource] = []
     fragments = 0
-    for chain in chains:
+    for chain_index, chain in enumerate(chains):
         if not chain.links:
             fragments += 1
             continue
-        links = tuple(Link(rel, _finish(rhs), line_, column_, note) for rel, rhs, line_, column_, note in chain.links)
-        out.append(ChainSource(_finish(chain.start), links, chain.line, chain.column))
+        links = tuple(Link(rel, _finish(rhs), line_, column_, note,
+                           *conditions.get((chain_index, link_index), ((), "", None)))
+                      for link_index, (rel, rhs, line_, column_, note) in enumerate(chain.links))
+        out.append(ChainSource(_finish(chain.start), links, chain.line, chain.column, chain.start, chain.defines))
     return Display(tuple(out), fragments)
+
+
+_INDEX_RELATIONS = {"\\ne": sp.Ne, "\\neq": sp.Ne}
+
+
+def _read_conditions(annotation: Annotation, builder: Builder, words: list[str]
+                     ) -> tuple[tuple[sp.Basic, ...], str, str | None]:
+    """The conditions after a step: ``i \\neq j``, ``x > 0``, ``z = w x + b``; ``\\in`` (a type) is dropped."""
+    word = words[-1] if words else ""
+    parts: list[list[Token]] = [[]]
+    depth = 0
+    for token in annotation.condition:
+        if token.type in _PAIRS.values():
+            depth += 1
+        elif token.type in _PAIRS:
+            depth = max(0, depth - 1)
+        if token.type == "COMMA" and depth == 0:
+            parts.append([])
+        else:
+            parts[-1].append(token)
+    out: list[sp.Basic] = []
+    try:
+        for part in parts:
+            if not part:
+                continue
+            others = [k for k, t in enumerate(part) if t.type == OTHER_RELATION]
+            if others:
+                k = others[0]
+                op = str(part[k].value)
+                if op in ("\\in", "\\notin"):
+                    continue  # membership: the type of a name, not a condition symgrad checks
+                left, right = part[:k], part[k + 1:]
+                if (op in _INDEX_RELATIONS and len(left) == 1 == len(right)
+                        and left[0].type == right[0].type == "LETTER"):
+                    out.append(sp.Ne(index_symbol(str(left[0].value)), index_symbol(str(right[0].value))))
+                    continue
+                return tuple(out), word, f"the condition {op} cannot be read"
+            if (len(part) == 3 and part[1].type == "EQ" and part[0].type == part[2].type == "LETTER"
+                    and word != "where"):
+                out.append(sp.Eq(index_symbol(str(part[0].value)), index_symbol(str(part[2].value)),
+                                 evaluate=False))
+                continue
+            out += _token_relations(part, builder)
+    except ParseError as exc:
+        return tuple(out), word, exc.message
+    return tuple(out), word, None
+
+
+def _token_relations(tokens: list[Token], builder: Builder) -> list[sp.Basic]:
+    """``a < b \\le c`` (grammar tokens) as unevaluated relationals; ``z = ...`` as an Eq."""
+    tree = _tree(Scan(tuple(tokens), ()))
+    if tree is None:
+        return []
+    try:
+        items = TreeToPieces(builder).transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, ParseError):
+            raise exc.orig_exc from None
+        raise
+    out: list[sp.Basic] = []
+    previous: sp.Expr | None = None
+    relation: Token | None = None
+    for item in items:
+        if item.kind == "rel":
+            relation = item.token
+        elif item.kind == "expr":
+            assert item.node is not None
+            value = _finish(builder.value(item.node))
+            if previous is not None and relation is not None:
+                rel = Relation.EQ if relation.type in ("EQ", "DEF") else _RELATIONS[relation.type]
+                out.append(sp.Eq(previous, value, evaluate=False) if rel is Relation.EQ
+                           else rel.sympy(previous, value))
+            previous = value
+    if not out:
+        raise ParseError("expected a condition such as i \\neq j or x > 0")
+    return out
 
 
 def _finish(expr: sp.Expr) -> sp.Expr:
@@ -296,7 +398,7 @@ def parse_definition(text: str, table: SymbolTable | None = None, *, line: int =
     table = table or SymbolTable()
     items, _, builder = _items(text, table, line, column, substitute=False)
     kinds = [i.kind for i in items]
-    if kinds != ["expr", "rel", "expr"] or items[1].token.type != "EQ":
+    if kinds != ["expr", "rel", "expr"] or items[1].token.type not in ("EQ", "DEF"):
         raise ParseError("a definition reads NAME = EXPRESSION", line, column)
     lhs, rhs = items[0].node, items[2].node
     assert lhs is not None and rhs is not None
@@ -327,17 +429,71 @@ def parse_definition(text: str, table: SymbolTable | None = None, *, line: int =
 
 
 def parse_names(text: str, *, line: int = 1, column: int = 1) -> list[str]:
-    r"""Comma-separated names (``f, g, \phi``) as the base names the symbol table uses."""
-    names: list[str] = []
-    expecting_name = True
-    for token in scan(text, line, column).tokens:
-        if expecting_name and token.type in ("LETTER", "GREEK", "NAME"):
-            names.append(str(token.value))
-            expecting_name = False
-        elif not expecting_name and token.type == "COMMA":
-            expecting_name = True
-        else:
-            raise _error_at(token, f"expected a name, found {str(token.value)!r}")
-    if expecting_name:
-        raise ParseError("expected a name", line, column)
+    r"""Comma-separated names (``f, g, \phi, h_\theta, sigmoid``) as the names the symbol table uses.
+
+    Raises the first :class:`ParseError`; :func:`read_names` keeps the good names and every error.
+    """
+    names, errors = read_names(text, line=line, column=column)
+    if errors:
+        raise errors[0]
     return names
+
+
+def read_names(text: str, *, line: int = 1, column: int = 1) -> tuple[list[str], list[ParseError]]:
+    r"""The names of a ``function``/``symbol`` declaration, and an error for each one that is not a name.
+
+    A subscripted name is one name: ``h_\theta`` is ``h_theta``, ``h_{W,b}`` is ``h_Wb``,
+    ``\sigma_i`` is ``sigma_i``; a word (``sigmoid``, ``\mathrm{softmax}``) is its letters.
+    """
+    tokens = scan(text, line, column).tokens
+    groups: list[list[Token]] = [[]]
+    depth = 0
+    for token in tokens:
+        if token.type in ("LBRACE", "LPAREN", "LBRACK", "LCURLY"):
+            depth += 1
+        elif token.type in ("RBRACE", "RPAREN", "RBRACK", "RCURLY"):
+            depth = max(0, depth - 1)
+        if token.type == "COMMA" and depth == 0:
+            groups.append([])
+        else:
+            groups[-1].append(token)
+    names: list[str] = []
+    errors: list[ParseError] = []
+    for group in groups:
+        if not group:
+            errors.append(ParseError("expected a name", line, column))
+            continue
+        try:
+            names.append(_one_name(group))
+        except ParseError as exc:
+            errors.append(exc)
+    return names, errors
+
+
+def _one_name(group: list[Token]) -> str:
+    first = group[0]
+    if len(group) == 1 and first.type in ("LETTER", "GREEK", "NAME", "OPNAME", "FUNC"):
+        return str(first.value)
+    if first.type in ("LETTER", "GREEK", "NAME") and len(group) > 2 and group[1].type == "SUB":
+        parser = grammar().parse_interactive(start="start")
+        try:
+            for token in group:
+                parser.feed_token(token)
+            tree = parser.feed_eof(group[-1])
+            builder = Builder(SymbolTable(), substitute=False)
+            items = TreeToPieces(builder).transform(tree)
+        except (UnexpectedInput, VisitError, ParseError):
+            raise _error_at(first, "expected a name such as f, h_\\theta or \\sigma_i") from None
+        if len(items) == 1 and items[0].node is not None:
+            product = items[0].node.single_product()
+            if product is not None and len(product.entries) == 1:
+                piece = product.entries[0][1]
+                if isinstance(piece, NamePiece) and piece.power is None and not piece.primes:
+                    key = builder._function_key(piece)
+                    if key is not None:
+                        return key
+    return _raise_name(first)
+
+
+def _raise_name(token: Token) -> str:
+    raise _error_at(token, f"expected a name, found {str(token.value)!r}")

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Sequence
 import sympy as sp
 from sympy.core.symbol import Str
 
-__all__ = ["subscripted", "subscript_name", "index_symbol", "real_symbol", "freeze", "Definition",
+__all__ = ["subscripted", "subscript_name", "index_symbol", "real_symbol", "freeze", "diff_members", "member_family", "Definition",
            "SymbolTable"]
 
 
@@ -54,6 +54,25 @@ def subscript_name(base: str, indices: Sequence[sp.Expr]) -> str:
     if all(len(t) == 1 and t.isalpha() for t in texts):
         return f"{base}_{''.join(texts)}"
     return f"{base}_{','.join(texts)}"
+
+
+def _member_indices(name: str, base: str, count: int) -> tuple[sp.Expr, ...] | None:
+    """The indices of the symbol ``name`` if it is a member ``base_{...}`` of a family with ``count`` indices."""
+    if not name.startswith(base + "_"):
+        return None
+    rest = name[len(base) + 1:]
+    parts = rest.split(",") if "," in rest else ([rest] if count == 1 else list(rest))
+    if len(parts) != count:
+        return None
+    out: list[sp.Expr] = []
+    for part in parts:
+        if part.isdigit():
+            out.append(sp.Integer(int(part)))
+        elif len(part) == 1 and part.isalpha():
+            out.append(index_symbol(part))
+        else:
+            return None
+    return tuple(out)
 
 
 class subscripted(sp.Function):  # noqa: N801 - SymPy functions are lower-case
@@ -96,6 +115,18 @@ class subscripted(sp.Function):  # noqa: N801 - SymPy functions are lower-case
     def _eval_is_extended_real(self) -> bool:
         return True
 
+    def _eval_derivative(self, s: sp.Basic) -> sp.Expr:
+        """``d x_k / d x_j`` is the Kronecker delta of the indices; by any other name, 0."""
+        if isinstance(s, subscripted):
+            if s.base_name != self.base_name or len(s.indices) != len(self.indices):
+                return sp.S.Zero
+            return sp.Mul(*(sp.KroneckerDelta(a, b) for a, b in zip(self.indices, s.indices)))
+        if isinstance(s, sp.Symbol):
+            indices = _member_indices(s.name, self.base_name, len(self.indices))
+            if indices is not None:
+                return sp.Mul(*(sp.KroneckerDelta(a, b) for a, b in zip(self.indices, indices)))
+        return sp.S.Zero
+
     def _eval_is_finite(self) -> bool:
         return True
 
@@ -111,6 +142,53 @@ class subscripted(sp.Function):  # noqa: N801 - SymPy functions are lower-case
         return f"{text}^{{{exp}}}" if exp is not None else text
 
 
+def member_family(expr: sp.Basic, variable: sp.Basic) -> tuple[str, tuple[sp.Expr, ...]] | None:
+    """``(base, indices)`` when ``variable`` is a member ``x_j`` of a family ``x`` that ``expr`` holds under a sum."""
+    if isinstance(variable, subscripted):
+        return variable.base_name, variable.indices
+    if not isinstance(variable, sp.Symbol):
+        return None
+    for atom in expr.atoms(subscripted):
+        indices = _member_indices(variable.name, atom.base_name, len(atom.indices))
+        if indices is not None:
+            return atom.base_name, indices
+    return None
+
+
+def diff_members(expr: sp.Expr, variables: Sequence[tuple[sp.Expr, int]]) -> sp.Expr:
+    """``d expr / d x_j`` where ``expr`` holds other members ``x_k`` of the family: Kronecker deltas.
+
+    Every member ``x_k`` is moved to ``x_k + δ_kj t``; the derivative in ``t`` at 0
+    is the derivative in ``x_j``, also for members under a sum (``k`` bound).
+    """
+    for variable, count in variables:
+        family = member_family(expr, variable)
+        if family is None:
+            expr = sp.diff(expr, (variable, count))
+            continue
+        base, indices = family
+        t = sp.Dummy("t", real=True)
+
+        def shifted(member: sp.Expr, own: Sequence[sp.Expr]) -> sp.Expr:
+            return member + sp.Mul(*(sp.KroneckerDelta(a, b) for a, b in zip(own, indices))) * t
+
+        def is_member(e: sp.Basic) -> bool:
+            if isinstance(e, subscripted):
+                return e.base_name == base and len(e.indices) == len(indices)
+            return isinstance(e, sp.Symbol) and _member_indices(e.name, base, len(indices)) is not None
+
+        def shift(e: sp.Basic) -> sp.Expr:
+            if isinstance(e, subscripted):
+                return shifted(e, e.indices)
+            own = _member_indices(e.name, base, len(indices))  # type: ignore[attr-defined]
+            assert own is not None
+            return shifted(e, own)
+
+        moved = expr.replace(is_member, shift)
+        expr = sp.diff(moved, t, count).subs(t, 0)
+    return expr
+
+
 def freeze(expr: sp.Basic, bound: frozenset[sp.Symbol] = frozenset()) -> sp.Basic:
     """Replace every family member whose index is not a bound summation variable by its symbol.
 
@@ -123,6 +201,8 @@ def freeze(expr: sp.Basic, bound: frozenset[sp.Symbol] = frozenset()) -> sp.Basi
         if not any(s in bound for i in indices for s in i.free_symbols):
             return real_symbol(subscript_name(expr.base_name, indices))
         return subscripted(expr.args[0], *indices)
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(lambda e: freeze(e, bound))
     if not expr.args or isinstance(expr, Str):
         return expr
     if isinstance(expr, (sp.Sum, sp.Product)):
@@ -149,10 +229,15 @@ class Definition:
     target: sp.Symbol | None = None
     base: str | None = None
     params: tuple[sp.Symbol, ...] = ()
+    function: bool = False  #: ``f(x) = ...``: ``base`` applied to ``params``
 
     def instantiate(self, indices: Sequence[sp.Expr]) -> sp.Expr:
         """The body of a family definition at ``indices`` (summation variables in it stay bound)."""
         return self.body.subs(list(zip(self.params, indices)), simultaneous=True)
+
+    def instantiate_function(self, *args: sp.Expr) -> sp.Expr:
+        """The body of a function definition ``f(x) = ...`` at ``args``."""
+        return self.body.xreplace(dict(zip(self.params, args)))
 
 
 @dataclass(frozen=True)
@@ -169,19 +254,39 @@ class SymbolTable:
     functions: frozenset[str] = frozenset()
     plain: frozenset[str] = frozenset()
     definitions: tuple[Definition, ...] = ()
+    ranges: tuple[tuple[str, sp.Expr, sp.Expr], ...] = ()  #: ``index i from 1 to n``: sums over i without limits
     _by_symbol: dict[sp.Symbol, Definition] = field(init=False, compare=False, repr=False)
     _by_family: dict[tuple[str, int], Definition] = field(init=False, compare=False, repr=False)
+    _by_function: dict[str, Definition] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         by_symbol: dict[sp.Symbol, Definition] = {}
         by_family: dict[tuple[str, int], Definition] = {}
+        by_function: dict[str, Definition] = {}
         for d in self.definitions:
             if d.target is not None:
                 by_symbol[d.target] = d
+            elif d.function and d.base is not None:
+                by_function[d.base] = d
             elif d.base is not None:
                 by_family[(d.base, len(d.params))] = d
         object.__setattr__(self, "_by_symbol", by_symbol)
         object.__setattr__(self, "_by_family", by_family)
+        object.__setattr__(self, "_by_function", by_function)
+
+    def with_range(self, names: Iterable[str], lower: sp.Expr, upper: sp.Expr) -> "SymbolTable":
+        """Sums over these index names without written limits run from ``lower`` to ``upper``."""
+        kept = tuple(r for r in self.ranges if r[0] not in set(names))
+        return replace(self, ranges=kept + tuple((n, lower, upper) for n in names))
+
+    def range_of(self, name: str) -> tuple[sp.Expr, sp.Expr] | None:
+        for index, lower, upper in reversed(self.ranges):
+            if index == name:
+                return lower, upper
+        return None
+
+    def function_definition(self, name: str) -> Definition | None:
+        return self._by_function.get(name)
 
     def with_functions(self, names: Iterable[str]) -> "SymbolTable":
         names = frozenset(names)
@@ -197,12 +302,14 @@ class SymbolTable:
     def merged(self, other: "SymbolTable") -> "SymbolTable":
         """This table with ``other``'s declarations added (``other`` wins)."""
         table = self.with_functions(other.functions).with_plain(other.plain)
+        if other.ranges:
+            table = replace(table, ranges=table.ranges + other.ranges)
         for d in other.definitions:
             table = table.with_definition(d)
         return table
 
     def is_function(self, name: str) -> bool:
-        return name in self.functions
+        return name in self.functions or name in self._by_function
 
     def is_plain(self, name: str) -> bool:
         return name in self.plain
@@ -244,4 +351,4 @@ class SymbolTable:
 
     @property
     def empty(self) -> bool:
-        return not (self.functions or self.plain or self.definitions)
+        return not (self.functions or self.plain or self.definitions or self.ranges)

@@ -62,7 +62,7 @@ FUNCTION_MACROS = frozenset("exp log ln sin cos tan sinh cosh tanh arcsin arccos
 _RELATION_WORDS = {"le": "LE", "leq": "LE", "leqslant": "LE", "ge": "GE", "geq": "GE", "geqslant": "GE",
                    "lt": "LT", "gt": "GT"}
 _OTHER_RELATION_WORDS = frozenset((
-    "ne neq approx in notin ni equiv sim simeq cong propto coloneqq eqqcolon triangleq doteq "
+    "ne neq approx in notin ni equiv sim simeq cong propto eqqcolon doteq "
     "subset subseteq supset supseteq Rightarrow implies impliedby iff Leftrightarrow Longrightarrow "
     "mapsto ll gg perp parallel mid nmid leftarrow Leftarrow longrightarrow prec succ preceq succeq "
     "lesssim gtrsim asymp").split())
@@ -112,6 +112,7 @@ class Annotation:
     text: str
     line: int
     column: int
+    condition: tuple[Token, ...] = ()  #: the math after ``\\text{if}`` or after ``, `` (``i \\neq j``)
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class Scan:
                 depth += 1
             elif token.type in _CLOSERS:
                 depth = max(0, depth - 1)
-            elif depth == 0 and token.type in CHECKED_RELATIONS:
+            elif depth == 0 and (token.type in CHECKED_RELATIONS or token.type == "DEF"):
                 return True
         return False
 
@@ -240,6 +241,8 @@ def _control_word(token: Token, following: Token | None) -> tuple[Token | None, 
         return _retype(token, "FUNC", name), False
     if name in _RELATION_WORDS:
         return _retype(token, _RELATION_WORDS[name]), False
+    if name in ("coloneqq", "triangleq", "defeq", "eqdef"):
+        return _retype(token, "DEF"), False
     if name in _OTHER_RELATION_WORDS:
         return _retype(token, OTHER_RELATION), False
     if name in _TO_WORDS:
@@ -304,6 +307,10 @@ def _environment(token: Token) -> Token | None:
     name = match.group(1).strip() if match else ""
     if name in _INNER_ENVIRONMENTS:
         return None
+    if name in ("bmatrix", "pmatrix", "matrix", "Bmatrix", "smallmatrix"):
+        return _retype(token, "MATRIX_BEGIN" if str(token.value).lstrip().startswith("\\begin") else "MATRIX_END")
+    if name in ("cases", "dcases", "cases*"):
+        return _retype(token, "CASES_BEGIN" if str(token.value).lstrip().startswith("\\begin") else "CASES_END")
     return _unsupported(token, f"the environment {name or '?'} is not supported here")
 
 
@@ -338,13 +345,139 @@ def scan(text: str, line: int = 1, column: int = 1) -> Scan:
         raise ParseError(f"the formula is {len(text)} characters long; symgrad reads at most {MAX_CHARS}",
                          line, column)
     raw = raw_tokens(text, line, column)
+    raw = _words(_layout(raw))
     typed = list(_typed(raw))
+    typed = _text_functions(typed)
     typed = _primes(typed)
+    typed = _matrices(_transposes(typed))
+    typed = _cases(typed)
     typed, annotations = _annotations(typed)
     typed = _bars_and_depth(typed)
     typed = _trailing_punctuation(typed)
     typed = _split_arguments(typed)
     return Scan(tuple(typed), tuple(annotations))
+
+
+#: Macros that only change how their argument looks: ``\\cancel{x}`` is ``{x}``.
+_TRANSPARENT = frozenset("cancel bcancel xcancel boxed underline overbrace underbrace phantom_ hbox".split())
+#: Macros whose first braced argument is a colour or a target: dropped with it (``\\textcolor{red}{x}``).
+_DROP_ONE_ARG = {"textcolor": True, "colorbox": True, "color": False, "cancelto": True}
+#: Font switches and connective symbols that carry no mathematical content.
+_DROP_WORDS = frozenset("bf rm it sf tt bfseries mdseries itshape boldmath unboldmath because therefore "
+                        "displaystyle scriptsize small footnotesize large Large normalsize".split())
+#: Words written without a backslash that every reader takes as a function name.
+FUNCTION_WORDS: dict[str, str] = {
+    **{w: "FUNC" for w in "exp log ln sin cos tan sinh cosh tanh max min".split()},
+    **{w: "OPNAME" for w in "sigmoid softmax relu softplus swish gelu sign sgn erf".split()},
+}
+
+
+def _group_end(raw: list[Token], start: int) -> int:
+    """The index after the braced group opening at ``raw[start]`` (``start`` if none opens there)."""
+    if start >= len(raw) or raw[start].type != "RAW_CHAR" or raw[start].value != "{":
+        return start
+    depth = 0
+    for k in range(start, len(raw)):
+        if raw[k].type == "RAW_CHAR" and raw[k].value == "{":
+            depth += 1
+        elif raw[k].type == "RAW_CHAR" and raw[k].value == "}":
+            depth -= 1
+            if depth == 0:
+                return k + 1
+    return len(raw)
+
+
+def _layout(raw: list[Token]) -> list[Token]:
+    r"""Make layout macros transparent: ``\textcolor{c}{x}``, ``\cancel{x}``, ``\underbrace{x}_{note}``."""
+    out: list[Token] = []
+    i = 0
+    drop_script_after: set[int] = set()
+    while i < len(raw):
+        token = raw[i]
+        name = str(token.value)[1:] if token.type == "CONTROL_WORD" else ""
+        if i in drop_script_after and token.type == "RAW_CHAR" and token.value in "_^":
+            end = _group_end(raw, i + 1)
+            i = end if end > i + 1 else i + 2
+            continue
+        if name in _DROP_ONE_ARG:
+            end = _group_end(raw, i + 1)
+            i = end if end > i + 1 else i + 1
+            continue
+        if name in _TRANSPARENT:
+            end = _group_end(raw, i + 1)
+            if name in ("underbrace", "overbrace") and end > i + 1:
+                drop_script_after.add(end)
+            i += 1
+            continue
+        if name in _DROP_WORDS:
+            i += 1
+            continue
+        if name == "newline":
+            out.append(Token.new_borrow_pos("ROWSEP", "\\\\", token))
+            i += 1
+            continue
+        out.append(token)
+        i += 1
+    return out
+
+
+def _words(raw: list[Token]) -> list[Token]:
+    """``sigmoid(x)`` and ``tanh x`` written without a backslash: one function name, not letters."""
+    out: list[Token] = []
+    i = 0
+    while i < len(raw):
+        j = i
+        while (j < len(raw) and raw[j].type == "RAW_LETTER"
+               and (j == i or raw[j].start_pos == raw[j - 1].end_pos)):
+            j += 1
+        if j - i >= 2:
+            word = "".join(str(t.value) for t in raw[i:j])
+            previous = out[-1] if out else None
+            in_script = previous is not None and previous.type == "RAW_CHAR" and previous.value in "_^{"
+            if word.lower() in FUNCTION_WORDS and not in_script:
+                token = Token("CONTROL_WORD", "\\" + word.lower() if FUNCTION_WORDS[word.lower()] == "FUNC"
+                              else "\\operatorname{" + word + "}", start_pos=raw[i].start_pos,
+                              line=raw[i].line, column=raw[i].column, end_line=raw[j - 1].end_line,
+                              end_column=raw[j - 1].end_column, end_pos=raw[j - 1].end_pos)
+                if FUNCTION_WORDS[word.lower()] == "OPNAME":
+                    token = Token.new_borrow_pos("NAMEDARG", token.value, token)
+                out.append(token)
+                i = j
+                continue
+        if j > i:
+            out.extend(raw[i:j])
+            i = j
+        else:
+            out.append(raw[i])
+            i += 1
+    return out
+
+
+_TEXT_WORD = re.compile(r"\\[A-Za-z]+\s*\{\s*([A-Za-z][A-Za-z0-9]*)\s*\}\Z")
+
+
+def _text_functions(tokens: list[Token]) -> list[Token]:
+    r"""``\text{ReLU}(x)``, ``\text{swish}(x)``: a word in ``\text`` used as a function is a function name.
+
+    Never dropped: a known word maps to its function, an unknown word applied to a
+    bracket is an uninterpreted function of its own.
+    """
+    out: list[Token] = []
+    for k, token in enumerate(tokens):
+        if token.type == "TEXT":
+            match = _TEXT_WORD.match(str(token.value))
+            following = tokens[k + 1] if k + 1 < len(tokens) else None
+            if match is not None:
+                word = match.group(1)
+                kind = FUNCTION_WORDS.get(word.lower())
+                if kind == "FUNC":
+                    out.append(_retype(token, "FUNC", word.lower()))
+                    continue
+                if kind == "OPNAME" or (following is not None and following.type in ("LPAREN", "LBRACK")):
+                    out.append(_retype(token, "OPNAME", word))
+                    continue
+        out.append(token)
+    return out
 
 
 def _typed(raw: list[Token]) -> Iterator[Token]:
@@ -402,7 +535,7 @@ def _typed(raw: list[Token]) -> Iterator[Token]:
             if env is not None:
                 yield env
         elif kind == "DEFINE":
-            yield _retype(token, OTHER_RELATION)
+            yield _retype(token, "DEF")
         elif kind in ("TEXT", "TAG", "LABEL", "ROWSEP"):
             yield token
         else:  # pragma: no cover - every lexer terminal is handled above
@@ -434,24 +567,176 @@ def _primes(tokens: list[Token]) -> list[Token]:
     return out
 
 
+#: Words that open a condition or a definition after a formula: ``\text{if } i \neq j``.
+CONDITION_WORDS = frozenset("if for when where with whenever provided assuming since as".split())
+_RELATION_TYPES = CHECKED_RELATIONS | {OTHER_RELATION, "DEF"}
+
+
+class MatrixToken(Token):
+    """``\\begin{bmatrix} a & b \\\\ c & d \\end{bmatrix}``: one token holding the tokens of each cell."""
+
+    cells: list[list[list[Token]]]
+
+
+def _matrices(tokens: list[Token]) -> list[Token]:
+    """Each explicit matrix environment becomes one MATRIX token (its cells are read by the builder)."""
+    if not any(t.type == "MATRIX_BEGIN" for t in tokens):
+        return tokens
+    out: list[Token] = []
+    k = 0
+    while k < len(tokens):
+        token = tokens[k]
+        if token.type != "MATRIX_BEGIN":
+            if token.type == "MATRIX_END":
+                out.append(_unsupported(token, "\\end of a matrix that was never begun"))
+            else:
+                out.append(token)
+            k += 1
+            continue
+        end = next((i for i in range(k + 1, len(tokens)) if tokens[i].type in ("MATRIX_END", "MATRIX_BEGIN")),
+                   len(tokens))
+        if end == len(tokens) or tokens[end].type != "MATRIX_END":
+            out.append(_unsupported(token, "nested or unclosed matrices are not supported"))
+            return out + tokens[k + 1:]
+        rows: list[list[list[Token]]] = [[[]]]
+        for t in tokens[k + 1:end]:
+            if t.type == "ROWSEP":
+                rows.append([[]])
+            elif t.type == "AMP":
+                rows[-1].append([])
+            else:
+                rows[-1][-1].append(t)
+        while rows and all(not cell for cell in rows[-1]):
+            rows.pop()
+        matrix = MatrixToken.new_borrow_pos("MATRIX", "\\begin{bmatrix}", token)
+        matrix.cells = [[_bars_and_depth(_split_arguments(cell)) for cell in row] for row in rows]
+        out.append(matrix)
+        k = end + 1
+    return out
+
+
+def _transposes(tokens: list[Token]) -> list[Token]:
+    r"""``^\\top``, ``^{\\top}``, ``^\\intercal``, ``^\\mathsf{T}``: one TRANSPOSE postfix token."""
+    out: list[Token] = []
+    k = 0
+    while k < len(tokens):
+        token = tokens[k]
+        if token.type == "SUP" and k + 1 < len(tokens):
+            nxt = tokens[k + 1]
+            if _is_top(nxt):
+                out.append(_retype(nxt, "TRANSPOSE", "^T"))
+                k += 2
+                continue
+            if (nxt.type == "LBRACE" and k + 3 < len(tokens) and _is_top(tokens[k + 2])
+                    and tokens[k + 3].type == "RBRACE"):
+                out.append(_retype(tokens[k + 2], "TRANSPOSE", "^T"))
+                k += 4
+                continue
+        out.append(token)
+        k += 1
+    return out
+
+
+def _is_top(token: Token) -> bool:
+    return str(token.value) in ("\\top", "\\intercal", "\\mathsf{T}", "\\mathrm{T}")
+
+
+def _cases(tokens: list[Token]) -> list[Token]:
+    r"""``f = \\begin{cases} a & i = j \\\\ b & i \\neq j \\end{cases}``: one row ``f = a, i = j`` per case.
+
+    A case without a condition symgrad can read (``\\text{otherwise}``, nothing) gets
+    an unreadable condition, so that it is reported "not checked", never checked
+    outside its case.
+    """
+    if not any(t.type == "CASES_BEGIN" for t in tokens):
+        return tokens
+    out: list[Token] = []
+    k = 0
+    while k < len(tokens):
+        token = tokens[k]
+        if token.type != "CASES_BEGIN":
+            out.append(token)
+            k += 1
+            continue
+        row_start = max((i + 1 for i, t in enumerate(out) if t.type == "ROWSEP"), default=0)
+        prefix = out[row_start:]
+        del out[row_start:]
+        end = next((i for i in range(k + 1, len(tokens)) if tokens[i].type in ("CASES_END", "CASES_BEGIN")),
+                   len(tokens))
+        if end == len(tokens) or tokens[end].type != "CASES_END":
+            out.extend(prefix)
+            out.append(_unsupported(token, "nested or unclosed cases"))
+            return out + tokens[k + 1:]
+        rows: list[list[Token]] = [[]]
+        for t in tokens[k + 1:end]:
+            if t.type == "ROWSEP":
+                rows.append([])
+            else:
+                rows[-1].append(t)
+        rows = [r for r in rows if r]
+        for n, case in enumerate(rows):
+            amp = next((i for i, t in enumerate(case) if t.type == "AMP"), len(case))
+            value, condition = case[:amp], case[amp + 1:]
+            at = value[0] if value else token
+            moved = [_retype(t, t.type) for t in prefix]
+            for t in moved:
+                if t.type in CHECKED_RELATIONS:
+                    t.line, t.column = at.line, at.column
+            out.extend(moved)
+            out.extend(value)
+            readable = [t for t in condition if t.type != "TEXT" or _text_content(str(t.value)).lower().split()[-1:]
+                        in (["if"], ["for"], ["when"])]
+            if not any(t.type != "TEXT" for t in readable):
+                readable = [_retype(at, OTHER_RELATION, "\\otherwise")]
+            elif readable[0].type == "TEXT":
+                readable = readable[1:]
+            out.append(_retype(at, "COMMA", ","))
+            out.extend(readable)
+            if n + 1 < len(rows):
+                out.append(_retype(at, "ROWSEP", "\\\\"))
+        k = end + 1
+    return out
+
+
 def _annotations(tokens: list[Token]) -> tuple[list[Token], list[Annotation]]:
-    """Move trailing ``\\text{...}`` of each row aside; drop ``\\tag`` and ``\\label``."""
+    """Move trailing ``\\text{...}`` of each row aside; drop ``\\tag`` and ``\\label``.
+
+    The math after a trailing ``\\text{if}`` (``for``, ``where``, ...) or after a comma
+    that follows a relation (``a = b, \\quad i \\neq j``) is kept as the row's condition.
+    """
     out: list[Token] = []
     notes: list[Annotation] = []
     row = 0
     depth = 0
     math_in_row = False
+    relation_in_row = False
+    inequality_in_row = False
     skipping = False
-    for token in tokens:
+    condition: list[Token] | None = None
+    note: tuple[str, int, int] | None = None
+
+    def finish() -> None:
+        if note is not None:
+            notes.append(Annotation(row, note[0], note[1], note[2], tuple(condition or ())))
+
+    for k, token in enumerate(tokens):
         kind = token.type
         if kind == "ROWSEP" and (depth == 0 or skipping):
+            finish()
+            note, condition = None, None
             row += 1
-            math_in_row = False
+            math_in_row = relation_in_row = inequality_in_row = False
             skipping = False
             depth = 0
             out.append(token)
             continue
         if skipping:
+            if condition is not None and kind not in ("TEXT", "AMP"):
+                condition.append(token)
+            elif condition is not None and kind == "TEXT":
+                words = _text_content(str(token.value)).lower().split()
+                if words and words[0] not in ("and",):
+                    condition = None  # more prose: not a condition symgrad reads
             continue
         if kind in _OPENERS:
             depth += 1
@@ -465,13 +750,67 @@ def _annotations(tokens: list[Token]) -> tuple[list[Token], list[Annotation]]:
         if kind == "TEXT" and depth == 0:
             text = _text_content(str(token.value))
             if math_in_row:  # a trailing note: it and the rest of the row are not math
-                notes.append(Annotation(row, text, token.line or 1, token.column or 1))
+                note = (text, token.line or 1, token.column or 1)
+                words = text.lower().split()
+                condition = [] if words and words[-1] in CONDITION_WORDS else None
                 skipping = True
             continue  # a leading label (\\text{Hence}) is dropped
+        if (kind == "COMMA" and depth == 0 and relation_in_row
+                and _row_tail_has_relation(tokens, k + 1)):
+            if _another_equation(tokens, k + 1, inequality_in_row):  # a = b, \\qquad c = d: two rows
+                finish()
+                note, condition = None, None
+                row += 1
+                math_in_row = relation_in_row = inequality_in_row = False
+                out.append(_retype(token, "ROWSEP", "\\\\"))
+                continue
+            note = ("", token.line or 1, token.column or 1)
+            condition = []
+            skipping = True
+            continue
         if kind != "AMP":
             math_in_row = True
+        if depth == 0 and kind in _RELATION_TYPES:
+            relation_in_row = True
+            inequality_in_row = inequality_in_row or kind in ("LT", "LE", "GT", "GE")
         out.append(token)
+    finish()
     return out, notes
+
+
+def _another_equation(tokens: list[Token], start: int, after_inequality: bool = False) -> bool:
+    """Whether the row from ``start`` is another claim (``c = d``), not a condition (``i = j``, ``x > 0``).
+
+    After an inequality (``a \\le b, \\ b \\le c``) an inequality is another claim too: a
+    condition is read only after an identity (``\\sqrt{x^2} = x, \\ x > 0``).
+    """
+    tail: list[Token] = []
+    for token in tokens[start:]:
+        if token.type == "ROWSEP":
+            break
+        tail.append(token)
+    relations = [t for t in tail if t.type in _RELATION_TYPES]
+    if not relations or any(t.type == "TEXT" for t in tail) or any(t.type in (OTHER_RELATION, "DEF")
+                                                                  for t in relations):
+        return False
+    if any(t.type != "EQ" for t in relations):
+        return after_inequality
+    return not (len(tail) == 3 and tail[0].type == tail[2].type == "LETTER")
+
+
+def _row_tail_has_relation(tokens: list[Token], start: int) -> bool:
+    """Whether the row from ``start`` holds a relation (``i \\neq j``, ``x > 0``) at its top level."""
+    depth = 0
+    for token in tokens[start:]:
+        if token.type in _OPENERS:
+            depth += 1
+        elif token.type in _CLOSERS:
+            depth = max(0, depth - 1)
+        elif token.type == "ROWSEP" and depth == 0:
+            return False
+        elif depth == 0 and token.type in _RELATION_TYPES:
+            return True
+    return False
 
 
 def _text_content(value: str) -> str:
@@ -505,6 +844,8 @@ def _bars_and_depth(tokens: list[Token]) -> list[Token]:
         elif kind == "ROWSEP":
             depth = 0
             open_bars.clear()
+        elif kind == PUNCT and str(token.value) == ";" and depth > 0:
+            token = _retype(token, "COMMA", ",")  # J(W, b; x, y): the data after ; are arguments too
         out.append(token)
     return out
 
@@ -551,7 +892,7 @@ def _split_arguments(tokens: list[Token]) -> list[Token]:
             token = out[j]
             if token.type == "NUMBER" and len(str(token.value)) > 1:
                 value = str(token.value)
-                first = Token("NUMBER", value[0], start_pos=token.start_pos, line=token.line,
+                first = Token("NUMBER" if value[0].isdigit() else UNKNOWN, value[0], start_pos=token.start_pos, line=token.line,
                               column=token.column, end_line=token.line,
                               end_column=(token.column or 0) + 1,
                               end_pos=(token.start_pos or 0) + 1)
