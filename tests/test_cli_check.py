@@ -142,3 +142,14 @@ def test_a_display_sympy_cannot_evaluate_is_not_an_internal_error(tmp_path: Path
     assert code in (0, 1), out + err  # not 3 (an internal error, as it was): the file goes on
     assert "internal error" not in out + err
     assert f"{note}:3: step 1: b = b  [proved]" in out
+
+
+def test_latex_comments_are_scanned_in_linear_time(tmp_path: Path) -> None:
+    import time
+
+    note = tmp_path / "comments.tex"
+    note.write_text("% a comment line\n" * 100_000 + "\\[ x = x \\]\n", encoding="utf-8")
+    started = time.perf_counter()
+    code, out, _ = run("check", str(note))
+    assert code == 0 and "1 proved" in out
+    assert time.perf_counter() - started < 20.0  # was quadratic: ~40 s of CPU for 100,000 lines

@@ -352,9 +352,11 @@ def _latex_comments(text: str) -> tuple[str, list[_Directive]]:
     verbatim = re.compile(r"\\begin\{(verbatim\*?|lstlisting|minted|comment|Verbatim)\}")
     pos = 0
     length = len(text)
+    vm = verbatim.search(text)  # the next verbatim block: searched again only once passed (linear time)
     while pos < length:
         percent = text.find("%", pos)
-        vm = verbatim.search(text, pos)
+        if vm is not None and vm.start() < pos:
+            vm = verbatim.search(text, pos)
         if vm is not None and (percent < 0 or vm.start() < percent):
             end = text.find(f"\\end{{{vm.group(1)}}}", vm.end())
             pos = length if end < 0 else end
