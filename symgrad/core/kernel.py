@@ -395,7 +395,12 @@ def _complex_symbols(left: sp.Expr, right: sp.Expr, assumptions: tuple[sp.Basic,
     symbols = left.free_symbols | right.free_symbols
     for condition in assumptions:
         symbols |= condition.free_symbols
-    return sorted((s for s in symbols if isinstance(s, sp.Symbol) and s.is_real is not True), key=str)
+    # Labels and indices of indexed families (x[i]) name entries, whose values the sampler draws as reals.
+    indexed = set()
+    for side in (left, right):
+        for entry in side.atoms(sp.Indexed):
+            indexed |= entry.free_symbols
+    return sorted((s for s in symbols - indexed if isinstance(s, sp.Symbol) and s.is_real is not True), key=str)
 
 
 def _complex_coordinates(symbols: list[sp.Symbol]) -> dict[sp.Symbol, sp.Expr]:
@@ -700,7 +705,10 @@ def _is_heavy(expr: sp.Expr) -> bool:
 
 def _scale(lhs: sp.Expr, rhs: sp.Expr) -> sp.Expr:
     """The magnitude the tolerance of a rough comparison is relative to (at least 1)."""
-    return max(sp.Float(1), abs(sp.Float(lhs)), abs(sp.Float(rhs)))
+    try:
+        return max(sp.Float(1), abs(sp.Float(lhs)), abs(sp.Float(rhs)))
+    except (TypeError, ValueError):  # not a plain number: no scale to be relative to
+        return sp.Float(1)
 
 
 def _confirmed(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], digits: int,
