@@ -521,7 +521,12 @@ class _Translator:
                 self.facts += [z3.Implies(a < b, v < u), z3.Implies(b < a, u < v),
                                z3.Implies(a == b, v == u), z3.Implies(a + b == 0, law.symmetry(v, u))]
             seen.append((a, v))
-        self.notes.append(f"{_short(e)} abstracted to {law.summary.format(a=_short(e.args[0], 30))}")
+        arg = e.args[0]
+        if isinstance(arg, (sp.Symbol, sp.Number)):
+            summary = law.summary.format(a=str(arg))
+        else:
+            summary = f"{law.summary.format(a='a')} (a = {_short(arg, 40)})"
+        self.notes.append(f"{_short(e)} abstracted to {summary}")
         self.abstracted = True
         return v, d
 
