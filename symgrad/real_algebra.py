@@ -37,8 +37,9 @@ Exact encodings (no information lost):
 
 * ``1/q`` (and ``q**-n``) -> ``w`` with ``q != 0 -> w*q = 1``; defined where ``q != 0``.
 * ``a**(p/q)``, ``q > 1`` -> ``r**p`` with ``a >= 0 -> (r >= 0 and r**q = a)``;
-  defined where ``a >= 0`` (``a > 0`` if ``p < 0``): SymPy's principal root of a
-  negative number is not real, so such points are outside the domain of ``expr``.
+  defined where ``a >= 0`` (``a > 0`` if ``p < 0``). SymPy's principal root of a
+  negative number is complex, so a proof also needs ``a >= 0`` wherever ``a``
+  is defined on the domain (above): ``sqrt(x) >= 0`` for real ``x`` gives None.
 * ``Abs``, ``Max``, ``Min``, ``sign``, ``Piecewise`` (first true condition;
   undefined where none holds) by case split (z3 ``If``); ``floor(a)`` -> integer
   ``n`` with ``n <= a < n + 1``, ``ceiling(a)`` -> ``n - 1 < a <= n``.
@@ -82,6 +83,14 @@ so only exactly re-checked points are returned):
 * Constants that are not rational numbers (``pi``, ``E``, ``log(2)``,
   ``sigmoid(1)``, ...): a variable in a closed rational interval of relative
   width ``2e-30`` around a 40-digit certified evaluation (``evalf(strict=True)``).
+
+Counterexamples: a point (exact rationals, or real algebraic numbers from z3's
+root objects, else a 30-digit rational rounding) is returned only when it lies
+in the domain (intervals, every declared assumption, every side condition,
+decided exactly), ``expr`` is defined there in the sense above (checked in the
+Piecewise branch taken; no step function at its kink) and SymPy's value there
+violates the claim: exactly for rationals, else by a certified 50-digit
+evaluation, or a minimal polynomial for an exact zero of an algebraic number.
 
 Determinism: every call builds its own z3 context, with a fixed seed and z3's
 deterministic resource limit (``rlimit``); the wall-clock ``timeout`` is only
