@@ -213,6 +213,12 @@ def test_oversized_input_is_refused_quickly(expr: sp.Expr) -> None:
     assert result is None or result.proved  # all of these are true claims
 
 
+@pytest.mark.parametrize("constant", [sp.exp(sp.exp(10)), sp.exp(-sp.exp(10)), sp.log(sp.exp(sp.exp(9)))])
+def test_huge_constants_are_refused_not_raised(constant: sp.Expr) -> None:
+    result = decide_sign(x**2 + constant, dom(x), strict=True)
+    assert result is None or result.proved
+
+
 def test_huge_exponent_returns_quickly() -> None:
     start = time.perf_counter()
     result = decide_sign(x**(10**7), dom(x), strict=False)

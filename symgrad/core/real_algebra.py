@@ -37,8 +37,9 @@ Exact encodings (no information lost):
 
 * ``1/q`` (and ``q**-n``) -> ``w`` with ``q != 0 -> w*q = 1``; defined where ``q != 0``.
 * ``a**(p/q)``, ``q > 1`` -> ``r**p`` with ``a >= 0 -> (r >= 0 and r**q = a)``;
-  defined where ``a >= 0`` (``a > 0`` if ``p < 0``): SymPy's principal root of a
-  negative number is not real, so such points are outside the domain of ``expr``.
+  defined where ``a >= 0`` (``a > 0`` if ``p < 0``). SymPy's principal root of a
+  negative number is complex, so a proof also needs ``a >= 0`` wherever ``a``
+  is defined on the domain (above): ``sqrt(x) >= 0`` for real ``x`` gives None.
 * ``Abs``, ``Max``, ``Min``, ``sign``, ``Piecewise`` (first true condition;
   undefined where none holds) by case split (z3 ``If``); ``floor(a)`` -> integer
   ``n`` with ``n <= a < n + 1``, ``ceiling(a)`` -> ``n - 1 < a <= n``.
@@ -82,6 +83,14 @@ so only exactly re-checked points are returned):
 * Constants that are not rational numbers (``pi``, ``E``, ``log(2)``,
   ``sigmoid(1)``, ...): a variable in a closed rational interval of relative
   width ``2e-30`` around a 40-digit certified evaluation (``evalf(strict=True)``).
+
+Counterexamples: a point (exact rationals, or real algebraic numbers from z3's
+root objects, else a 30-digit rational rounding) is returned only when it lies
+in the domain (intervals, every declared assumption, every side condition,
+decided exactly), ``expr`` is defined there in the sense above (checked in the
+Piecewise branch taken; no step function at its kink) and SymPy's value there
+violates the claim: exactly for rationals, else by a certified 50-digit
+evaluation, or a minimal polynomial for an exact zero of an algebraic number.
 
 Determinism: every call builds its own z3 context, with a fixed seed and z3's
 deterministic resource limit (``rlimit``); the wall-clock ``timeout`` is only
@@ -304,6 +313,8 @@ class _Translator:
 
     def num(self, value: sp.Rational) -> z3.ArithRef:
         # A numeral from two Python integers (z3 takes numerals as decimal text; no formula is parsed).
+        if max(int(value.p).bit_length(), int(value.q).bit_length()) > 2 * MAX_BITS:
+            raise _Refuse("a number is too large")  # e.g. the enclosure of exp(exp(10))
         return z3.RealVal(Fraction(int(value.p), int(value.q)), self.ctx)
 
     def conj(self, items: list[z3.BoolRef]) -> z3.BoolRef:
@@ -521,7 +532,12 @@ class _Translator:
                 self.facts += [z3.Implies(a < b, v < u), z3.Implies(b < a, u < v),
                                z3.Implies(a == b, v == u), z3.Implies(a + b == 0, law.symmetry(v, u))]
             seen.append((a, v))
-        self.notes.append(f"{_short(e)} abstracted to {law.summary.format(a=_short(e.args[0], 30))}")
+        arg = e.args[0]
+        if isinstance(arg, (sp.Symbol, sp.Number)):
+            summary = law.summary.format(a=str(arg))
+        else:
+            summary = f"{law.summary.format(a='a')} (a = {_short(arg, 40)})"
+        self.notes.append(f"{_short(e)} abstracted to {summary}")
         self.abstracted = True
         return v, d
 
@@ -823,122 +839,114 @@ def _solver(tr: _Translator, rlimit: int, seconds: float) -> z3.Solver | None:
     return solver
 
 
-def _unsatisfiable(tr: _Translator, formulas: list[z3.BoolRef], rlimit: int, seconds: float) -> bool:
-    """Whether z3 shows ``formulas`` unsatisfiable within its limits (unknown counts as no)."""
-    solver = _solver(tr, rlimit, seconds)
-    if solver is None:
-        return False
-    solver.add(*formulas)
-    return bool(solver.check() == z3.unsat)
+class _Budget:
+    """z3 checks in one context with one deterministic resource limit each and a shared deadline."""
+
+    def __init__(self, tr: _Translator, rlimit: int, seconds: float) -> None:
+        self.tr = tr
+        self.rlimit = rlimit
+        self.end = time.perf_counter() + seconds
+
+    @property
+    def left(self) -> float:
+        return self.end - time.perf_counter()
+
+    def check(self, formulas: list[z3.BoolRef]) -> tuple[z3.CheckSatResult, z3.ModelRef | None]:
+        solver = _solver(self.tr, self.rlimit, self.left)
+        if solver is None:
+            return z3.unknown, None
+        solver.add(*formulas)
+        answer = solver.check()
+        return answer, (solver.model() if answer == z3.sat else None)
+
+    def unsatisfiable(self, formulas: list[z3.BoolRef]) -> bool:
+        """Whether z3 shows ``formulas`` unsatisfiable (unknown counts as no)."""
+        return bool(self.check(formulas)[0] == z3.unsat)
 
 
 def _decide(expr: sp.Expr, domain: Domain, goal: _Goal, rlimit: int, seconds: float) -> Decision | None:
-    start = time.perf_counter()
     if seconds <= 0 or rlimit <= 0 or not isinstance(expr, sp.Expr):
         return None
     if isinstance(expr, (sp.MatrixBase, sp.MatrixExpr)) or expr.has(sp.Subs, sp.Derivative, sp.Integral):
         return None
     symbols = set(expr.free_symbols) | set(domain.intervals)
-    for s in symbols:
-        if not isinstance(s, sp.Symbol) or s.is_real is not True:
-            return None  # complex or extended-real symbols are handled elsewhere
+    if any(not isinstance(s, sp.Symbol) or s.is_real is not True for s in symbols):
+        return None  # complex or extended-real symbols are handled elsewhere
     try:
-        expr = _exact_floats(expr)
-        if _size_problem(expr) is not None:
-            return None
-    except RecursionError:
-        return None
+        return _run(_exact_floats(expr), domain, symbols, goal, rlimit, seconds)
+    except (_Refuse, z3.Z3Exception, RecursionError, ValueError, TypeError, ArithmeticError,
+            NotImplementedError):
+        return None  # not encodable, or SymPy / z3 refused an input: not applicable, never a guess
 
-    ctx = z3.Context()
-    tr = _Translator(ctx)
-    try:
-        constraints: list[z3.BoolRef] = []
-        for s in sorted(symbols, key=lambda s: (str(s), sp.default_sort_key(s))):
-            constraints += tr.add_symbol(s, domain.intervals.get(s))
-        dropped_filters = []
-        for f in domain.filters:
-            f = _exact_floats(f)
+
+def _run(expr: sp.Expr, domain: Domain, symbols: set[sp.Symbol], goal: _Goal, rlimit: int,
+         seconds: float) -> Decision | None:
+    if _size_problem(expr) is not None:
+        return None
+    tr = _Translator(z3.Context())
+    budget = _Budget(tr, rlimit, seconds)
+    # The domain: intervals, assumptions, and the side conditions that can be encoded faithfully.
+    constraints: list[z3.BoolRef] = []
+    for s in sorted(symbols, key=lambda s: (str(s), sp.default_sort_key(s))):
+        constraints += tr.add_symbol(s, domain.intervals.get(s))
+    dropped_filters: list[sp.Basic] = []
+    for f in domain.filters:
+        f = _exact_floats(f)
+        try:
             if _size_problem(f) is not None:
-                dropped_filters.append(f)
-                continue
-            try:
-                c, cdef = tr.boolean(f)
-                filter_risks: list[z3.BoolRef] = []
-                tr.condition_risks(f, filter_risks, set())
-            except _Refuse:
-                dropped_filters.append(f)
-                continue
-            if filter_risks and not _unsatisfiable(tr, [*constraints, *tr.facts, z3.Or(*filter_risks)],
-                                                   rlimit, seconds - (time.perf_counter() - start)):
-                dropped_filters.append(f)  # SymPy might count points the encoding leaves out
-                continue
-            constraints += [cdef, c]
-        value, defined = tr.real(expr)
-        expr_risks: list[z3.BoolRef] = []
-        tr.risks(expr, _TOP, expr_risks, set())
-        negation = {"nonnegative": value < 0, "positive": value <= 0, "zero": value != 0}[goal]
-        solver = _solver(tr, rlimit, seconds - (time.perf_counter() - start))
-        if solver is None:
-            return None
-        solver.add(*constraints, *tr.facts, defined, negation)
-        answer = solver.check()
-        model = solver.model() if answer == z3.sat else None
-    except (_Refuse, z3.Z3Exception, RecursionError):
-        return None
+                raise _Refuse("too large")
+            c, cdef = tr.boolean(f)
+            filter_risks: list[z3.BoolRef] = []
+            tr.condition_risks(f, filter_risks, set())
+        except _Refuse:
+            dropped_filters.append(f)
+            continue
+        if filter_risks and not budget.unsatisfiable([*constraints, *tr.facts, z3.Or(*filter_risks)]):
+            dropped_filters.append(f)  # SymPy might count points the encoding leaves out
+            continue
+        constraints += [cdef, c]
+    # The claim's negation.
+    value, defined = tr.real(expr)
+    expr_risks: list[z3.BoolRef] = []
+    tr.risks(expr, _TOP, expr_risks, set())
+    negation = {"nonnegative": value < 0, "positive": value <= 0, "zero": value != 0}[goal]
+    answer, model = budget.check([*constraints, *tr.facts, defined, negation])
 
+    logic = _logic_name(tr)
     notes = list(tr.notes)
     notes += [f"assumption {d} not used" for d in tr.dropped]
     notes += [f"side condition {_short(f)} not used" for f in dropped_filters]
+    domain_facts = [*constraints, *tr.facts]
     if answer == z3.unsat:
-        # Where SymPy might give a finite real value although the encoding has none (a root of
-        # a negative number, 1/0 absorbed as in 1/(1/x + 1)), the claim was not checked: no proof.
-        try:
-            if expr_risks and not _unsatisfiable(tr, [*constraints, *tr.facts, z3.Or(*expr_risks)],
-                                                 rlimit, seconds - (time.perf_counter() - start)):
-                return None
-        except z3.Z3Exception:
+        # Where SymPy might give a finite real value although the encoding has none (a root of a
+        # negative number; 1/0 absorbed as in 1/(1/x + 1)), the claim was not checked: no proof.
+        if expr_risks and not budget.unsatisfiable([*domain_facts, z3.Or(*expr_risks)]):
             return None
-        # Not vacuous: some point of the domain is one where expr is defined (else None:
-        # a claim about an expression that has no real value anywhere is not proved here).
-        try:
-            witness = _solver(tr, rlimit, seconds - (time.perf_counter() - start))
-            if witness is None:
-                return None
-            witness.add(*constraints, *tr.facts, defined)
-            if witness.check() != z3.sat:
-                return None
-        except z3.Z3Exception:
+        # Not vacuous: an expression with no real value anywhere on the domain is not proved here.
+        if budget.check([*domain_facts, defined])[0] != z3.sat:
             return None
-        if not z3.is_true(defined) and not _unsatisfiable(
-                tr, [*constraints, *tr.facts, z3.Not(defined)], rlimit, seconds - (time.perf_counter() - start)):
+        if not z3.is_true(defined) and not budget.unsatisfiable([*domain_facts, z3.Not(defined)]):
             notes.append("where the expression is defined")
-        return Decision(True, "; ".join([f"real algebra ({_logic_name(tr)}): negation unsatisfiable"] + notes))
+        return Decision(True, "; ".join([f"real algebra ({logic}): negation unsatisfiable"] + notes))
     if model is None or dropped_filters:
         return None
 
     how = "a point of the z3 model" + (" (atoms abstracted)" if tr.abstracted else "")
-    refuted = f"real algebra ({_logic_name(tr)}): {how} where the claim fails by exact evaluation"
+    refuted = f"real algebra ({logic}): {how} where the claim fails by exact evaluation"
     for point in _points(model, tr):
-        if _fails_at(expr, goal, point, domain, seconds - (time.perf_counter() - start)):
+        if _fails_at(expr, goal, point, domain, budget.left):
             return Decision(False, refuted, point)
     # A step function at 0 has a conventional value, so such a point is never a counterexample:
     # look once more, away from every kink (a narrower search, so any model is still a candidate).
     steps = set(expr.atoms(sp.Heaviside)).union(*(f.atoms(sp.Heaviside) for f in domain.filters))
     if not steps:
         return None
-    try:
-        again = _solver(tr, rlimit, seconds - (time.perf_counter() - start))
-        if again is None:
-            return None
-        kinks = [tr.real(h.args[0])[0] != 0 for h in sorted(steps, key=sp.default_sort_key)]
-        again.add(*constraints, *tr.facts, defined, negation, *kinks)
-        if again.check() != z3.sat:
-            return None
-        model = again.model()
-    except (_Refuse, z3.Z3Exception):
+    kinks = [tr.real(h.args[0])[0] != 0 for h in sorted(steps, key=sp.default_sort_key)]
+    answer, model = budget.check([*domain_facts, defined, negation, *kinks])
+    if model is None:
         return None
     for point in _points(model, tr):
-        if _fails_at(expr, goal, point, domain, seconds - (time.perf_counter() - start)):
+        if _fails_at(expr, goal, point, domain, budget.left):
             return Decision(False, refuted, point)
     return None
 
