@@ -53,6 +53,8 @@ ENTRIES: tuple[Entry, ...] = (
           'He initialisation: Var(z_l) = n Var(w) E[a^2], E[relu(z)^2] = Var(z)/2, so Var(w) = 2/n; Xavier beside it'),
     Entry('layernorm-backward', 'batchnorm', 'build_layernorm',
           'Layer normalization backward: normalizing over the features, compact form proved'),
+    Entry('learning-rate-momentum', 'learning_rate', 'build',
+          'Gradient descent on a quadratic converges iff 0 < eta < 2/L; the best step 2/(mu + L) gives (kappa - 1)/(kappa + 1), heavy-ball momentum (sqrt(kappa) - 1)/(sqrt(kappa) + 1)'),
     Entry('minibatch-gradient', 'minibatch', 'build',
           'The minibatch gradient is unbiased; its variance is sigma^2/|B|, times (N-|B|)/(N-1) without replacement'),
     Entry('residual-gradient', 'residual', 'build',

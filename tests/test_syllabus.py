@@ -1,0 +1,90 @@
+"""Entries learning-rate-momentum, batchnorm-saturation and lstm-gating.
+
+Every proof is checked with the kernel (which steps are proved, which rest on lemmas); the
+numbers are compared with oracles that do not go through the kernel: numpy iteration,
+mpmath quadrature, explicit products.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgrad as sg
+from symgrad.catalog import learning_rate
+from symgrad.proofs.documents import Figure
+
+
+def _figures(name: str) -> list[Figure]:
+    return [b for b in sg.catalog.get(name).blocks if isinstance(b, Figure)]
+
+
+# -- learning-rate-momentum ----------------------------------------------------------------
+
+def test_learning_rate_every_proof_is_proved() -> None:
+    assert learning_rate.NAME in sg.catalog.names()
+    report = sg.catalog.get(learning_rate.NAME).check()
+    assert report.ok, "\n".join(v.explain() for r in report.reports for v in r.steps if not v.ok)
+    assert report.lemmas == ()
+    assert len(report.reports) == 16
+
+
+def test_learning_rate_parameters_match_the_eigenvalues() -> None:
+    eigs = np.linalg.eigvalsh(np.array(learning_rate.H.tolist(), dtype=float))
+    assert np.allclose(eigs, learning_rate.EIGENVALUES)
+    assert learning_rate.exact_eigenvalues() == {1: 1, 4: 1, 9: 1}
+    p = learning_rate.parameters()
+    mu, L = min(eigs), max(eigs)
+    assert float(p["eta_gd"]) == pytest.approx(2 / (mu + L))
+    assert float(p["eta_hb"]) == pytest.approx(4 / (np.sqrt(L) + np.sqrt(mu)) ** 2)
+    assert float(p["beta"]) == pytest.approx(((np.sqrt(L) - np.sqrt(mu)) / (np.sqrt(L) + np.sqrt(mu))) ** 2)
+    assert float(p["rate_gd"]) == pytest.approx((L / mu - 1) / (L / mu + 1))
+    assert float(p["rate_hb"]) == pytest.approx((np.sqrt(L / mu) - 1) / (np.sqrt(L / mu) + 1))
+
+
+def _numpy_runs(steps: int) -> tuple[np.ndarray, np.ndarray]:
+    H = np.array(learning_rate.H.tolist(), dtype=float)
+    w0 = np.array(learning_rate.W0.tolist(), dtype=float).ravel()
+    gd, hb = [w0], [w0]
+    w = w0.copy()
+    for _ in range(steps):
+        w = w - 0.2 * H @ w
+        gd.append(w)
+    prev, w = w0.copy(), w0.copy()
+    for _ in range(steps):
+        prev, w = w, w - 0.25 * H @ w + 0.25 * (w - prev)
+        hb.append(w)
+    return np.linalg.norm(gd, axis=1), np.linalg.norm(hb, axis=1)
+
+
+def test_exact_iterates_agree_with_numpy_and_the_rates() -> None:
+    gd, hb = learning_rate.runs()
+    gd_np, hb_np = _numpy_runs(learning_rate.STEPS)
+    assert np.allclose([gd.norm(k) for k in range(learning_rate.STEPS + 1)], gd_np, rtol=1e-9)
+    assert np.allclose([hb.norm(k) for k in range(learning_rate.STEPS + 1)], hb_np, rtol=1e-9)
+    assert learning_rate.gd_bound_holds(gd)
+    assert learning_rate.observed_rate(gd) == pytest.approx(0.8, abs=1e-9)
+    # heavy ball: spectral radius 1/2, with at most a linear factor from the double roots
+    ks = np.arange(learning_rate.STEPS + 1)
+    assert np.all(hb_np <= (ks + 1) * 0.5 ** ks * hb_np[0] * 1.01)
+    assert hb_np[-1] ** (1 / learning_rate.STEPS) < 0.6 < gd_np[-1] ** (1 / learning_rate.STEPS)
+
+
+def test_step_size_boundary_numerically() -> None:
+    H = np.array(learning_rate.H.tolist(), dtype=float)
+    w0 = np.ones(3)
+    for eta, converges in ((0.21, True), (0.23, False), (-0.01, False)):
+        w = w0.copy()
+        for _ in range(400):
+            w = w - eta * H @ w
+        assert bool(np.linalg.norm(w) < 1e-6) is converges
+
+
+def test_learning_rate_figure_in_both_formats() -> None:
+    (figure,) = _figures(learning_rate.NAME)
+    assert figure.sources["latex"].startswith(r"\begin{tikzpicture}")
+    assert "![" in figure.sources["markdown"]
+    (svg,) = figure.assets.values()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert svg == learning_rate.plot_svg(learning_rate.runs())  # deterministic
