@@ -88,3 +88,56 @@ def test_learning_rate_figure_in_both_formats() -> None:
     (svg,) = figure.assets.values()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
     assert svg == learning_rate.plot_svg(learning_rate.runs())  # deterministic
+
+
+# -- batchnorm-saturation --------------------------------------------------------------------
+
+def test_saturation_every_proof_is_proved() -> None:
+    from symgrad.catalog import saturation
+
+    assert saturation.NAME in sg.catalog.names()
+    report = sg.catalog.get(saturation.NAME).check()
+    assert report.ok, "\n".join(v.explain() for r in report.reports for v in r.steps if not v.ok)
+    assert report.lemmas == ()
+    assert len(report.reports) == 7
+
+
+def test_saturation_expectations_against_independent_oracles() -> None:
+    import mpmath
+
+    from symgrad.catalog import saturation
+
+    for mean in (saturation.BEFORE, saturation.AFTER):
+        e = saturation.expected_slope(mean)
+        assert e.agreeing_digits >= 20
+        # mpmath Gauss-Hermite-free route: substitute x = mean + t and integrate in t with tanh-sinh
+        with mpmath.workdps(40):
+            f = lambda t: mpmath.npdf(t) / (4 * mpmath.cosh((mean + t) / 2) ** 2)  # noqa: E731
+            oracle = mpmath.quad(f, [-mpmath.inf, -6, 0, 6, mpmath.inf])
+        assert abs(e.value - oracle) < mpmath.mpf(10) ** -20
+        # numpy: a dense Riemann sum
+        t = np.linspace(-12.0, 12.0, 240_001)
+        y = np.exp(-t ** 2 / 2) / np.sqrt(2 * np.pi) / (4 * np.cosh((mean + t) / 2) ** 2)
+        assert float(np.sum(y) * (t[1] - t[0])) == pytest.approx(float(e.value), rel=1e-9)
+    before = saturation.expected_slope(saturation.BEFORE).value
+    assert before <= mpmath.exp(-5.5)
+    ratio = saturation.expected_slope(saturation.AFTER).value / before
+    assert 50 < ratio < 53
+
+
+def test_saturation_masses_with_mpmath() -> None:
+    import mpmath
+
+    for mean in (-6, 0):
+        mass = mpmath.ncdf(mean + 2, mean, 1) - mpmath.ncdf(mean - 2, mean, 1)
+        assert float(mass) == pytest.approx(float(sp.erf(sp.sqrt(2))), rel=1e-14)
+        assert mass > 0.95
+
+
+def test_batchnorm_identity_with_numpy() -> None:
+    rng = np.random.default_rng(0)
+    xs = rng.normal(-6, 1, 64)
+    eps = 1e-5
+    mu, var = xs.mean(), xs.var()
+    y = np.sqrt(var + eps) * (xs - mu) / np.sqrt(var + eps) + mu
+    assert np.allclose(y, xs, atol=1e-12)
