@@ -141,3 +141,59 @@ def test_batchnorm_identity_with_numpy() -> None:
     mu, var = xs.mean(), xs.var()
     y = np.sqrt(var + eps) * (xs - mu) / np.sqrt(var + eps) + mu
     assert np.allclose(y, xs, atol=1e-12)
+
+
+# -- lstm-gating -------------------------------------------------------------------------------
+
+def test_lstm_proofs_proved_and_the_induction_is_a_lemma() -> None:
+    from symgrad.catalog import lstm
+
+    assert lstm.NAME in sg.catalog.names()
+    report = sg.catalog.get(lstm.NAME).check()
+    assert report.ok_given_lemmas and not report.ok
+    assert report.lemmas == ("induction",)
+    *proved, conclusion = report.reports
+    assert all(r.ok for r in proved) and len(proved) == 9
+    assert conclusion.proof.steps[-1].by.rule == "induction"
+    assert [v.status for v in conclusion.steps] != [sg.Status.PROVED]
+
+
+def test_lstm_direct_path_against_finite_differences() -> None:
+    from symgrad.catalog import lstm
+
+    forget, factors = lstm.simulate()
+    rng = np.random.default_rng(1)
+    inputs = rng.standard_normal(forget.size)
+    for T in (5, 20):
+        h = 1e-6
+        fd = (lstm.cell_state_after(h, forget[:T], inputs[:T]) - lstm.cell_state_after(-h, forget[:T], inputs[:T])) / (2 * h)
+        assert fd == pytest.approx(float(np.prod(forget[:T])), rel=1e-6)
+    # the RNN factors obey the bound (|w|/4)^T with w = 1, and sigma' <= 1/4
+    assert np.all(factors <= 0.25)
+    assert np.all(np.cumprod(factors) <= 0.25 ** np.arange(1, factors.size + 1) * (1 + 1e-12))
+
+
+def test_rnn_product_against_numeric_derivative() -> None:
+    w, u, b = 1.7, 0.6, -0.3
+    xs = np.array([0.5, -1.0, 2.0, 0.1])
+
+    def run(h0: float) -> tuple[float, float]:
+        h, prod = h0, 1.0
+        for x in xs:
+            s = 1 / (1 + np.exp(-(w * h + u * x + b)))
+            prod *= w * s * (1 - s)
+            h = s
+        return h, prod
+
+    eps = 1e-6
+    numeric = (run(0.2 + eps)[0] - run(0.2 - eps)[0]) / (2 * eps)
+    assert numeric == pytest.approx(run(0.2)[1], rel=1e-6)
+    assert abs(run(0.2)[1]) <= (abs(w) / 4) ** xs.size
+
+
+def test_lstm_comparison_table_values() -> None:
+    from symgrad.catalog import lstm
+
+    rows = {row[0]: row for row in lstm.comparison_rows()}
+    assert float(rows[100][3]) == pytest.approx(0.99 ** 100, rel=1e-2)
+    assert float(rows[100][5]) == pytest.approx(0.25 ** 100, rel=1e-2)

@@ -57,6 +57,8 @@ ENTRIES: tuple[Entry, ...] = (
           'Layer normalization backward: normalizing over the features, compact form proved'),
     Entry('learning-rate-momentum', 'learning_rate', 'build',
           'Gradient descent on a quadratic converges iff 0 < eta < 2/L; the best step 2/(mu + L) gives (kappa - 1)/(kappa + 1), heavy-ball momentum (sqrt(kappa) - 1)/(sqrt(kappa) + 1)'),
+    Entry('lstm-gating', 'lstm', 'build',
+          'Along the LSTM cell state the gradient is multiplied by the forget gate f_t; a sigmoid RNN multiplies it by w sigma\'(z_t), at most (|w|/4)^T over T steps (induction)'),
     Entry('minibatch-gradient', 'minibatch', 'build',
           'The minibatch gradient is unbiased; its variance is sigma^2/|B|, times (N-|B|)/(N-1) without replacement'),
     Entry('residual-gradient', 'residual', 'build',
