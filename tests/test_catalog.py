@@ -18,6 +18,7 @@ x = sp.Symbol("x", real=True)
 RESTS_ON_LEMMAS = {
     "chain-rule": ("caratheodory-criterion",),
     "gradient-product-bound": ("induction", "operator-norm-submultiplicative"),
+    "lstm-gating": ("induction",),
 }
 
 
