@@ -14,3 +14,7 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
     settings.load_profile("ci")
+
+# The persistent verdict cache stays off in tests (a test that monkeypatches the
+# kernel must see the kernel run); tests of the cache turn it on in a tmp dir.
+os.environ["SYMGRAD_NO_CACHE"] = "1"
