@@ -278,11 +278,9 @@ def test_cli_cache_path_clear_and_no_cache(tmp_path: Path, monkeypatch: pytest.M
     assert run("cache", "path") == (0, f"{tmp_path / 'c'}\n", "")
     code, out, _ = run("cache", "clear")  # nothing there yet: fine
     assert code == 0 and "no cached verdicts" in out
-    proof_module._check_cached.cache_clear()
     code, _, err = run("render", "sigmoid-derivative-bound", "--no-cache", "--out", str(tmp_path / "a"))
     assert code == 0, err
     assert not (tmp_path / "c" / cache.FILE_NAME).exists()
-    proof_module._check_cached.cache_clear()
     code, _, err = run("render", "sigmoid-derivative-bound", "--out", str(tmp_path / "b"))
     assert code == 0, err
     assert (tmp_path / "c" / cache.FILE_NAME).exists()
@@ -311,8 +309,7 @@ def test_cli_warns_once_and_goes_on_when_the_cache_cannot_be_used(tmp_path: Path
 def test_render_jobs_give_the_same_files_in_the_same_order(tmp_path: Path) -> None:
     names = ["sigmoid-derivative-bound", "gradient-clipping"]
     outputs = []
-    for jobs in ("1", "2"):
-        proof_module._check_cached.cache_clear()
+    for jobs in ("1", "2"):  # the workers fork from this process, its in-memory reports warm
         out_dir = tmp_path / jobs
         code, out, err = run("render", *names, "-f", "md", "-f", "tex", "--no-cache", "--jobs", jobs,
                              "--out", str(out_dir))
