@@ -2,7 +2,7 @@
 # The test command: bash scripts/test.sh [pytest args...]
 # Installs what the tests need (TeX Live + latexmk, KaTeX, .venv with the
 # package editable + test extras), skipping whatever is already there, then
-# runs pytest with the given arguments.
+# runs pytest with the given arguments (in parallel on every core: pytest-xdist).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_common.sh"
 cd "$REPO_ROOT"
@@ -85,9 +85,16 @@ fi
 unlock_setup
 
 # --- tests --------------------------------------------------------------------
-log "python -m pytest $*"
+# In parallel on every core (pytest-xdist), tests that share a module fixture or the
+# session's catalog render kept together on one worker (`xdist_group`). Pass your own
+# -n (e.g. -n 0 for one process) to override.
+xdist=(-n auto --dist loadgroup)
+for arg in "$@"; do
+    case "$arg" in -n | -n* | --numprocesses* | -p | no:xdist) xdist=() ;; esac
+done
+log "python -m pytest ${xdist[*]} $*"
 set +e
-"$VENV/bin/python" -m pytest "$@"
+"$VENV/bin/python" -m pytest "${xdist[@]}" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

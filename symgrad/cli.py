@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import os
 import sys
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Any, Callable, Iterator, Sequence, TextIO, TypeVar
 
 from . import catalog
 from .core.errors import SymgradError
@@ -20,6 +22,8 @@ from .core.kernel import CheckOptions
 from .proofs.documents import Document, DocumentReport
 
 __all__ = ["main"]
+
+T = TypeVar("T")
 
 FORMATS = {"md": ("markdown", ".md"), "markdown": ("markdown", ".md"),
            "tex": ("latex", ".tex"), "latex": ("latex", ".tex")}
@@ -47,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print an entry with each step's verdict")
     show.add_argument("name", help="catalog entry name (see 'symgrad list')")
     _add_budget(show)
+    _add_cache(show)
 
     render = sub.add_parser("render", help="render entries as Markdown and/or LaTeX files")
     render.add_argument("names", nargs="*", metavar="NAME", help="catalog entry names")
@@ -57,18 +62,53 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--template-dir", action="append", default=[],
                         help="directory of templates searched before the shipped ones")
     _add_budget(render)
+    _add_cache(render)
+    _add_jobs(render)
 
     check = sub.add_parser("check", help="check the derivations in Markdown or LaTeX notes, step by step")
     check.add_argument("files", nargs="+", metavar="FILE", help="a .md or .tex file ('-' reads standard input)")
     check.add_argument("--format", "-f", choices=sorted(NOTE_FORMATS), dest="note_format",
                        help="the files' format (default: from the file name's extension)")
     _add_budget(check)
+    _add_cache(check)
+    _add_jobs(check)
+
+    cache = sub.add_parser("cache", help="the verdict cache: where it is, or clear it")
+    cache.add_argument("action", choices=["clear", "path"],
+                       help="clear: remove the cached verdicts; path: print the cache directory")
     return parser
 
 
 def _add_budget(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", type=float, default=None, metavar="SECONDS",
                         help="time budget per step (default: 10)")
+
+
+def _add_cache(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-cache", action="store_true",
+                        help="neither read nor write the verdict cache (also: SYMGRAD_NO_CACHE=1)")
+
+
+def _add_jobs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                        help="processes to check in (default: the number of cores; 1: no extra process)")
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of processes, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _version() -> str:
@@ -101,8 +141,6 @@ def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .rendering.render import render
-
     if args.all and args.names:
         raise SymgradError("give entry names or --all, not both")
     names = catalog.names() if args.all else args.names
@@ -120,30 +158,87 @@ def _cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except OSError as exc:
         raise SymgradError(f"cannot create the output directory {out_dir}: {exc.strerror}") from None
     options = _options(args)
+    template_dir = args.template_dir or None
+    results = _in_order(_render_entry, [(name, options, tuple(formats), template_dir) for name in names],
+                        args.jobs, args.no_cache)
+    with contextlib.closing(results):
+        return _write_rendered(names, results, out_dir, out, err)
+
+
+def _write_rendered(names: list[str], results: Iterator[Callable[[], tuple[list[tuple[str, str]], bool, str]]],
+                    out_dir: Path, out: TextIO, err: TextIO) -> int:
+    """Write each entry's files as its result comes, in the order of ``names``."""
     all_ok = True
-    for i, name in enumerate(names, start=1):
+    for i, (name, result) in enumerate(zip(names, results), start=1):
         err.write(f"[{i}/{len(names)}] {name}: checking ...\n")
         err.flush()
-        document: Document = catalog.get(name)
-        report = document.check(options)
-        all_ok = all_ok and report.ok_given_lemmas
-        for fmt, suffix in formats:
-            text = render(report, fmt, template_dir=args.template_dir or None)
-            path = out_dir / f"{name}{suffix}"
+        files, ok, outcome = result()
+        all_ok = all_ok and ok
+        for file_name, text in files:
+            path = out_dir / file_name
             try:
                 path.write_text(text, encoding="utf-8", newline="\n")
             except OSError as exc:
                 raise SymgradError(f"cannot write {path}: {exc.strerror}") from None
             out.write(f"{path}\n")
-        for asset_name, content in _assets(document).items():
-            path = out_dir / asset_name
-            try:
-                path.write_text(content, encoding="utf-8", newline="\n")
-            except OSError as exc:
-                raise SymgradError(f"cannot write {path}: {exc.strerror}") from None
-            out.write(f"{path}\n")
-        err.write(f"[{i}/{len(names)}] {name}: {_outcome(report)}\n")
+        err.write(f"[{i}/{len(names)}] {name}: {outcome}\n")
     return 0 if all_ok else 1
+
+
+def _render_entry(name: str, options: CheckOptions | None, formats: tuple[tuple[str, str], ...],
+                  template_dir: list[str] | None) -> tuple[list[tuple[str, str]], bool, str]:
+    """Check and render one entry: its files (name, text) in writing order, whether it is proved, the outcome."""
+    from .rendering.render import render
+
+    document: Document = catalog.get(name)
+    report = document.check(options)
+    files = [(f"{name}{suffix}", render(report, fmt, template_dir=template_dir)) for fmt, suffix in formats]
+    files += list(_assets(document).items())
+    return files, report.ok_given_lemmas, _outcome(report)
+
+
+def _in_order(task: Callable[..., T], arguments: list[tuple[Any, ...]], jobs: int | None,
+              no_cache: bool) -> Iterator[Callable[[], T]]:
+    """``task(*a)`` for each ``a``, in the order given: each item is a call that returns the result.
+
+    With more than one job the tasks run in a pool of processes (forked on
+    Linux) and results are still taken in the order given, so the output does
+    not depend on which finishes first. An exception is raised when its item
+    is reached, as if the tasks ran one after another.
+    """
+    workers = min(jobs or _cores(), len(arguments))
+    if workers <= 1:
+        for a in arguments:
+            yield functools.partial(task, *a)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .core import cache
+
+    context = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
+    active = cache.active()
+    directory = active.directory if active is not None and not no_cache else None
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                               initargs=(directory,))
+    try:
+        futures = [pool.submit(task, *a) for a in arguments]
+        for future in futures:
+            yield future.result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _init_worker(cache_dir: Path | None) -> None:
+    """A worker process uses the parent's verdict cache (or none)."""
+    from .core import cache
+
+    cache.configure(enabled=cache_dir is not None, directory=cache_dir, warn=_warn_stderr)
+
+
+def _warn_stderr(message: str) -> None:
+    sys.stderr.write(f"symgrad: warning: {message}\n")
+    sys.stderr.flush()
 
 
 def _assets(document: Document) -> dict[str, str]:
@@ -209,34 +304,63 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     Exit 0 when every step of every file is proved, 1 otherwise, 2 when a file
     cannot be read (the other files are still checked).
     """
-    from .notes.checker import check_text
-
     formats = [_note_format(name, args.note_format) for name in args.files]  # fail before checking anything
     options = _options(args)
     unreadable = False
     all_ok = True
     totals = {"steps": 0, "files": 0}
+    texts: list[tuple[str, str | None, str]] = []
     for name, fmt in zip(args.files, formats):
         try:
-            text = _read_note(name)
+            texts.append((name, _read_note(name), fmt))
         except SymgradError as exc:
-            err.write(f"symgrad: error: {exc}\n")
-            unreadable = True
-            continue
-        report = check_text(text, fmt, path="<stdin>" if name == "-" else name, options=options)
-        for line in report.lines():
-            out.write(line + "\n")
-        out.write(report.summary() + "\n")
-        out.flush()
-        all_ok = all_ok and report.ok
-        totals["steps"] += len(report.steps)
-        totals["files"] += 1
+            texts.append((name, None, str(exc)))
+    readable = [(text, fmt, "<stdin>" if name == "-" else name, options) for name, text, fmt in texts
+                if text is not None]
+    with contextlib.closing(_in_order(_check_note, readable, args.jobs, args.no_cache)) as results:
+        for name, text, fmt_or_error in texts:
+            if text is None:
+                err.write(f"symgrad: error: {fmt_or_error}\n")
+                unreadable = True
+                continue
+            lines, summary, ok, steps = next(results)()
+            for line in lines:
+                out.write(line + "\n")
+            out.write(summary + "\n")
+            out.flush()
+            all_ok = all_ok and ok
+            totals["steps"] += steps
+            totals["files"] += 1
     if len(args.files) > 1:
         verdict = "all proved" if all_ok and not unreadable else "not all proved"
         out.write(f"total: {totals['steps']} steps in {totals['files']} of {len(args.files)} files — {verdict}\n")
     if unreadable:
         return 2
     return 0 if all_ok else 1
+
+
+def _check_note(text: str, fmt: str, path: str, options: CheckOptions | None) -> tuple[list[str], str, bool, int]:
+    """Check one note: its step lines, its summary, whether all is proved, its number of steps."""
+    from .notes.checker import check_text
+
+    report = check_text(text, fmt, path=path, options=options)
+    return list(report.lines()), report.summary(), report.ok, len(report.steps)
+
+
+def _cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
+    from .core import cache
+
+    directory = cache.default_directory()
+    if args.action == "path":
+        out.write(f"{directory}\n")
+        return 0
+    try:
+        removed = cache.clear(directory)
+    except OSError as exc:
+        raise SymgradError(f"cannot clear the verdict cache in {directory}: {exc.strerror or exc}") from None
+    out.write(f"removed {len(removed)} file(s) from {directory}\n" if removed
+              else f"no cached verdicts in {directory}\n")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -249,11 +373,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             args = parser.parse_args(argv)
         if args.command == "list":
             return _cmd_list(args, out)
-        if args.command == "show":
-            return _cmd_show(args, out)
-        if args.command == "check":
-            return _cmd_check(args, out, err)
-        return _cmd_render(args, out, err)
+        if args.command == "cache":
+            return _cmd_cache(args, out)
+        with _verdict_cache(args.no_cache, err):
+            if args.command == "show":
+                return _cmd_show(args, out)
+            if args.command == "check":
+                return _cmd_check(args, out, err)
+            return _cmd_render(args, out, err)
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return int(exc.code or 0) if isinstance(exc.code, int) else 2
     except SymgradError as exc:
@@ -265,6 +392,19 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback
         err.write(f"symgrad: internal error: {type(exc).__name__}: {exc} (please report this)\n")
         return 3
+
+
+@contextlib.contextmanager
+def _verdict_cache(no_cache: bool, err: TextIO) -> Iterator[None]:
+    """The persistent verdict cache on (unless ``no_cache``) for one command, then as it was."""
+    from .core import cache
+
+    previous = cache.active()
+    cache.configure(enabled=not no_cache, warn=lambda message: err.write(f"symgrad: warning: {message}\n"))
+    try:
+        yield
+    finally:
+        cache.use(previous)
 
 
 def entry_point() -> None:

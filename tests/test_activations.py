@@ -14,6 +14,9 @@ from symgrad import Status
 from symgrad.catalog import activations as act
 from tooling import compile_latex, katex_check
 
+# Its module-scoped fixtures are built once: the whole module runs on one xdist worker.
+pytestmark = pytest.mark.xdist_group("activations")
+
 # Independent numpy definitions of the activations (not derived from the catalog's SymPy ones).
 _erf = np.vectorize(math.erf)
 NUMPY = {

@@ -22,6 +22,8 @@ RESTS_ON_LEMMAS = {
 }
 
 
+# On the xdist worker that also renders the catalog (tests/test_tools_output.py): built and checked once.
+@pytest.mark.xdist_group("catalog")
 @pytest.mark.parametrize("name", sg.catalog.names())
 def test_every_proof_of_every_entry_is_proved(name: str) -> None:
     document = sg.catalog.get(name)

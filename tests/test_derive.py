@@ -34,6 +34,9 @@ from symgrad.proofs.proof import Proof, Report
 from symgrad.core.verdicts import Status
 from symgrad.interactive import render
 
+# Its module-scoped fixtures are built once: the whole module runs on one xdist worker.
+pytestmark = pytest.mark.xdist_group("derive")
+
 try:
     from . import tooling
 except ImportError:  # tests/ is not a package: pytest put it on sys.path

@@ -17,6 +17,9 @@ from symgrad.derivation.graph import OPS, Graph, Node, Op, register_op
 from symgrad.proofs.documents import Document, Figure, ProofBlock, Table
 from symgrad.numerics.numeric import derivative
 
+# Its module-scoped fixtures are built once: the whole module runs on one xdist worker.
+pytestmark = pytest.mark.xdist_group("graph")
+
 try:
     from . import tooling
 except ImportError:  # tests/ is not a package: pytest put it on sys.path

@@ -36,6 +36,9 @@ import sympy as sp
 import symgrad as sg
 from symgrad.core.domain import Domain
 
+# Its module-scoped fixtures are built once: the whole module runs on one xdist worker.
+pytestmark = pytest.mark.xdist_group("kernel_corpus")
+
 
 def _load_corpus() -> ModuleType:
     """``tests/kernel_corpus.py`` as the module ``kernel_corpus`` (outcomes pickle by that name)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("packaging")]  # module fixtures: one worker
 
 # Not part of the package; copying .venv/.tools would also be slow.
 _IGNORE = shutil.ignore_patterns(

@@ -2,15 +2,13 @@
 
 - every derivations/*.tex compiles with latexmk (pdflatex);
 - every formula in derivations/*.md renders with KaTeX (strict);
-- derivations/ equals a fresh `symgrad render --all` byte for byte;
+- derivations/ equals a fresh `symgrad render --all` byte for byte (rendered once per session);
 - self-tests of the harness, so it cannot pass by accident.
 Tests marked `tools` skip locally without the tools and fail in CI.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import pytest
 
@@ -54,17 +52,10 @@ def test_derivations_not_empty():
     assert TEX_FILES and MD_FILES, f"derivations/ has no .md/.tex files: {RENDER_HINT}"
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    """A fresh render of the whole catalog, through the CLI (`python -m symgrad`)."""
-    out = tmp_path_factory.mktemp("rendered")
-    cmd = [sys.executable, "-m", "symgrad",
-           "render", "--all", "--format", "md", "--format", "tex", "--out", str(out)]
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        pytest.fail(f"symgrad render failed (exit {proc.returncode}):\n"
-                    f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}", pytrace=False)
-    return out
+@pytest.fixture
+def rendered(rendered_catalog):
+    """The fresh render of the whole catalog (once per test session, see conftest.py)."""
+    return rendered_catalog
 
 
 def _outputs(d):
@@ -72,6 +63,7 @@ def _outputs(d):
     return {p.name: p.read_bytes() for p in d.iterdir() if p.is_file()}
 
 
+@pytest.mark.xdist_group("catalog")
 def test_derivations_not_stale(rendered):
     fresh, committed = _outputs(rendered), _outputs(DERIVATIONS)
     assert fresh, "symgrad render --all wrote no .md/.tex files"
@@ -86,6 +78,7 @@ def test_derivations_not_stale(rendered):
         pytest.fail(f"derivations/ is stale: {RENDER_HINT}\n" + "\n".join(problems), pytrace=False)
 
 
+@pytest.mark.xdist_group("catalog")
 def test_render_all_covers_catalog(rendered):
     import symgrad.catalog
 

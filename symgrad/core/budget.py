@@ -10,14 +10,44 @@ left to finish in the background, and its result is discarded.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
-from typing import Callable, TypeVar
+from typing import Callable, Iterator, TypeVar
 
-__all__ = ["OutOfTime", "Deadline", "run_within"]
+__all__ = ["OutOfTime", "Deadline", "run_within", "cutoffs", "note_cutoff", "phase"]
 
 T = TypeVar("T")
+
+#: How often the clock has cut a computation short in this process, per phase (see :func:`cutoffs`).
+_CUTOFFS: dict[str, int] = {}
+_PHASE = "other"
+
+
+def cutoffs() -> dict[str, int]:
+    """How many times the clock has cut a computation short in this process, per phase.
+
+    A phase's result computed while its count did not change never depended on
+    the clock: the verdict cache (:mod:`symgrad.core.cache`) relies on this.
+    """
+    return dict(_CUTOFFS)
+
+
+def note_cutoff() -> None:
+    """Record that the clock cut a computation short (a budget ran out, a loop stopped early)."""
+    _CUTOFFS[_PHASE] = _CUTOFFS.get(_PHASE, 0) + 1
+
+
+@contextlib.contextmanager
+def phase(name: str) -> Iterator[None]:
+    """Count the cutoffs inside the block under ``name`` (e.g. ``"symbolic"``)."""
+    global _PHASE
+    previous, _PHASE = _PHASE, name
+    try:
+        yield
+    finally:
+        _PHASE = previous
 
 
 class OutOfTime(Exception):
@@ -35,9 +65,11 @@ def _can_use_alarm() -> bool:
 def run_within(fn: Callable[[], T], seconds: float) -> T:
     """Return ``fn()``, or raise :class:`OutOfTime` after ``seconds``."""
     if seconds <= 0:
+        note_cutoff()
         raise OutOfTime("no time left")
     if _can_use_alarm():
         def on_alarm(signum: int, frame: object) -> None:
+            note_cutoff()
             raise OutOfTime(f"took longer than {seconds:.3g} s")
 
         previous = signal.signal(signal.SIGALRM, on_alarm)
@@ -60,6 +92,7 @@ def run_within(fn: Callable[[], T], seconds: float) -> T:
     worker.start()
     worker.join(seconds)
     if worker.is_alive():
+        note_cutoff()
         raise OutOfTime(f"took longer than {seconds:.3g} s")
     if "error" in box:
         raise box["error"]  # type: ignore[misc]

@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 import sympy as sp
 from sympy.core.evalf import PrecisionExhausted
 
-from .budget import Deadline, OutOfTime
+from .budget import Deadline, OutOfTime, note_cutoff, phase
 from .domain import Domain, stable_seed
 from .errors import InputError
 from .functions import sigmoid
@@ -278,8 +278,9 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
 
     # Orient every inequality as small <= big (or small < big).
     try:
-        left, right = deadline.run(lambda: (_prepare(substitute_definitions(lhs, definitions)),
-                                            _prepare(substitute_definitions(rhs, definitions))), 0.3)
+        with phase("prepare"):
+            left, right = deadline.run(lambda: (_prepare(substitute_definitions(lhs, definitions)),
+                                                _prepare(substitute_definitions(rhs, definitions))), 0.3)
     except ValueError as exc:  # e.g. a where= definition of a variable something is differentiated by
         raise InputError(f"step {index}: cannot substitute the definitions or evaluate the derivatives "
                          f"({exc}); a symbol defined with where= cannot also be a differentiation "
@@ -318,7 +319,8 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
         return found
 
     # 1. A few exact points: a fast refuter.
-    quick = sample(options.quick_samples, 0, 0.25)
+    with phase("quick"):
+        quick = sample(options.quick_samples, 0, 0.25)
     if quick.counterexample is not None:
         return verdict(Status.REFUTED, "counterexample at a sampled point", _swap_back(quick, rel))
 
@@ -330,18 +332,20 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     sym_small, sym_big = _defined_extension(small, step_values), _defined_extension(big, step_values)
     decided: _Decided | None = None
     try:
-        if not symbolic:
-            method = None
-        elif rel is Relation.EQ:
-            method = _prove_equal(sym_small, sym_big, deadline)
-        else:
-            method = prove_nonnegative(sym_big - sym_small, domain, rel.strict, _Sub(deadline, 0.5))
+        with phase("symbolic"):
+            if not symbolic:
+                method = None
+            elif rel is Relation.EQ:
+                method = _prove_equal(sym_small, sym_big, deadline)
+            else:
+                method = prove_nonnegative(sym_big - sym_small, domain, rel.strict, _Sub(deadline, 0.5))
     except OutOfTime:
         method = None
     except _SYMPY_FAILURES:  # SymPy gave up on an expression: no proof, the numbers still decide
         method = None
     if method is None and symbolic and not to_complex and not deadline.expired:
-        decided = _decide(sym_big - sym_small, rel, domain, deadline)
+        with phase("symbolic"):
+            decided = _decide(sym_big - sym_small, rel, domain, deadline)
         if decided is not None and decided.proved:
             method = decided.method
         elif decided is not None and decided.point is not None:
@@ -362,7 +366,8 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
         return verdict(Status.PROVED, method, quick)
 
     # 3. Numbers: many points at high precision.
-    full = sample(options.samples, 1, 1.0)
+    with phase("full"):
+        full = sample(options.samples, 1, 1.0)
     merged = _merge(quick, full)
     if merged.counterexample is not None:
         return verdict(Status.REFUTED, "counterexample at a sampled point", _swap_back(merged, rel))
@@ -459,10 +464,14 @@ def _decide(expr: sp.Expr, rel: Relation, domain: Domain, deadline: Deadline) ->
         seconds = deadline.remaining * _PROCEDURE_SHARE
         if seconds <= 0.05:
             break
+        started = time.perf_counter()
         try:
             answer = attempt(seconds)
         except (OutOfTime, *_SYMPY_FAILURES):
             continue
+        finally:
+            if time.perf_counter() - started >= 0.9 * seconds:
+                note_cutoff()  # the safety net, not a count, may have decided: never cache this
         if answer is None:
             continue
         if answer.proved:
@@ -597,6 +606,7 @@ def _prove_equal(a: sp.Expr, b: sp.Expr, deadline: Deadline) -> str | None:
         ]
     for name, attempt in attempts:
         if deadline.expired:
+            note_cutoff()
             raise OutOfTime("budget")
         try:
             value = deadline.run(attempt, 0.8)
@@ -637,6 +647,7 @@ def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: 
         return evidence
     for point in points:
         if time.perf_counter() > stop_at:
+            note_cutoff()
             break
         try:
             remaining = max(stop_at - time.perf_counter(), 1e-3)

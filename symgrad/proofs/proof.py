@@ -2,7 +2,8 @@
 
 A :class:`Proof` is a chain ``start REL1 e1 REL2 e2 ...`` like Lean's ``calc``;
 :meth:`Proof.check` hands every link to the kernel
-(:func:`symgrad.core.kernel.decide`) and collects the verdicts in a
+(:func:`symgrad.core.kernel.decide`, through the verdict cache of
+:mod:`symgrad.core.cache` when one is in use) and collects the verdicts in a
 :class:`Report`. How a proof looks (text, Markdown, LaTeX) is not decided
 here: the display methods ask the installed presenter
 (:mod:`symgrad.proofs.presentation`).
@@ -17,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import sympy as sp
 
 from ..core.errors import InputError
-from ..core.kernel import decide, options_with
+from ..core.cache import cached_decide
+from ..core.kernel import options_with
 from ..core.expressions import as_condition, as_expr
 from ..core.rules import registry as rule_registry
 from ..core.verdicts import Justification, Relation, Status, Verdict
@@ -267,7 +269,7 @@ def _check_cached(proof: Proof, options: "CheckOptions") -> Report:
     for index, ((lhs, rel, rhs, by), step) in enumerate(zip(proof.links(), proof.steps), start=1):
         # A step citing a lemma can never be proved by computation: only look for a counterexample.
         symbolic = not (by.rule and rule_registry.get(by.rule).kind == "lemma")
-        verdict = decide(lhs, rel, rhs, proof.assumptions, proof.definitions, options, index=index, by=by,
+        verdict = cached_decide(lhs, rel, rhs, proof.assumptions, proof.definitions, options, index=index, by=by,
                          symbolic=symbolic)
         verdict = _apply_lemma(verdict)
         if step.details:
