@@ -231,10 +231,12 @@ def test_report_latex() -> None:
     assert tex.endswith("\\end{document}\n")
     assert "\\title{Slope of the sigmoid}\n\\author{}\n\\date{}\n\\maketitle\n" in tex
     assert "Assuming $t > 0$.\n\\begin{align*}\n" in tex
-    assert (r"\sgfit[0.28\linewidth]{\frac{d}{d x} \sigma\left(x\right)} &= "
-            r"\sgfit{\left(1 - \sigma\left(x\right)\right) \sigma\left(x\right)}"
-            r" && \sgby{derivative of the logistic function} \\") in tex
-    assert r"&\le \sgfit{\frac{1}{4}} && \sgby{50\% of \textbackslash{}input\{x\} \& \_y\_}" + "\n\\end{align*}" in tex
+    # each step tagged with its number; its justification is printed once, in the table
+    assert (r"\frac{d}{d x} \sigma\left(x\right) &= "
+            r"\sgfit[0.787\linewidth]{\left(1 - \sigma\left(x\right)\right) \sigma\left(x\right)}"
+            r" \tag*{(1)} \\") in tex
+    assert r"&\le \sgfit[0.787\linewidth]{\frac{1}{4}} \tag*{(2)}" + "\n\\end{align*}" in tex
+    assert tex.count("derivative of the logistic function") == 1
     assert "\\toprule\nStep & Justification & Status & Evidence \\\\\n\\midrule\n" in tex
     assert (r"2 & 50\% of \textbackslash{}input\{x\} \& \_y\_ & \sgstatus{refuted} & "
             r"counterexample at $x = 0$: lhs $= \frac{1}{4}$, rhs $= \frac{1}{8}$ \\") in tex
@@ -272,7 +274,7 @@ def test_latex_is_pdflatex_safe() -> None:
     listing = tex.split("\\begin{lstlisting}")[1].split("\\end{lstlisting}")[0]
     assert listing.isascii()
     assert "x = 'sigma' <= 1  # Grosse -- ok" in listing
-    assert r"\sgfit[0.28\linewidth]{{\sigma}} &= \sgfit{{\sigma}}" in tex  # a Unicode Symbol name becomes a command
+    assert re.search(r"\{\\sigma\} &= \\sgfit\[[0-9.]+\\linewidth\]\{\{\\sigma\}\}", tex)  # a Unicode name becomes a command
 
 
 def test_listing_cannot_end_early() -> None:
@@ -404,17 +406,23 @@ def test_latex_environment_delimiters() -> None:
     assert environment("md").from_string("{{ v }}{# gone #}").render(v=2) == "2"
 
 
-def test_long_justifications_wrap_in_documents_only() -> None:
-    long_by = "a rather long justification that would run off the right margin of the page"
+def test_justifications_printed_once_with_their_math() -> None:
+    long_by = "a rather long justification with $\\sum_i x_i$ that would run off the margin"
     proof = calc(x).eq(x + 0, by=long_by).eq(x, by="short")
     tex = render(proof, "tex", check=False)
-    assert r"&= \sgfit{x} && \sgby{" + long_by + "}" in tex
-    assert r"&= \sgfit{x} && \text{(short)}" in tex
-    assert "\\newcommand{\\sgby}" in tex
-    # the notebook's math has no \parbox (KaTeX/MathJax lack it)
+    assert "\\tag*{(1)}" in tex and "\\tag*{(2)}" in tex
+    body = tex.split("\\begin{document}")[1]
+    assert body.count("a rather long justification") == 1  # in the table, not beside the chain
+    assert "1 & a rather long justification with $\\sum_i x_i$ that would run off the margin \\\\" in body
+    md = render(proof, "md", check=False)
+    assert md.count("a rather long justification") == 1
+    assert "| 1 | a rather long justification with $\\sum_i x_i$ that would run off the margin |" in md
+    # the notebook's math has no table: the justification follows its step, math kept as math
     from symgrad.rendering.display import mimebundle
 
-    assert r"\text{(" + long_by + ")}" in mimebundle(proof)["text/latex"]
+    assert r"\text{(a rather long justification with $\sum_i x_i$ that" in mimebundle(proof)["text/latex"]
+    # a lone dollar is text, not an error
+    assert "costs \\$5" in render(calc(x).eq(x, by="costs $5"), "md", check=False)
 
 
 def test_wide_tables_become_tabularx() -> None:
