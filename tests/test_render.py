@@ -102,12 +102,12 @@ GOLDEN_REPORT_MD = r"""**Slope of the sigmoid**
 
 Assuming $t > 0$.
 
-$$
+```math
 \begin{aligned}
-\frac{d}{d x} \sigma\left(x\right) &= \left(1 - \sigma\left(x\right)\right) \sigma\left(x\right) && (1) \\
-&\le \frac{1}{4} && (2)
+\frac{d}{d x} \sigma\left(x\right) &= \left(1 - \sigma\left(x\right)\right) \sigma\left(x\right) && \text{(1)} \\
+&\le \frac{1}{4} && \text{(2)}
 \end{aligned}
-$$
+```
 
 | Step | Justification | Status | Evidence |
 |---:|---|---|---|
@@ -168,7 +168,7 @@ def test_document_markdown() -> None:
     assert "\n## The logistic function\n" in md and "\n### Values\n" in md
     assert r"It is \*smooth\* \| bounded \<b\>: $\sigma(x) = 1/(1 + e^{-x})$." in md
     assert "\n\\- not a list\n" in md
-    assert "$$\ny = \\sigma\\left(x\\right)\n$$" in md
+    assert "```math\ny = \\sigma\\left(x\\right)\n```" in md
     # tables: pipes in text escaped, in math spelled \vert; numbers as text
     assert "| point | value | note |\n|---|---|---|\n" in md
     assert r"| $0$ | $\left\vert {x - 1}\right\vert$ | a\|b |" in md
@@ -188,19 +188,19 @@ def test_document_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_markdown_math_blocks_are_katex_friendly() -> None:
+    """Display math is a fenced ```math block (GitHub's form): no $$, no blank line inside."""
     md = render(make_document()[1], "md")
+    assert "$$" not in md
     lines = md.split("\n")
     inside = False
     for line in lines:
-        if line == "$$":
-            inside = not inside
+        if line in ("```math", "```"):
+            inside = line == "```math"
             continue
         if inside:
-            assert line.strip(), "no blank line inside $$...$$"
+            assert line.strip(), "no blank line inside a math block"
             assert "$" not in line
     assert not inside
-    # every display delimiter is on its own line
-    assert all(line == "$$" for line in lines if "$$" in line)
 
 
 def test_markdown_table_rows_stay_rows() -> None:
@@ -465,7 +465,7 @@ def test_sub_proofs_render_as_quoted_markdown() -> None:
     quoted = [line for line in md.splitlines() if line.startswith(">")]
     assert quoted[0] == r"> *Sub-proof for step 1:* $\frac{\partial}{\partial x} \left(b + w x\right)$"
     assert "> | 1.1 | sum rule | **proved** | identical |" in quoted
-    assert any(line.endswith("&& (1.2)") for line in quoted)
+    assert any(line.endswith(r"&& \text{(1.2)}") for line in quoted) and "> ```math" in quoted
     assert quoted[-1].startswith("> **Proved:**")
     assert md.rstrip().splitlines()[-1].startswith("**Proved:**")
     # Without verdicts the sub-proof is still shown, with its justifications.

@@ -128,9 +128,10 @@ def test_extract_formulas_finds_math_and_skips_code():
 
 
 def test_extract_formulas_github_syntax_and_unclosed_display():
-    md = "Inline $`a_1`$.\n\n```math\n\\sum_i a_i\n```\n"
+    md = ("Inline $`a_1`$.\n\n```math\n\\sum_i a_i\n```\n\n"
+          "> quoted\n>\n> ```math\n> a \\\\ b\n> ```\n")
     got = [(f.line, f.display, f.tex) for f in tooling.extract_formulas(md)]
-    assert got == [(1, False, "a_1"), (4, True, r"\sum_i a_i")]
+    assert got == [(1, False, "a_1"), (4, True, r"\sum_i a_i"), (10, True, r"a \\ b")]
     _, problems = tooling._scan("text $$ x + y\nno close")
     assert problems == [(1, "unclosed $$ (display math)")]
 
