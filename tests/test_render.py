@@ -164,7 +164,7 @@ def test_document_markdown() -> None:
     doc, report = make_document()
     md = render(report, "markdown")
     assert md.startswith("# 50% of \\\\input\\{x\\} \\& \\_y\\_\n\nThe slope of $\\sigma$ is at most $1/4$; costs \\$0.\n")
-    assert "*Checked by symgrad: the proof is proved.*" in md
+    assert "*Checked by symgrad: 1 of 1 proof is proved.*" in md
     assert "\n## The logistic function\n" in md and "\n### Values\n" in md
     assert r"It is \*smooth\* \| bounded \<b\>: $\sigma(x) = 1/(1 + e^{-x})$." in md
     assert "\n\\- not a list\n" in md
@@ -184,7 +184,7 @@ def test_document_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     doc, report = make_document(make_report(Status.NUMERIC))
     monkeypatch.setattr("symgrad.proofs.proof.check", lambda proof, options=None, **kw: report.reports[0])
     assert render(doc, "md") == render(report, "md")
-    assert "*Checked by symgrad: 1 proof; 1 numeric.*" in render(doc, "md")
+    assert "*Checked by symgrad: 0 of 1 proof is proved; 1 checked numerically only.*" in render(doc, "md")
 
 
 def test_markdown_math_blocks_are_katex_friendly() -> None:
