@@ -60,10 +60,10 @@ def find_katex() -> Path | None:
 def require_tool(name: str) -> Path:
     """Return the tool's path, or skip (locally) / fail (CI) the calling test.
 
-    Names: "latexmk" (also needs pdflatex), "pdflatex", "node",
+    Names: "latexmk" (also needs pdflatex), "pdflatex", "node", "pdffonts" (poppler-utils),
     "katex" (the KaTeX package directory; also needs node).
     """
-    if name in ("latexmk", "pdflatex", "node"):
+    if name in ("latexmk", "pdflatex", "node", "pdffonts"):
         needed = ["latexmk", "pdflatex"] if name == "latexmk" else [name]
         for exe in needed:
             if shutil.which(exe) is None:
