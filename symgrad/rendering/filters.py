@@ -149,15 +149,18 @@ def tex_table_columns(table: "TableView") -> str:
     def width(text: str, math: bool) -> float:
         return len(text) * (0.5 if math else 1.0)
 
-    widths, words = [], []
+    widths, words, maths = [], [], []
     for i, header in enumerate(table.columns):
         cells = [(header, False)] + [(row[i].text, row[i].math) for row in table.rows]
+        maths.append(any(row[i].math for row in table.rows))
         widths.append(max(width(t, m) for t, m in cells))
         words.append(max(width(w, m) for t, m in cells for w in (t.split() or [""])))
     if sum(widths) + 3 * len(widths) <= _TABLE_CHARS:
         return "l" * len(widths)
-    return "".join(r">{\raggedright\arraybackslash}X" if w > 12 and w > 1.5 * longest else "l"
-                   for w, longest in zip(widths, words))
+    # Inline math wraps in a paragraph column too (at its + and = signs), so a long
+    # math column is an X column as well.
+    return "".join(r">{\raggedright\arraybackslash}X" if w > 12 and (w > 1.5 * longest or math) else "l"
+                   for w, longest, math in zip(widths, words, maths))
 
 
 #: About how many characters of \small text fit across the text width.
