@@ -91,3 +91,16 @@ install_fingerprint() {
         done
     } | sha256sum | cut -d' ' -f1
 }
+
+# --- TeX: what the rendered .tex files need ----------------------------------
+# pdflatex + latexmk, and Latin Modern as Type 1 fonts (Debian `lmodern`; the
+# documents load \usepackage{lmodern}, so T1 text never falls back to bitmap
+# Type 3 fonts). `--no-install-recommends` (apt_install) keeps cm-super and the
+# docs out.
+TEX_APT_PACKAGES=(texlive-latex-base texlive-latex-recommended texlive-pictures latexmk lmodern)
+
+# True when pdflatex, latexmk and lmodern.sty are all there.
+tex_ready() {
+    command -v latexmk >/dev/null 2>&1 && command -v pdflatex >/dev/null 2>&1 \
+        && command -v kpsewhich >/dev/null 2>&1 && [ -n "$(kpsewhich lmodern.sty 2>/dev/null)" ]
+}

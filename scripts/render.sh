@@ -13,6 +13,11 @@ log "pip install . into .venv"
 # A leftover build/ can carry deleted modules into the wheel: start clean.
 rm -rf "$REPO_ROOT/build"
 "$VENV/bin/python" -m pip install --quiet .
+# The .tex files load lmodern: where pdflatex is installed, make sure they compile.
+if command -v pdflatex >/dev/null 2>&1 && ! tex_ready; then
+    apt_install "${TEX_APT_PACKAGES[@]}" \
+        || warn "the .tex files need Latin Modern: install the Debian packages ${TEX_APT_PACKAGES[*]}"
+fi
 unlock_setup
 
 log "symgrad render --all --format md --format tex --out derivations"

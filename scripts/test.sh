@@ -13,12 +13,19 @@ KATEX_DIR="$TOOLS/node/node_modules/katex"
 
 lock_setup
 
-# --- TeX Live + latexmk (compiles derivations/*.tex) -------------------------
-if command -v latexmk >/dev/null 2>&1 && command -v pdflatex >/dev/null 2>&1; then
-    log "TeX: found latexmk and pdflatex"
+# --- TeX Live + latexmk + lmodern (compiles derivations/*.tex) ---------------
+if tex_ready; then
+    log "TeX: found latexmk, pdflatex and lmodern"
 else
-    apt_install texlive-latex-base texlive-latex-recommended texlive-pictures latexmk \
+    apt_install "${TEX_APT_PACKAGES[@]}" \
         || tool_missing "cannot install TeX Live (need root or sudo)"
+fi
+
+# --- poppler-utils (pdffonts: the PDFs embed no bitmap Type 3 fonts) ----------
+if command -v pdffonts >/dev/null 2>&1; then
+    log "poppler-utils: found pdffonts"
+else
+    apt_install poppler-utils || tool_missing "cannot install poppler-utils (need root or sudo)"
 fi
 
 # --- node + KaTeX (checks the math in derivations/*.md) ----------------------

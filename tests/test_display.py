@@ -261,7 +261,7 @@ def test_mimebundle_of_documents(no_kernel: None) -> None:
     assert "Checked by symgrad" not in bundle["text/markdown"]
     rich = mimebundle(doc_report)
     assert rich["text/plain"] == terminal_text(doc_report)
-    assert "*Checked by symgrad: the proof is proved.*" in rich["text/markdown"]
+    assert "*Checked by symgrad: 1 of 1 proof is proved.*" in rich["text/markdown"]
 
 
 def test_mimebundle_survives_bad_prose() -> None:

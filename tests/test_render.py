@@ -102,12 +102,12 @@ GOLDEN_REPORT_MD = r"""**Slope of the sigmoid**
 
 Assuming $t > 0$.
 
-$$
+```math
 \begin{aligned}
-\frac{d}{d x} \sigma\left(x\right) &= \left(1 - \sigma\left(x\right)\right) \sigma\left(x\right) && (1) \\
-&\le \frac{1}{4} && (2)
+\frac{d}{d x} \sigma\left(x\right) &= \left(1 - \sigma\left(x\right)\right) \sigma\left(x\right) && \text{(1)} \\
+&\le \frac{1}{4} && \text{(2)}
 \end{aligned}
-$$
+```
 
 | Step | Justification | Status | Evidence |
 |---:|---|---|---|
@@ -164,11 +164,11 @@ def test_document_markdown() -> None:
     doc, report = make_document()
     md = render(report, "markdown")
     assert md.startswith("# 50% of \\\\input\\{x\\} \\& \\_y\\_\n\nThe slope of $\\sigma$ is at most $1/4$; costs \\$0.\n")
-    assert "*Checked by symgrad: the proof is proved.*" in md
+    assert "*Checked by symgrad: 1 of 1 proof is proved.*" in md
     assert "\n## The logistic function\n" in md and "\n### Values\n" in md
     assert r"It is \*smooth\* \| bounded \<b\>: $\sigma(x) = 1/(1 + e^{-x})$." in md
     assert "\n\\- not a list\n" in md
-    assert "$$\ny = \\sigma\\left(x\\right)\n$$" in md
+    assert "```math\ny = \\sigma\\left(x\\right)\n```" in md
     # tables: pipes in text escaped, in math spelled \vert; numbers as text
     assert "| point | value | note |\n|---|---|---|\n" in md
     assert r"| $0$ | $\left\vert {x - 1}\right\vert$ | a\|b |" in md
@@ -184,23 +184,23 @@ def test_document_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     doc, report = make_document(make_report(Status.NUMERIC))
     monkeypatch.setattr("symgrad.proofs.proof.check", lambda proof, options=None, **kw: report.reports[0])
     assert render(doc, "md") == render(report, "md")
-    assert "*Checked by symgrad: 1 proof; 1 numeric.*" in render(doc, "md")
+    assert "*Checked by symgrad: 0 of 1 proof is proved; 1 checked numerically only.*" in render(doc, "md")
 
 
 def test_markdown_math_blocks_are_katex_friendly() -> None:
+    """Display math is a fenced ```math block (GitHub's form): no $$, no blank line inside."""
     md = render(make_document()[1], "md")
+    assert "$$" not in md
     lines = md.split("\n")
     inside = False
     for line in lines:
-        if line == "$$":
-            inside = not inside
+        if line in ("```math", "```"):
+            inside = line == "```math"
             continue
         if inside:
-            assert line.strip(), "no blank line inside $$...$$"
+            assert line.strip(), "no blank line inside a math block"
             assert "$" not in line
     assert not inside
-    # every display delimiter is on its own line
-    assert all(line == "$$" for line in lines if "$$" in line)
 
 
 def test_markdown_table_rows_stay_rows() -> None:
@@ -231,10 +231,12 @@ def test_report_latex() -> None:
     assert tex.endswith("\\end{document}\n")
     assert "\\title{Slope of the sigmoid}\n\\author{}\n\\date{}\n\\maketitle\n" in tex
     assert "Assuming $t > 0$.\n\\begin{align*}\n" in tex
-    assert (r"\sgfit[0.28\linewidth]{\frac{d}{d x} \sigma\left(x\right)} &= "
-            r"\sgfit{\left(1 - \sigma\left(x\right)\right) \sigma\left(x\right)}"
-            r" && \sgby{derivative of the logistic function} \\") in tex
-    assert r"&\le \sgfit{\frac{1}{4}} && \sgby{50\% of \textbackslash{}input\{x\} \& \_y\_}" + "\n\\end{align*}" in tex
+    # each step tagged with its number; its justification is printed once, in the table
+    assert (r"\frac{d}{d x} \sigma\left(x\right) &= "
+            r"\sgfit[0.787\linewidth]{\left(1 - \sigma\left(x\right)\right) \sigma\left(x\right)}"
+            r" \tag*{(1)} \\") in tex
+    assert r"&\le \sgfit[0.787\linewidth]{\frac{1}{4}} \tag*{(2)}" + "\n\\end{align*}" in tex
+    assert tex.count("derivative of the logistic function") == 1
     assert "\\toprule\nStep & Justification & Status & Evidence \\\\\n\\midrule\n" in tex
     assert (r"2 & 50\% of \textbackslash{}input\{x\} \& \_y\_ & \sgstatus{refuted} & "
             r"counterexample at $x = 0$: lhs $= \frac{1}{4}$, rhs $= \frac{1}{8}$ \\") in tex
@@ -272,7 +274,7 @@ def test_latex_is_pdflatex_safe() -> None:
     listing = tex.split("\\begin{lstlisting}")[1].split("\\end{lstlisting}")[0]
     assert listing.isascii()
     assert "x = 'sigma' <= 1  # Grosse -- ok" in listing
-    assert r"\sgfit[0.28\linewidth]{{\sigma}} &= \sgfit{{\sigma}}" in tex  # a Unicode Symbol name becomes a command
+    assert re.search(r"\{\\sigma\} &= \\sgfit\[[0-9.]+\\linewidth\]\{\{\\sigma\}\}", tex)  # a Unicode name becomes a command
 
 
 def test_listing_cannot_end_early() -> None:
@@ -404,17 +406,23 @@ def test_latex_environment_delimiters() -> None:
     assert environment("md").from_string("{{ v }}{# gone #}").render(v=2) == "2"
 
 
-def test_long_justifications_wrap_in_documents_only() -> None:
-    long_by = "a rather long justification that would run off the right margin of the page"
+def test_justifications_printed_once_with_their_math() -> None:
+    long_by = "a rather long justification with $\\sum_i x_i$ that would run off the margin"
     proof = calc(x).eq(x + 0, by=long_by).eq(x, by="short")
     tex = render(proof, "tex", check=False)
-    assert r"&= \sgfit{x} && \sgby{" + long_by + "}" in tex
-    assert r"&= \sgfit{x} && \text{(short)}" in tex
-    assert "\\newcommand{\\sgby}" in tex
-    # the notebook's math has no \parbox (KaTeX/MathJax lack it)
+    assert "\\tag*{(1)}" in tex and "\\tag*{(2)}" in tex
+    body = tex.split("\\begin{document}")[1]
+    assert body.count("a rather long justification") == 1  # in the table, not beside the chain
+    assert "1 & a rather long justification with $\\sum_i x_i$ that would run off the margin \\\\" in body
+    md = render(proof, "md", check=False)
+    assert md.count("a rather long justification") == 1
+    assert "| 1 | a rather long justification with $\\sum_i x_i$ that would run off the margin |" in md
+    # the notebook's math has no table: the justification follows its step, math kept as math
     from symgrad.rendering.display import mimebundle
 
-    assert r"\text{(" + long_by + ")}" in mimebundle(proof)["text/latex"]
+    assert r"\text{(a rather long justification with $\sum_i x_i$ that" in mimebundle(proof)["text/latex"]
+    # a lone dollar is text, not an error
+    assert "costs \\$5" in render(calc(x).eq(x, by="costs $5"), "md", check=False)
 
 
 def test_wide_tables_become_tabularx() -> None:
@@ -457,7 +465,7 @@ def test_sub_proofs_render_as_quoted_markdown() -> None:
     quoted = [line for line in md.splitlines() if line.startswith(">")]
     assert quoted[0] == r"> *Sub-proof for step 1:* $\frac{\partial}{\partial x} \left(b + w x\right)$"
     assert "> | 1.1 | sum rule | **proved** | identical |" in quoted
-    assert any(line.endswith("&& (1.2)") for line in quoted)
+    assert any(line.endswith(r"&& \text{(1.2)}") for line in quoted) and "> ```math" in quoted
     assert quoted[-1].startswith("> **Proved:**")
     assert md.rstrip().splitlines()[-1].startswith("**Proved:**")
     # Without verdicts the sub-proof is still shown, with its justifications.

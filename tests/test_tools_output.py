@@ -9,6 +9,8 @@ Tests marked `tools` skip locally without the tools and fail in CI.
 
 from __future__ import annotations
 
+import re
+import subprocess
 
 import pytest
 
@@ -27,15 +29,80 @@ RENDER_HINT = "run `bash scripts/render.sh`"
 # ----------------------------------------------------------- the derivations
 
 
+_BUILDS: dict[str, object] = {}  # tex name -> build directory, or the LatexError message
+
+
+def _build(tex, tmp_path_factory):
+    """The directory where ``tex`` was compiled (once per session); fails the test if it does not compile."""
+    if tex.name not in _BUILDS:
+        workdir = tmp_path_factory.mktemp(tex.stem)
+        try:
+            tooling.compile_latex(tex, workdir)
+            _BUILDS[tex.name] = workdir
+        except tooling.LatexError as e:
+            _BUILDS[tex.name] = str(e)
+    built = _BUILDS[tex.name]
+    if isinstance(built, str):
+        pytest.fail(built, pytrace=False)  # outside `except`: no chained traceback
+    return built
+
+
+def _log(tex, tmp_path_factory) -> str:
+    return (_build(tex, tmp_path_factory) / tex.with_suffix(".log").name).read_text(encoding="utf-8",
+                                                                                   errors="replace")
+
+
 @pytest.mark.tools
 @pytest.mark.parametrize("tex", TEX_FILES, ids=[p.name for p in TEX_FILES])
-def test_derivation_tex_compiles(tex, tmp_path):
-    try:
-        tooling.compile_latex(tex, tmp_path)
-        return
-    except tooling.LatexError as e:
-        message = str(e)
-    pytest.fail(message, pytrace=False)  # outside `except`: no chained traceback
+def test_derivation_tex_compiles(tex, tmp_path_factory):
+    assert (_build(tex, tmp_path_factory) / tex.with_suffix(".pdf").name).is_file()
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("tex", TEX_FILES, ids=[p.name for p in TEX_FILES])
+def test_derivation_pdf_has_no_type3_font(tex, tmp_path_factory):
+    """Type 3 fonts are bitmaps (blurry, unsearchable): every font must be Type 1 (lmodern)."""
+    pdffonts = tooling.require_tool("pdffonts")
+    pdf = _build(tex, tmp_path_factory) / tex.with_suffix(".pdf").name
+    out = subprocess.run([str(pdffonts), str(pdf)], capture_output=True, text=True, check=True).stdout
+    type3 = [line for line in out.splitlines()[2:] if "Type 3" in line]
+    assert not type3, f"{tex.name} embeds Type 3 fonts:\n" + "\n".join(type3)
+
+
+_OVERFULL = re.compile(r"^Overfull \\[hv]box \((\d+(?:\.\d+)?)pt too (?:wide|high)\) (.*)$", re.M)
+
+#: Layout defects still open (issue 12): a listed document may have at most this many overfull
+#: boxes wider than 1pt, or formulas too wide even at 80%. The tests fail when a count rises and
+#: when a listed document has fewer than listed, so these lists can only shrink.
+KNOWN_OVERFULL: dict[str, int] = {}
+KNOWN_TOO_WIDE: dict[str, int] = {}
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("tex", TEX_FILES, ids=[p.name for p in TEX_FILES])
+def test_derivation_has_no_overfull_box(tex, tmp_path_factory):
+    """Nothing sticks out of the text block by more than 1pt."""
+    bad = [f"{m.group(1)}pt {m.group(2)}" for m in _OVERFULL.finditer(_log(tex, tmp_path_factory))
+           if float(m.group(1)) > 1.0]
+    known = KNOWN_OVERFULL.get(tex.name, 0)
+    assert len(bad) <= known, f"{tex.name}: {len(bad)} overfull box(es) wider than 1pt:\n" + "\n".join(bad)
+    assert len(bad) == known, f"{tex.name}: {len(bad)} overfull boxes, {known} listed: shrink KNOWN_OVERFULL"
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize("tex", TEX_FILES, ids=[p.name for p in TEX_FILES])
+def test_derivation_scales_no_formula_below_80_percent(tex, tmp_path_factory):
+    r"""\sgfit logs every scaling; a formula that would need less than 80% must be broken instead."""
+    log = _log(tex, tmp_path_factory)
+    scales = [int(m) for m in re.findall(r"^sgfit: scaled to (\d+)%", log, re.M)]
+    needs = [int(m) for m in re.findall(r"^sgfit: scaled to \d+% \(too wide: needs (\d+)%\)", log, re.M)]
+    known = KNOWN_TOO_WIDE.get(tex.name, 0)
+    assert all(s >= 80 for s in scales) and len(needs) <= known, (
+        f"{tex.name}: {len(needs)} formula(s) too wide even at 80% (would need {sorted(needs)}%): "
+        "break them into lines")
+    assert len(needs) == known, f"{tex.name}: {len(needs)} too wide, {known} listed: shrink KNOWN_TOO_WIDE"
+    assert len(re.findall(r"\\(?:resize|scale)box", tex.read_text(encoding="utf-8"))) <= 2, \
+        "formulas are scaled only through \\sgfit"
 
 
 @pytest.mark.tools
@@ -121,9 +188,10 @@ def test_extract_formulas_finds_math_and_skips_code():
 
 
 def test_extract_formulas_github_syntax_and_unclosed_display():
-    md = "Inline $`a_1`$.\n\n```math\n\\sum_i a_i\n```\n"
+    md = ("Inline $`a_1`$.\n\n```math\n\\sum_i a_i\n```\n\n"
+          "> quoted\n>\n> ```math\n> a \\\\ b\n> ```\n")
     got = [(f.line, f.display, f.tex) for f in tooling.extract_formulas(md)]
-    assert got == [(1, False, "a_1"), (4, True, r"\sum_i a_i")]
+    assert got == [(1, False, "a_1"), (4, True, r"\sum_i a_i"), (10, True, r"a \\ b")]
     _, problems = tooling._scan("text $$ x + y\nno close")
     assert problems == [(1, "unclosed $$ (display math)")]
 

@@ -60,10 +60,10 @@ def find_katex() -> Path | None:
 def require_tool(name: str) -> Path:
     """Return the tool's path, or skip (locally) / fail (CI) the calling test.
 
-    Names: "latexmk" (also needs pdflatex), "pdflatex", "node",
+    Names: "latexmk" (also needs pdflatex), "pdflatex", "node", "pdffonts" (poppler-utils),
     "katex" (the KaTeX package directory; also needs node).
     """
-    if name in ("latexmk", "pdflatex", "node"):
+    if name in ("latexmk", "pdflatex", "node", "pdffonts"):
         needed = ["latexmk", "pdflatex"] if name == "latexmk" else [name]
         for exe in needed:
             if shutil.which(exe) is None:
@@ -174,6 +174,7 @@ class FormulaError:
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
+_QUOTE = re.compile(r"( {0,3}> ?)*")
 
 
 def _blank(s: str) -> str:
@@ -201,18 +202,26 @@ def _scan(text: str) -> tuple[list[Formula], list[tuple[int, str]]]:
     out: list[str] = []
     i = 0
     while i < len(lines):
-        m = _FENCE.match(lines[i])
+        quote = _QUOTE.match(lines[i]).group()  # a fence may sit in a block quote
+        m = _FENCE.match(lines[i][len(quote):])
         if not m or (m.group(1)[0] == "`" and "`" in m.group(2)):
             out.append(lines[i])
             i += 1
             continue
         fence, info = m.group(1), m.group(2).strip()
         close = re.compile(r"^ {0,3}" + re.escape(fence[0]) + "{%d,}\\s*$" % len(fence))
+        depth = quote.count(">")
+
+        def unquote(line: str) -> str:
+            for _ in range(depth):
+                line = re.sub(r"^ {0,3}> ?", "", line, count=1)
+            return line
+
         j = i + 1
-        while j < len(lines) and not close.match(lines[j]):
+        while j < len(lines) and not close.match(unquote(lines[j])):
             j += 1
         if info.split()[:1] == ["math"]:
-            formulas.append(Formula("\n".join(lines[i + 1:j]), True, i + 2))
+            formulas.append(Formula("\n".join(unquote(ln) for ln in lines[i + 1:j]), True, i + 2))
         out.extend(_blank(ln) for ln in lines[i:j + 1])
         i = j + 1
     s = "\n".join(out)[: len(text)]

@@ -82,7 +82,8 @@ class Figure:
     """
 
     sources: Mapping[str, str]
-    caption: str | None = None
+    #: One caption, or one per format (``{"latex": ..., "markdown": ...}``; a format without one has none).
+    caption: str | Mapping[str, str] | None = None
     assets: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from typing import Any, Sequence
+from typing import Mapping, Any, Sequence
 
 import sympy as sp
 
@@ -200,6 +200,14 @@ def _oneline(text: str, width: int | None = None) -> str:
     return text
 
 
+def _figure_caption(figure: Any) -> str:
+    """A figure's caption for the terminal: the Markdown one if given per format."""
+    caption = figure.caption
+    if isinstance(caption, Mapping):
+        return caption.get("markdown") or next(iter(caption.values()), "")
+    return caption or ""
+
+
 def _block_outline(block: Any) -> str:
     if isinstance(block, Section):
         return f"{'#' * block.level} {_oneline(block.title)}"
@@ -218,7 +226,7 @@ def _block_outline(block: Any) -> str:
         caption = f": {_oneline(_prose_text(block.caption), 50)}" if block.caption else ""
         return f"listing ({block.language or 'text'}, {_plural(len(block.code.splitlines()), 'line')}){caption}"
     if isinstance(block, Figure):
-        return f"figure: {_oneline(_prose_text(block.caption or ''), 60)}".rstrip(": ")
+        return f"figure: {_oneline(_prose_text(_figure_caption(block)), 60)}".rstrip(": ")
     return type(block).__name__
 
 
@@ -415,7 +423,8 @@ def _document_lines(document: Document, reports: dict[int, Report] | None) -> li
             if block.caption:
                 lines.append(f"    Listing: {_oneline(_prose_text(block.caption))}")
         elif isinstance(block, Figure):
-            lines.append(f"    [Figure{': ' + _oneline(_prose_text(block.caption)) if block.caption else ''}]")
+            caption = _figure_caption(block)
+            lines.append(f"    [Figure{': ' + _oneline(_prose_text(caption)) if caption else ''}]")
     return lines
 
 

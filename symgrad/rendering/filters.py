@@ -7,6 +7,8 @@ from typing import Any, Callable, Iterable
 
 from .escape import escape_latex, escape_latex_math_text, escape_markdown, escape_markdown_line, \
     latex_code_ascii, latex_math_ascii, split_math
+from ..core.errors import InputError
+from .linebreak import break_lines, width as math_width
 from .views import LABEL_BAD, TableView
 
 __all__ = ["FILTERS", "DELIMITERS", "md_prose", "tex_prose", "md_math", "md_math_cell"]
@@ -55,6 +57,36 @@ def tex_prose(prose: str, inline: bool = False) -> str:
 
 
 _TAG_LIKE = re.compile(r"<(?=[A-Za-z/!?])")
+
+
+def _note(text: str, render: Callable[[str], str], plain: Callable[[str], str]) -> str:
+    """A one-line note (a justification): prose with ``$...$`` math, or all text if its ``$`` don't pair."""
+    try:
+        split_math(text)
+    except InputError:
+        return plain(" ".join(text.split()))
+    return render(text)
+
+
+def md_note(text: str) -> str:
+    r"""A justification for a Markdown table cell: text escaped, ``$...$`` math kept (``|`` as ``\vert``)."""
+    def render(prose: str) -> str:
+        return "".join(f"${md_math_cell(seg.text)}$" if seg.math else escape_markdown(seg.text, line_starts=False)
+                       for seg in split_math(" ".join(prose.split())))
+    return _note(text, render, escape_markdown_line)
+
+
+def tex_note(text: str) -> str:
+    """A justification for LaTeX text (a table cell): text escaped, ``$...$`` math kept."""
+    return _note(text, lambda prose: tex_prose(prose, inline=True), escape_latex)
+
+
+def tex_math_note(text: str) -> str:
+    r"""A justification inside math, as the content of ``\text{...}``: its ``$...$`` math stays math."""
+    def render(prose: str) -> str:
+        return "".join(f"${latex_math_ascii(' '.join(seg.text.split()))}$" if seg.math
+                       else escape_latex_math_text(seg.text) for seg in split_math(" ".join(prose.split())))
+    return _note(text, render, escape_latex_math_text)
 
 
 def md_math(latex: str) -> str:
@@ -117,15 +149,18 @@ def tex_table_columns(table: "TableView") -> str:
     def width(text: str, math: bool) -> float:
         return len(text) * (0.5 if math else 1.0)
 
-    widths, words = [], []
+    widths, words, maths = [], [], []
     for i, header in enumerate(table.columns):
         cells = [(header, False)] + [(row[i].text, row[i].math) for row in table.rows]
+        maths.append(any(row[i].math for row in table.rows))
         widths.append(max(width(t, m) for t, m in cells))
         words.append(max(width(w, m) for t, m in cells for w in (t.split() or [""])))
     if sum(widths) + 3 * len(widths) <= _TABLE_CHARS:
         return "l" * len(widths)
-    return "".join(r">{\raggedright\arraybackslash}X" if w > 12 and w > 1.5 * longest else "l"
-                   for w, longest in zip(widths, words))
+    # Inline math wraps in a paragraph column too (at its + and = signs), so a long
+    # math column is an X column as well.
+    return "".join(r">{\raggedright\arraybackslash}X" if w > 12 and (w > 1.5 * longest or math) else "l"
+                   for w, longest, math in zip(widths, words, maths))
 
 
 #: About how many characters of \small text fit across the text width.
@@ -144,6 +179,13 @@ def _join_numbers(numbers: Iterable[int]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def math_lines(latex: str, available: float) -> list[str]:
+    """Display math ``latex`` as lines of at most ``available`` em (see :mod:`.linebreak`)."""
+    return break_lines(latex, available)
+
+
+_LAYOUT: dict[str, Callable[..., Any]] = {"math_lines": math_lines, "math_width": math_width}
+
 FILTERS: dict[str, dict[str, Callable[..., Any]]] = {
     "md": {
         "md": escape_markdown,
@@ -152,18 +194,23 @@ FILTERS: dict[str, dict[str, Callable[..., Any]]] = {
         "md_math_cell": md_math_cell,
         "md_math": md_math,
         "md_fence": md_fence,
+        "md_note": md_note,
         "md_quote": md_quote,
         "numbers": _join_numbers,
+        **_LAYOUT,
     },
     "tex": {
         "tex": escape_latex,
         "tex_text": escape_latex_math_text,
         "tex_prose": tex_prose,
+        "tex_note": tex_note,
+        "tex_math_note": tex_math_note,
         "tex_listing": tex_listing,
         "tex_label": tex_label,
         "tex_table_columns": tex_table_columns,
         "lst_language": lst_language,
         "numbers": _join_numbers,
+        **_LAYOUT,
     },
 }
 

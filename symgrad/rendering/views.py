@@ -231,9 +231,11 @@ class ListingView:
 
 @dataclass(frozen=True)
 class FigureView:
+    """A figure: ``caption`` is one raw caption or one per format (``latex``/``markdown``)."""
+
     kind: str
     sources: Mapping[str, str]
-    caption: str | None
+    caption: str | Mapping[str, str] | None
 
 
 BlockView = Union[ProseView, SectionView, EquationView, ProofView, TableView, ListingView, FigureView]
@@ -376,7 +378,8 @@ def _block_view(block: Any, reports: Mapping[int, Report]) -> BlockView:
         language = _LANGUAGE_BAD.sub("", block.language or "")
         return ListingView("listing", block.code.replace("\r\n", "\n").rstrip("\n"), language, block.caption)
     if isinstance(block, Figure):
-        return FigureView("figure", dict(block.sources), block.caption)
+        caption = dict(block.caption) if isinstance(block.caption, Mapping) else block.caption
+        return FigureView("figure", dict(block.sources), caption)
     raise InputError(f"unknown document block {type(block).__name__}")
 
 
