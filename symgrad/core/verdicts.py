@@ -179,8 +179,10 @@ class Counterexample:
 
 
 def _short(value: sp.Expr, digits: int) -> str:
-    if isinstance(value, sp.Rational):
+    if isinstance(value, sp.Rational) and max(int(value.p).bit_length(), int(value.q).bit_length()) <= 64:
         return str(value)
+    if isinstance(value, sp.Rational):  # too long to read (or even to print): its value, rounded
+        return str(sp.Float(value, digits))
     if value.is_number and not value.atoms(sp.Float) and value.is_real is False and len(str(value)) <= 24:
         return str(value)  # an exact complex point such as 1/2 + I
     if isinstance(value, sp.Float) or value.is_number:

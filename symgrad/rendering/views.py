@@ -106,10 +106,12 @@ def with_safe_names(obj: Any) -> Any:
 
 
 def _value_latex(value: Any, digits: int = 6) -> str:
-    """A number as LaTeX: exact rationals stay exact, others get ``digits`` digits."""
+    """A number as LaTeX: short exact rationals stay exact, others get ``digits`` digits."""
     try:
-        if isinstance(value, sp.Rational):
+        if isinstance(value, sp.Rational) and max(int(value.p).bit_length(), int(value.q).bit_length()) <= 64:
             return sp.latex(value)
+        if isinstance(value, sp.Rational):  # too long to read (or even to print): its value, rounded
+            return sp.latex(sp.Float(value, digits))
         if isinstance(value, sp.Basic) and value.is_number:
             return sp.latex(sp.N(value, digits))
     except (TypeError, ValueError):  # pragma: no cover - defensive
