@@ -97,7 +97,7 @@ unlock_setup
 # -n (e.g. -n 0 for one process) to override.
 xdist=(-n auto --dist loadgroup)
 for arg in "$@"; do
-    case "$arg" in -n | -n* | --numprocesses* | -p | no:xdist) xdist=() ;; esac
+    case "$arg" in -n | -n* | --numprocesses* | no:xdist) xdist=() ;; esac
 done
 log "python -m pytest ${xdist[*]} $*"
 set +e

@@ -134,8 +134,9 @@ def test_true_case_holds_at_sample_points(case: kc.Case) -> None:
     proof = case.build()
     lhs, rel, rhs = kc.the_step(proof)
     domain = Domain.build(lhs.free_symbols | rhs.free_symbols, proof.assumptions)
-    judged = [(point, kc.judge_at(lhs, rel, rhs, point, proof.assumptions, certify=False))
-              for point in domain.sample(25, seed=1)]
+    # The sampler also probes far out (10**9): the oracle evaluates exactly, so keep to moderate points.
+    points = [p for p in domain.sample(25, seed=1) if all(abs(v) <= 10**4 for v in p.values())]
+    judged = [(point, kc.judge_at(lhs, rel, rhs, point, proof.assumptions, certify=False)) for point in points]
     failing = [(point, j) for point, j in judged if j.finding in (kc.Finding.FAILS, kc.Finding.OUTSIDE)]
     assert not failing, failing[:3]
     assert any(j.finding in (kc.Finding.HOLDS, kc.Finding.UNDECIDED) for _, j in judged), "no point evaluated"
