@@ -295,13 +295,15 @@ def test_no_proof_where_sympy_has_a_value_the_encoding_lacks(expr: sp.Expr, kind
     assert result is None or not result.proved
 
 
-def test_those_claims_are_proved_where_sympy_agrees() -> None:
-    positive = dom(x, conditions=(x > 0,))
-    for expr, kind, _ in SYMPY_SEMANTICS[:3]:
-        if expr is SYMPY_SEMANTICS[2][0]:
-            positive = dom(x, conditions=(x >= 1,))
-        result = run(expr, positive, kind)
-        assert result is not None and result.proved, (expr, result)
+@pytest.mark.parametrize("expr,kind,condition", [
+    (SYMPY_SEMANTICS[0][0], ">=", x >= 0),
+    (SYMPY_SEMANTICS[1][0], ">", x > 0),
+    (SYMPY_SEMANTICS[2][0], ">=", x >= 1),
+    (SYMPY_SEMANTICS[3][0], ">", x > 0),
+])
+def test_those_claims_are_proved_where_sympy_agrees(expr: sp.Expr, kind: str, condition: sp.Basic) -> None:
+    result = run(expr, dom(x, conditions=(condition,)), kind)
+    assert result is not None and result.proved, (expr, result)
 
 
 @pytest.mark.parametrize("expr,point,defined", [
