@@ -319,7 +319,7 @@ def test_those_claims_are_proved_where_sympy_agrees(expr: sp.Expr, kind: str, co
 def test_counterexamples_are_checked_for_real_analytic_definedness(
         expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], defined: bool) -> None:
     from symgrad.real_algebra import _defined_at
-    assert _defined_at(expr, point, 1.0, {}) is defined
+    assert _defined_at(expr, point, {}) is defined
 
 
 def test_side_condition_sympy_may_satisfy_outside_the_encoding_is_dropped() -> None:
