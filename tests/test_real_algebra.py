@@ -318,13 +318,8 @@ def test_those_claims_are_proved_where_sympy_agrees(expr: sp.Expr, kind: str, co
 ])
 def test_counterexamples_are_checked_for_real_analytic_definedness(
         expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], defined: bool) -> None:
-<<<<<<< HEAD
-    from symgrad.core.real_algebra import _defined_at
-    assert _defined_at(expr, point, 1.0, {}) is defined
-=======
     from symgrad.core.real_algebra import _defined_at
     assert _defined_at(expr, point, {}) is defined
->>>>>>> z3
 
 
 def test_side_condition_sympy_may_satisfy_outside_the_encoding_is_dropped() -> None:
