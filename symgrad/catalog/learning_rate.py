@@ -89,7 +89,7 @@ def optimal_factor_proof() -> Proof:
     """At ``eta* = 2/(mu + L)`` both extreme factors have modulus ``(L - mu)/(L + mu) = (kappa - 1)/(kappa + 1)``."""
     star = 2 / (mu + L)
     return (calc(1 - star * mu, assume=[mu <= L], where={kappa: L / mu},
-                 title="At η* = 2/(μ + L) the factor for λ = μ is (κ − 1)/(κ + 1)")
+                 title="At the step 2/(μ + L) the factor for λ = μ is (κ − 1)/(κ + 1)")
             .eq((L - mu) / (L + mu), by="common denominator")
             .eq((kappa - 1) / (kappa + 1), by="divide numerator and denominator by μ; κ = L/μ"))
 
@@ -97,31 +97,31 @@ def optimal_factor_proof() -> Proof:
 def optimal_factor_top_proof() -> Proof:
     """At ``eta*`` the factor for ``lambda = L`` is ``-(L - mu)/(L + mu)``: the two moduli are equal."""
     star = 2 / (mu + L)
-    return (calc(1 - star * L, title="At η* the factor for λ = L is the opposite number")
+    return (calc(1 - star * L, title="At that step the factor for λ = L is the opposite number")
             .eq(-(L - mu) / (L + mu), by="common denominator"))
 
 
 def optimal_rate_proof() -> Proof:
     """At ``eta*`` every ``lambda`` in ``[mu, L]`` has ``|1 - eta* lambda| <= (L - mu)/(L + mu)``."""
     return (calc(sp.Abs(1 - 2 * lam / (mu + L)), assume=[mu <= lam, lam <= L],
-                 title="With η*, every eigen-direction contracts by the factor (κ − 1)/(κ + 1) or better")
-            .le((L - mu) / (L + mu), by="1 − η*λ decreases in λ, from (L − μ)/(L + μ) at λ = μ to its opposite at λ = L"))
+                 title="With the step 2/(μ + L), every eigen-direction contracts by the factor (κ − 1)/(κ + 1) or better")
+            .le((L - mu) / (L + mu), by="1 − 2λ/(μ + L) decreases in λ, from (L − μ)/(L + μ) at λ = μ to its opposite at λ = L"))
 
 
 def smaller_step_proof() -> Proof:
     """A step ``eta <= eta*`` leaves the ``mu``-direction factor at least ``(L - mu)/(L + mu)``."""
     return (calc(sp.Abs(1 - eta * mu), assume=[mu <= L, eta <= 2 / (mu + L)],
-                 title="No step does better, case η ≤ η*: the direction of μ")
+                 title="No step does better, case η ≤ 2/(μ + L): the direction of μ")
             .ge(1 - eta * mu, by="|x| ≥ x")
-            .ge((L - mu) / (L + mu), by="ημ ≤ η*μ = 2μ/(μ + L)"))
+            .ge((L - mu) / (L + mu), by="ημ ≤ 2μ/(μ + L)"))
 
 
 def larger_step_proof() -> Proof:
     """A step ``eta >= eta*`` leaves the ``L``-direction factor at least ``(L - mu)/(L + mu)``."""
     return (calc(sp.Abs(1 - eta * L), assume=[mu <= L, eta >= 2 / (mu + L)],
-                 title="No step does better, case η ≥ η*: the direction of L")
+                 title="No step does better, case η ≥ 2/(μ + L): the direction of L")
             .ge(eta * L - 1, by="|x| ≥ −x")
-            .ge((L - mu) / (L + mu), by="ηL ≥ η*L = 2L/(μ + L)"))
+            .ge((L - mu) / (L + mu), by="ηL ≥ 2L/(μ + L)"))
 
 
 def norm_contraction_proof() -> Proof:

@@ -345,15 +345,14 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
         method = None
     if method is None and symbolic and not to_complex and not deadline.expired:
         with phase("symbolic"):
-            decided = _decide(sym_big - sym_small, rel, domain, deadline)
+            # A procedure's point is re-evaluated by the kernel on the sides as written.
+            decided = _decide(sym_big - sym_small, rel, domain, deadline,
+                              lambda point: _recheck(small, big, rel, point, options.digits))
         if decided is not None and decided.proved:
             method = decided.method
-        elif decided is not None and decided.point is not None:
-            # The procedure's point is re-evaluated by the kernel on the sides as written.
-            found = _recheck(small, big, rel, decided.point, options.digits)
-            if found is not None:
-                return verdict(Status.REFUTED, f"{decided.method}; re-checked at the point",
-                               _swap_back(_merge(quick, found), rel))
+        elif decided is not None and decided.evidence is not None:
+            return verdict(Status.REFUTED, f"{decided.method}; re-checked at the point",
+                           _swap_back(_merge(quick, decided.evidence), rel))
     if method is not None:
         if definitions and (left, right) != (lhs, rhs):
             method = f"substituting the definitions (where=), then {method}"
@@ -422,8 +421,10 @@ def _complex_counterexample(found: Counterexample, to_complex: dict[sp.Symbol, s
     """A point found in real coordinates, given back as complex values, with both sides there."""
     point = {s: v for s, v in found.point.items() if not str(s).startswith(("Re(", "Im("))}
     for z, coordinates in to_complex.items():
-        point[z] = sp.expand(coordinates.xreplace(found.point))
-    small_v, big_v = sp.N(small.xreplace(point), 15), sp.N(big.xreplace(point), 15)
+        # a coordinate the difference does not depend on was not sampled: it is 0 at this point
+        unsampled = {c: sp.S.Zero for c in coordinates.free_symbols if c not in found.point}
+        point[z] = sp.expand(coordinates.xreplace(found.point).xreplace(unsampled))
+    small_v, big_v = sp.N(small.xreplace(point), 50), sp.N(big.xreplace(point), 50)
     return Counterexample(point, small_v, big_v, found.exact)
 
 
@@ -433,14 +434,17 @@ class _Decided:
 
     proved: bool
     method: str
-    point: dict[sp.Symbol, sp.Expr] | None = None
+    evidence: "_Evidence | None" = None
 
 
-def _decide(expr: sp.Expr, rel: Relation, domain: Domain, deadline: Deadline) -> _Decided | None:
+def _decide(expr: sp.Expr, rel: Relation, domain: Domain, deadline: Deadline,
+            recheck: Callable[[dict[sp.Symbol, sp.Expr]], "_Evidence | None"]) -> _Decided | None:
     """Real algebra (z3) first, then rigorous interval arithmetic (arb), each under the budget.
 
     Each procedure is sound on its own: it proves the claim on the whole domain or
-    proposes a point, which :func:`_recheck` evaluates again before it is believed.
+    proposes a point, which ``recheck`` evaluates again on the sides as written; a point
+    that does not re-check is dropped and the next procedure tries. Points found on an
+    abstraction (exponentials as powers of a free positive variable) are never proposed.
     """
     # (what was done to the claim first, the procedure)
     attempts: list[tuple[str, Callable[[float], Any]]] = []
@@ -476,8 +480,10 @@ def _decide(expr: sp.Expr, rel: Relation, domain: Domain, deadline: Deadline) ->
             continue
         if answer.proved:
             return _Decided(True, done_first + answer.method)
-        if answer.counterexample:
-            return _Decided(False, done_first + answer.method, dict(answer.counterexample))
+        if answer.counterexample and not done_first:
+            evidence = recheck(dict(answer.counterexample))
+            if evidence is not None:
+                return _Decided(False, answer.method, evidence)
     return None
 
 
