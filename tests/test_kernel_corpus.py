@@ -188,8 +188,11 @@ def _refutation_problem(case: kc.Case, outcome: kc.Outcome) -> str | None:
             if reported is None or oracle is None:
                 continue
             with mpmath.workdps(60):
-                value = mpmath.mpmathify(complex(sp.N(reported, 60))) if not reported.is_real \
-                    else mpmath.mpf(sp.Float(sp.N(reported, 60), 60)._to_mpmath(200))
+                if reported.is_real:
+                    value = mpmath.mpf(sp.Float(sp.N(reported, 60), 60)._to_mpmath(200))
+                else:  # both parts at full precision (complex() would keep 16 digits)
+                    re_part, im_part = (sp.Float(sp.N(part, 60), 60) for part in reported.as_real_imag())
+                    value = mpmath.mpc(re_part._to_mpmath(200), im_part._to_mpmath(200))
                 if abs(value - oracle) > mpmath.mpf(10) ** -30 * max(1, abs(oracle)):
                     return f"the reported {side} value {reported} is not the value there ({oracle})"
         return None
