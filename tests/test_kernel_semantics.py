@@ -152,3 +152,31 @@ def test_hostile_names_are_escaped(name: str) -> None:
     latex, markdown = sg.render(proof, "latex"), sg.render(proof, "markdown")
     assert r"\input{" not in latex and r"\write18" not in latex
     assert "<script" not in markdown and r"\input{" not in markdown
+
+
+# -- found while trying to break the decision procedures: each must stay refuted --------------
+
+y = sp.Symbol("y", real=True)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: calc(sg.sigmoid(x) * (1 - sg.sigmoid(x))).lt(sp.Rational(1, 4)),       # equality at 0
+    lambda: calc(sp.cosh(x)).gt(1),                                                # equality at 0
+    lambda: calc(sp.exp(2 * x)).ge(2 * sp.exp(x) - 1 + sp.Rational(1, 10**30)),  # (e^x - 1)^2 >= 0, tight at 0
+    lambda: calc(sp.tanh(x)).eq(2 * sg.sigmoid(2 * x) - 1 + sp.Rational(1, 10**40)),
+    lambda: calc(sp.Max(x, y)).eq((x + y + sp.Abs(x - y)) / 2 + sp.Rational(1, 10**50)),
+    lambda: calc(sp.Piecewise((x, x >= 0), (1, True))).eq(sp.Max(x, 0)),
+    lambda: calc(sp.atan(x)).lt(sp.pi / 2 - sp.Rational(1, 10**20)),             # false far out
+    lambda: calc(sp.exp(x) - 1 - x).ge(x**2 / 2 - sp.Rational(1, 10**9)),        # false for x < 0
+    lambda: calc(sp.Heaviside(x)).le(sp.Heaviside(x, 0)),                         # 1/2 > 0 at the kink
+])
+def test_tight_false_claims_are_refuted(build) -> None:
+    verdict = build().check(budget=5).steps[0]
+    assert verdict.status is Status.REFUTED, (verdict.status, verdict.method)
+
+
+def test_a_strict_bound_attained_at_an_irrational_point_is_not_proved() -> None:
+    gelu_slope = sp.diff(x * (1 + sp.erf(x / sp.sqrt(2))) / 2, x)
+    supremum = (1 + sp.erf(1)) / 2 + 1 / (sp.E * sp.sqrt(sp.pi))  # attained at x = sqrt(2)
+    assert status(calc(gelu_slope).lt(supremum), budget=5) is not Status.PROVED
+    assert status(calc(gelu_slope).le(supremum), budget=30) is Status.PROVED

@@ -90,8 +90,8 @@ class Figure:
 Block = Union[Prose, Section, Equation, ProofBlock, Table, Listing, Figure]
 
 
-@dataclass(frozen=True)
-class Document:
+@dataclass(frozen=True, repr=False)
+class Document(presentation.Renderable):
     """A titled sequence of blocks: the unit a template renders."""
 
     name: str
@@ -107,23 +107,9 @@ class Document:
         """Check every proof of the document with the kernel."""
         return DocumentReport(self, tuple(b.proof.check(options) for b in self.proofs))
 
-    def to_markdown(self, **kwargs: Any) -> str:
-        """Check the document and render it as Markdown (see :func:`symgrad.render`)."""
-        return presentation.current().render(self, "markdown", **kwargs)
 
-    def to_latex(self, **kwargs: Any) -> str:
-        """Check the document and render it as LaTeX (see :func:`symgrad.render`)."""
-        return presentation.current().render(self, "latex", **kwargs)
-
-    def __repr__(self) -> str:
-        return presentation.current().text(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return presentation.current().mimebundle(self)
-
-
-@dataclass(frozen=True)
-class DocumentReport:
+@dataclass(frozen=True, repr=False)
+class DocumentReport(presentation.Presentable):
     """The reports of every proof in a document, in order."""
 
     document: Document
@@ -147,12 +133,6 @@ class DocumentReport:
     @property
     def status(self) -> Status:
         return Status.weakest(r.status for r in self.reports)
-
-    def __repr__(self) -> str:
-        return presentation.current().text(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return presentation.current().mimebundle(self)
 
     def report_for(self, block: ProofBlock) -> Report:
         for b, r in zip(self.document.proofs, self.reports):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-__all__ = ["Presenter", "install", "current"]
+__all__ = ["Presenter", "Presentable", "Renderable", "install", "current"]
 
 
 class Presenter(Protocol):
@@ -55,3 +55,25 @@ def install(presenter: Presenter) -> None:
 def current() -> Presenter:
     """The installed presenter."""
     return _current
+
+
+class Presentable:
+    """``repr`` and Jupyter's rich display through the installed presenter (a mixin)."""
+
+    def __repr__(self) -> str:
+        return current().text(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return current().mimebundle(self)
+
+
+class Renderable(Presentable):
+    """Also ``to_markdown()`` and ``to_latex()``: checked, then rendered (see ``symgrad.render``)."""
+
+    def to_markdown(self, **options: Any) -> str:
+        """Check and render as Markdown."""
+        return current().render(self, "markdown", **options)
+
+    def to_latex(self, **options: Any) -> str:
+        """Check and render as LaTeX."""
+        return current().render(self, "latex", **options)

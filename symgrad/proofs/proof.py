@@ -45,8 +45,8 @@ class Step:
     details: tuple["Proof", ...] = ()
 
 
-@dataclass(frozen=True)
-class Proof:
+@dataclass(frozen=True, repr=False)
+class Proof(presentation.Renderable):
     """A calc chain ``start REL1 e1 REL2 e2 ...`` with its assumptions.
 
     Build one with :func:`calc` and the methods ``eq le lt ge gt``; each
@@ -136,20 +136,6 @@ class Proof:
         """Check every step with the kernel; see :func:`check`."""
         return check(self, options, **kwargs)
 
-    def to_markdown(self, **kwargs: Any) -> str:
-        """Check the proof and render it as Markdown (see :func:`symgrad.render`)."""
-        return presentation.current().render(self, "markdown", **kwargs)
-
-    def to_latex(self, **kwargs: Any) -> str:
-        """Check the proof and render it as LaTeX (see :func:`symgrad.render`)."""
-        return presentation.current().render(self, "latex", **kwargs)
-
-    def __repr__(self) -> str:
-        return presentation.current().text(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return presentation.current().mimebundle(self)
-
 
 def _justification(by: str | None, rule: str | None) -> Justification:
     """``by`` is always free text; a rule is cited only by name with ``rule=``."""
@@ -189,8 +175,8 @@ def calc(start: Any, assume: Sequence[Any] = (), title: str | None = None,
     return Proof(start=expr, steps=(), assumptions=conditions, title=title, definitions=tuple(definitions))
 
 
-@dataclass(frozen=True)
-class Report:
+@dataclass(frozen=True, repr=False)
+class Report(presentation.Presentable):
     """The kernel's verdicts on every step of a proof."""
 
     proof: Proof
@@ -239,11 +225,6 @@ class Report:
                 return verdict
         return None
 
-    def __repr__(self) -> str:
-        return presentation.current().text(self)
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return presentation.current().mimebundle(self)
 
 
 # ---------------------------------------------------------------------------
