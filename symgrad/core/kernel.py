@@ -29,7 +29,7 @@ from .budget import Deadline, OutOfTime, note_cutoff, phase
 from .domain import Domain, stable_seed
 from .errors import InputError
 from .functions import sigmoid
-from . import intervals, real_algebra
+from . import constancy, induction, intervals, real_algebra
 from .positivity import prove_nonnegative
 from .verdicts import Counterexample, Justification, Relation, Status, Verdict
 
@@ -280,7 +280,7 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     try:
         with phase("prepare"):
             left, right = deadline.run(lambda: (_prepare(substitute_definitions(lhs, definitions)),
-                                                _prepare(substitute_definitions(rhs, definitions))), 0.3)
+                                                _prepare(substitute_definitions(rhs, definitions))), 0.5)
     except ValueError as exc:  # e.g. a where= definition of a variable something is differentiated by
         raise InputError(f"step {index}: cannot substitute the definitions or evaluate the derivatives "
                          f"({exc}); a symbol defined with where= cannot also be a differentiation "
@@ -454,8 +454,10 @@ def _decide(expr: sp.Expr, rel: Relation, domain: Domain, deadline: Deadline,
         attempts.append(("", lambda seconds: real_algebra.decide_zero(expr, domain, seconds=seconds)))
         if powers is not None:
             attempts.append((via_powers, lambda seconds: real_algebra.decide_zero(*powers, seconds=seconds)))
+        attempts.append(("", lambda seconds: constancy.decide_zero(expr, domain, seconds=seconds)))
     else:
         attempts.append(("", lambda seconds: real_algebra.decide_sign(expr, domain, rel.strict, seconds=seconds)))
+        attempts.append(("", lambda seconds: induction.decide_sign(expr, domain, rel.strict, seconds=seconds)))
         if powers is not None:
             attempts.append((via_powers,
                              lambda seconds: real_algebra.decide_sign(*powers, rel.strict, seconds=seconds)))

@@ -74,6 +74,9 @@ so only exactly re-checked points are returned):
 * ``erf(a)`` -> ``t``: ``-1 < t < 1``; ``sign(t) = sign(a)``; ``t <= 1.1284 a``
   for ``a >= 0`` and ``>=`` for ``a <= 0`` (slope ``2/sqrt(pi) < 1.1284`` at 0,
   concave for ``a > 0``).
+* ``atan(a)`` -> ``t``: ``-pi/2 < t < pi/2`` (``pi`` the same enclosed constant as
+  elsewhere in the claim); ``sign(t) = sign(a)``; ``t <= a`` for ``a >= 0``, ``t >= a``
+  for ``a <= 0`` (slope 1 at 0, concave for ``a > 0``).
 * ``exp(a)`` -> ``e``: ``e > 0``; ``e >= 1 + a`` (convexity);
   ``e*(1 - a) <= 1`` for ``a < 1`` (from ``exp(-a) >= 1 - a``);
   ``sign(e - 1) = sign(a)``.
@@ -250,6 +253,12 @@ def _erf_laws(a: z3.ArithRef, t: z3.ArithRef) -> list[z3.BoolRef]:
             z3.Implies(a >= 0, t <= k * a), z3.Implies(a <= 0, t >= k * a)]
 
 
+def _atan_laws(a: z3.ArithRef, t: z3.ArithRef) -> list[z3.BoolRef]:
+    # |t| < pi/2 is added by the translator, with the same enclosure of pi as the claim's
+    return [z3.Implies(a > 0, t > 0), z3.Implies(a < 0, t < 0), z3.Implies(a == 0, t == 0),
+            z3.Implies(a >= 0, t <= a), z3.Implies(a <= 0, t >= a)]
+
+
 def _exp_laws(a: z3.ArithRef, e: z3.ArithRef) -> list[z3.BoolRef]:
     return [e > 0, e >= 1 + a, z3.Implies(a < 1, e * (1 - a) <= 1),
             z3.Implies(a > 0, e > 1), z3.Implies(a < 0, e < 1), z3.Implies(a == 0, e == 1)]
@@ -262,6 +271,8 @@ _ATOMS: dict[type, _AtomLaw] = {
                       _tanh_laws, lambda u, v: u + v == 0),
     sp.erf: _AtomLaw("erf", "t in (-1, 1), sign(t) = sign({a}), t between 0 and 1.1284*{a}",
                      _erf_laws, lambda u, v: u + v == 0),
+    sp.atan: _AtomLaw("atan", "t in (-pi/2, pi/2), sign(t) = sign({a}), t between 0 and {a}",
+                      _atan_laws, lambda u, v: u + v == 0),
     sp.exp: _AtomLaw("exp", "e > 0, e >= 1 + {a}, e*(1 - {a}) <= 1 if {a} < 1, sign(e - 1) = sign({a})",
                      _exp_laws, lambda u, v: u * v == 1),
 }
@@ -525,6 +536,9 @@ class _Translator:
         a, d = self.real(e.args[0])
         v = self.fresh_real()
         self.facts += law.laws(a, v)
+        if isinstance(e, sp.atan):  # atan maps the reals onto (-pi/2, pi/2)
+            half_pi = self.real(sp.pi)[0] / 2
+            self.facts += [v > -half_pi, v < half_pi]
         seen = self.atoms.setdefault(type(e), [])
         if len(seen) < MAX_ATOMS_FOR_PAIRS:
             for b, u in seen:
