@@ -747,14 +747,9 @@ CASES: tuple[Case, ...] = tuple(_CONVENTION + _NON_REAL + _TINY_SET + _TAIL + _O
                                 + _TEXTBOOK + _NEAR_MISS + _BUDGET)
 
 #: False steps that may stay numeric/unknown, with the reason (at most 10% of the false steps).
-#: Each needs either thousands of terms evaluated at a point far outside any sampling window
-#: with no usable closed form, or an exact algebraic counterexample of degree 3.
+#: Each needs thousands of irrational terms evaluated at a point far outside any sampling window,
+#: an exact algebraic counterexample of degree 3, or an equality certified at a transcendental point.
 MAY_STAY_UNDECIDED: dict[str, str] = {
-    "wallis-ge-2-over-pi-plus-1e-4":
-        "the first counterexample is n = 1592: a refuter must evaluate a 1592-factor product to ~1e-8 "
-        "against 2/pi (SymPy's closed form is a ratio of rising factorials)",
-    "product-1-plus-inverse-square-le-3.67":
-        "the first counterexample is n = 604 and SymPy's closed form has rising factorials at 1 +- i",
     "sum-inverse-sqrt-le-100":
         "the first counterexample is n = 2574 and SymPy has no closed form for the sum",
     "double-root-cubic-positive":

@@ -17,8 +17,10 @@ kernel never trusts a step's justification: rules are reported, not believed.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from fractions import Fraction
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
@@ -130,7 +132,7 @@ class _Evidence:
     counterexample: Counterexample | None = None
 
 
-def _prepare(expr: sp.Expr) -> sp.Expr:
+def _prepare(expr: sp.Expr, keep_sums: bool = False) -> sp.Expr:
     """Evaluate the unevaluated derivatives, substitutions, sums and limits the user wrote.
 
     Inside a limit, sigmoid is rewritten by its definition first (:func:`by_definitions`), so
@@ -140,7 +142,8 @@ def _prepare(expr: sp.Expr) -> sp.Expr:
     ``d/dx |x| = sign(x)`` with ``sign(0) = 0``) the derivative is made
     undefined at the kink (:func:`_undefined_at_kinks`), so no claim is proved
     or refuted by the value there. Step functions the user wrote keep the
-    value the user gave them.
+    value the user gave them. With ``keep_sums`` sums and products stay as written
+    (sampling evaluates them term by term at integer sizes, :func:`_exact_finite`).
     """
     if expr.has(sp.Limit):
         expr = expr.replace(lambda e: isinstance(e, sp.Limit), _limit_value)
@@ -148,9 +151,25 @@ def _prepare(expr: sp.Expr) -> sp.Expr:
         written = expr.atoms(sp.Heaviside, sp.sign)
         expr = expr.replace(lambda e: isinstance(e, sp.Derivative),
                             lambda e: _undefined_at_kinks(e.doit(), written))
-    if expr.has(sp.Integral, sp.Sum, sp.Product, sp.Subs, sp.Derivative):
-        expr = expr.doit()
+    if expr.has(sp.Integral, sp.Subs, sp.Derivative):
+        expr = expr.replace(lambda e: isinstance(e, (sp.Integral, sp.Subs, sp.Derivative)), lambda e: e.doit())
+    if expr.has(sp.Sum, sp.Product) and not keep_sums:
+        expr = expr.replace(lambda e: isinstance(e, (sp.Sum, sp.Product)), _closed_form)
     return expr
+
+
+@functools.lru_cache(maxsize=256)
+def _closed_form(written: sp.Expr) -> sp.Expr:
+    """SymPy's closed form of a sum or product, unless it passes through complex numbers.
+
+    ``prod (1 + 1/k**2)`` becomes a ratio of rising factorials at ``1 +- i``, which no
+    procedure can use and which evaluates slowly and with a spurious imaginary part: such
+    a sum or product stays as written (induction and exact evaluation at integers use it).
+    """
+    value = written.doit()
+    if value.has(sp.I) and not written.has(sp.I):
+        return written
+    return value
 
 
 def _limit_value(limit: sp.Limit) -> sp.Expr:
@@ -287,10 +306,22 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
                          "variable: use Subs") from None
     except OutOfTime:
         return verdict(Status.UNKNOWN, "budget", note="the budget ran out while evaluating derivatives")
+    # Sampling evaluates sums and products as written: exactly, term by term, at integer sizes.
+    written_left, written_right = left, right
+    if any(isinstance(side, sp.Basic) and side.has(sp.Sum, sp.Product) for side in (lhs, rhs)):
+        try:
+            with phase("prepare"):
+                written_left, written_right = deadline.run(
+                    lambda: (_prepare(substitute_definitions(lhs, definitions), keep_sums=True),
+                             _prepare(substitute_definitions(rhs, definitions), keep_sums=True)), 0.2)
+        except OutOfTime:
+            pass
     if rel.direction > 0:
         small, big = right, left
+        written_small, written_big = written_right, written_left
     else:
         small, big = left, right
+        written_small, written_big = written_left, written_right
     complex_symbols = _complex_symbols(left, right, assumptions)
     written = [side for side in (lhs, rhs) if isinstance(side, sp.Basic) and side.has(sp.I)
                and not side.is_extended_real]
@@ -304,7 +335,7 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
                          "is checked over the complex numbers")
     # Sampling sees real coordinates only: z = a + b i for each complex symbol (b alone if imaginary),
     # and an equality through the modulus of the difference.
-    sample_small, sample_big, to_complex = small, big, _complex_coordinates(complex_symbols)
+    sample_small, sample_big, to_complex = written_small, written_big, _complex_coordinates(complex_symbols)
     if to_complex:
         sample_small, sample_big = sp.S.Zero, (big - small).xreplace(to_complex)
     domain = Domain.build(sample_small.free_symbols | sample_big.free_symbols | left.free_symbols
@@ -338,7 +369,7 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
             elif rel is Relation.EQ:
                 method = _prove_equal(sym_small, sym_big, deadline)
             else:
-                method = prove_nonnegative(sym_big - sym_small, domain, rel.strict, _Sub(deadline, 0.5))
+                method = prove_nonnegative(sym_big - sym_small, domain, rel.strict, _Sub(deadline, 0.35))
     except OutOfTime:
         method = None
     except _SYMPY_FAILURES:  # SymPy gave up on an expression: no proof, the numbers still decide
@@ -750,13 +781,114 @@ def _at(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], heavy: bool) -> sp.Expr:
 
 
 class _Substituted:
-    """An expression with a point, evaluated by ``evalf(subs=...)`` (no exact powers)."""
+    """An expression with a point, evaluated by ``evalf(subs=...)`` (no exact powers).
+
+    Finite sums and products that the point gives integer limits are added up (multiplied
+    out) exactly first, term by term, when there are at most :data:`_MAX_TERMS` rational terms.
+    """
 
     def __init__(self, expr: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> None:
         self.expr, self.point = expr, point
 
     def evalf(self, digits: int, **options: Any) -> sp.Expr:
-        return self.expr.evalf(digits, subs=self.point, **options)
+        expr = self.expr
+        if expr.has(sp.Sum, sp.Product):
+            expr = expr.replace(lambda e: isinstance(e, (sp.Sum, sp.Product)), lambda e: _at_point(e, self.point))
+        return expr.evalf(digits, subs=self.point, **options)
+
+
+#: Terms a sum or product at a sample point is evaluated with exactly (else left to evalf).
+_MAX_TERMS = 20_000
+#: ... as long as the exact value stays below this many bits.
+_MAX_EXACT_BITS = 2_000_000
+
+
+def _at_point(written: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
+    """A sum or product for evaluation at ``point``: exact term by term, else SymPy's closed form."""
+    exact = _exact_finite(written, point)
+    return exact if exact is not written else _closed_form(written)
+
+
+def _rational_terms(function: sp.Expr, k: sp.Symbol) -> Callable[[int], tuple[int, int] | None] | None:
+    """``i -> (p, q)`` with ``function(i) = p/q`` exactly, for a ratio of polynomials in ``k``.
+
+    The polynomials must have rational coefficients (cleared to integers, so each term costs
+    two integer Horner evaluations). None when ``function`` is not such a ratio; the
+    callable gives None where the denominator vanishes (the term is undefined).
+    """
+    if function.free_symbols - {k}:
+        return None
+    try:
+        top, bottom = sp.fraction(sp.cancel(function))
+        polys = [sp.Poly(top, k), sp.Poly(bottom, k)]
+    except (sp.PolynomialError, sp.GeneratorsNeeded, ValueError, TypeError):
+        return None
+    if not all(c.is_Rational for poly in polys for c in poly.all_coeffs()):
+        return None
+    scale = sp.ilcm(*[c.q for poly in polys for c in poly.all_coeffs()])
+    coefficients = [[int(c * scale) for c in poly.all_coeffs()] for poly in polys]
+
+    def horner(cs: list[int], i: int) -> int:
+        value = 0
+        for c in cs:
+            value = value * i + c
+        return value
+
+    def term(i: int) -> tuple[int, int] | None:
+        below = horner(coefficients[1], i)
+        return None if below == 0 else (horner(coefficients[0], i), below)
+
+    return term
+
+
+def _exact_finite(written: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
+    """A sum or product with integer limits at ``point`` and rational terms, as an exact rational.
+
+    Law: a finite sum (product) is the sum (product) of its terms, ``sum_{k=a}^{b} f(k) = 0``
+    and ``prod = 1`` when ``b < a``. ``written`` itself when the limits are not integers there,
+    a term is not rational (or undefined), or the count or size bounds are exceeded.
+    """
+    if len(written.limits) != 1:
+        return written
+    k, low, high = (lim.xreplace(point) for lim in written.limits[0])
+    if not (low.is_Integer and high.is_Integer) or int(high) - int(low) + 1 > _MAX_TERMS:
+        return written
+    function = written.function.xreplace({s: v for s, v in point.items() if s != k})
+    key = (isinstance(written, sp.Sum), function, k, int(low), int(high))
+    value = _finite_value(*key)
+    return written if value is None else value
+
+
+@functools.lru_cache(maxsize=64)
+def _finite_value(is_sum: bool, function: sp.Expr, k: sp.Symbol, low: int, high: int) -> sp.Rational | None:
+    terms = _rational_terms(function, k)
+    if terms is None:
+        return None
+    tops: list[int] = []
+    bottoms: list[int] = []
+    bits = 0
+    for i in range(low, high + 1):
+        term = terms(i)
+        if term is None:
+            return None
+        tops.append(term[0])
+        bottoms.append(term[1])
+        bits += term[0].bit_length() + term[1].bit_length()
+        if bits > _MAX_EXACT_BITS:
+            return None
+    if is_sum:
+        total = sum((Fraction(p, q) for p, q in zip(tops, bottoms)), Fraction(0))
+        return sp.Rational(total.numerator, total.denominator)
+    # A product tree: numerators and denominators multiplied in balanced pairs, reduced once.
+    return sp.Rational(_product(tops), _product(bottoms))
+
+
+def _product(factors: list[int]) -> int:
+    """The product of ``factors`` by a balanced tree (fast for big integers)."""
+    while len(factors) > 1:
+        factors = [factors[i] * factors[i + 1] if i + 1 < len(factors) else factors[i]
+                   for i in range(0, len(factors), 2)]
+    return factors[0] if factors else 1
 
 
 def _exactly_zero(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr], deadline: Deadline) -> bool:
