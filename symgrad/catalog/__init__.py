@@ -45,6 +45,8 @@ ENTRIES: tuple[Entry, ...] = (
           "The chain rule: statement, Caratheodory's proof, Jacobian form and 22 checked instances"),
     Entry('computational-graph', 'graph', 'build',
           'Forward and backward passes on a computation graph, worked on the classic neuron, with the sigmoid-gate shortcut'),
+    Entry('dense-connections', 'dense', 'build',
+          'Dense connections (DenseNet): the gradient at x_l is its direct term plus a sum over the later layers; the direct term carries no Jacobian at any depth'),
     Entry('gradient-clipping', 'clipping', 'build',
           'Clip-by-norm keeps the direction and gives norm at most c; clip-by-value changes the direction'),
     Entry('gradient-flow', 'gradient_bound', 'build_flow',
