@@ -63,6 +63,8 @@ ENTRIES: tuple[Entry, ...] = (
           'Along the LSTM cell state the gradient is multiplied by the forget gate f_t; a sigmoid RNN multiplies it by w sigma\'(z_t), at most (|w|/4)^T over T steps (induction)'),
     Entry('minibatch-gradient', 'minibatch', 'build',
           'The minibatch gradient is unbiased; its variance is sigma^2/|B|, times (N-|B|)/(N-1) without replacement'),
+    Entry('relu-family', 'relu_family', 'build',
+          'PReLU (derivatives in x and in the slope a), RReLU (expected slope (l + u)/2), Maxout (the arg max; ties are kinks left undefined), and the dead ReLU unit (zero gradient on the negative side)'),
     Entry('residual-gradient', 'residual', 'build',
           'The Jacobian of a residual block is I + J_F; over L blocks the identity path keeps a term 1'),
     Entry('rmsnorm-backward', 'batchnorm', 'build_rmsnorm',
