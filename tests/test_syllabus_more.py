@@ -1,4 +1,4 @@
-"""Entries dense-connections and relu-family.
+"""Entries dense-connections, relu-family and full-batch-vs-sgd.
 
 Every proof is checked with the kernel; the numbers are compared with oracles that do not go through the
 kernel: sympy.diff of the composed block, central differences, numpy sampling, and PyTorch autograd where
@@ -14,8 +14,9 @@ import pytest
 import sympy as sp
 
 import symgrad as sg
-from symgrad.catalog import dense, relu_family
+from symgrad.catalog import batch_vs_sgd, dense, relu_family
 from symgrad.core.verdicts import Status
+from symgrad.proofs.documents import Figure
 
 from tooling import in_ci
 
@@ -161,3 +162,59 @@ def test_prelu_and_maxout_against_torch() -> None:
     z = torch.tensor([[0.3, 1.2, -0.4]], dtype=torch.float64, requires_grad=True)
     z.max(dim=1).values.sum().backward()
     assert z.grad.tolist() == [[0.0, 1.0, 0.0]]
+
+
+# -- full-batch-vs-sgd ---------------------------------------------------------------------------
+
+def test_batch_vs_sgd_proofs_and_the_induction_is_a_lemma() -> None:
+    assert batch_vs_sgd.NAME in sg.catalog.names()
+    report = sg.catalog.get(batch_vs_sgd.NAME).check()
+    assert report.ok_given_lemmas, "\n".join(v.explain() for r in report.reports for v in r.steps
+                                             if not v.ok_given_lemmas)
+    assert report.lemmas == ("induction",)
+    assert not report.ok  # the conclusion for every k rests on induction: never shown as proved
+    assert sum(r.ok for r in report.reports) == len(report.reports) - 1
+
+
+def test_batch_vs_sgd_full_batch_against_numpy_and_closed_form() -> None:
+    run = batch_vs_sgd.full_batch_run()
+    assert batch_vs_sgd.full_batch_matches_closed_form(run)
+    # independent float iteration of gradient descent on the mean of the per-example losses
+    a = np.array([float(v) for v in batch_vs_sgd.A])
+    b = np.array([float(v) for v in batch_vs_sgd.B])
+    eta = float(batch_vs_sgd.ETA)
+    p = np.array([1.0, 0.0])
+    for k in range(1, batch_vs_sgd.STEPS + 1):
+        grad = np.array([np.mean(2 * p[0] + a), np.mean(-2 * p[1] + b)])
+        p = p - eta * grad
+        assert p[0] == pytest.approx((1 - 2 * eta) ** k, rel=1e-12)
+        assert abs(p[1]) < 1e-15
+
+
+def test_batch_vs_sgd_sgd_run_against_float_iteration_and_gradients() -> None:
+    run = batch_vs_sgd.sgd_run()
+    eta = float(batch_vs_sgd.ETA)
+    f = [sp.lambdify((batch_vs_sgd.x, batch_vs_sgd.y), batch_vs_sgd.per_example(i)) for i in range(4)]
+    h = 1e-6
+    p = np.array([1.0, 0.0])
+    for k, i in enumerate(run.examples, start=1):
+        # the per-example gradient by central differences, not by the formula the module uses
+        gx = (f[i](p[0] + h, p[1]) - f[i](p[0] - h, p[1])) / (2 * h)
+        gy = (f[i](p[0], p[1] + h) - f[i](p[0], p[1] - h)) / (2 * h)
+        p = p - eta * np.array([gx, gy])
+        xk, yk = (float(v) for v in run.points[k])
+        assert p[0] == pytest.approx(xk, rel=1e-6, abs=1e-9) and p[1] == pytest.approx(yk, rel=1e-6, abs=1e-9)
+    assert run.points[1][1] != 0
+    assert run.escape_step() is not None
+    escaped, latest = batch_vs_sgd.escape_count(runs=50)
+    assert 40 <= escaped <= 50 and latest <= batch_vs_sgd.STEPS
+
+
+def test_batch_vs_sgd_figure_deterministic() -> None:
+    doc = sg.catalog.get(batch_vs_sgd.NAME)
+    (figure,) = [blk for blk in doc.blocks if isinstance(blk, Figure)]
+    assert figure.sources["latex"].startswith(r"\begin{tikzpicture}")
+    (svg,) = figure.assets.values()
+    assert "<svg" in svg
+    runs = (batch_vs_sgd.full_batch_run(), *(batch_vs_sgd.sgd_run(s) for s in batch_vs_sgd.FIGURE_SEEDS))
+    assert svg == batch_vs_sgd.plot_svg(runs)

@@ -47,6 +47,8 @@ ENTRIES: tuple[Entry, ...] = (
           'Forward and backward passes on a computation graph, worked on the classic neuron, with the sigmoid-gate shortcut'),
     Entry('dense-connections', 'dense', 'build',
           'Dense connections (DenseNet): the gradient at x_l is its direct term plus a sum over the later layers; the direct term carries no Jacobian at any depth'),
+    Entry('full-batch-vs-sgd', 'batch_vs_sgd', 'build',
+          'A full-batch step costs N gradient evaluations, a minibatch step |B|; on x^2 - y^2 started on the stable manifold full-batch descent converges to the saddle (proved) while SGD noise leaves it'),
     Entry('gradient-clipping', 'clipping', 'build',
           'Clip-by-norm keeps the direction and gives norm at most c; clip-by-value changes the direction'),
     Entry('gradient-flow', 'gradient_bound', 'build_flow',
