@@ -88,6 +88,15 @@ def test_dense_concrete_adjoints_against_differences_and_sympy() -> None:
     assert [r[2] for r in rows] == [3, 2, 1, 0] and all(r[3] == "1" for r in rows)
 
 
+def test_dense_concrete_block_every_adjoint_proved_in_the_document() -> None:
+    from symgrad.proofs.documents import Table
+
+    document = sg.catalog.get(dense.NAME)
+    (table,) = [b for b in document.blocks if isinstance(b, Table) and b.columns[-1] == "kernel"]
+    assert [row[-1] for row in table.rows] == ["proved"] * (dense.DEPTH + 1)
+    assert all(row[5] == "< 1e-12" and row[6] == "< 1e-12" for row in table.rows)
+
+
 def test_dense_concrete_adjoints_against_torch() -> None:
     torch = _torch()
     x0 = torch.tensor(float(dense.X0), dtype=torch.float64, requires_grad=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
-from ..proofs.documents import Document, Equation, Figure, ProofBlock, Prose, Section, Table
+from ..proofs.documents import Document, Figure, ProofBlock, Prose, Section, Table
 from ..proofs.proof import Proof, calc
 
 NAME = "full-batch-vs-sgd"
