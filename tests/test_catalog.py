@@ -17,6 +17,7 @@ x = sp.Symbol("x", real=True)
 #: Entries whose analytic steps rest on named lemmas (never shown as proved by computation).
 RESTS_ON_LEMMAS = {
     "chain-rule": ("caratheodory-criterion",),
+    "full-batch-vs-sgd": ("induction",),
     "gradient-product-bound": ("induction", "operator-norm-submultiplicative"),
     "lstm-gating": ("induction",),
 }
