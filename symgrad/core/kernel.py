@@ -349,9 +349,11 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
             found.counterexample = _complex_counterexample(found.counterexample, to_complex, small, big)
         return found
 
-    # 1. A few exact points: a fast refuter.
+    # 1. A few exact points: a fast refuter. (A claim between closed numbers has one "point",
+    #    evaluated once, after the symbolic attempt: an exact zero is slow to evaluate.)
+    constant = not (sample_small.free_symbols or sample_big.free_symbols)
     with phase("quick"):
-        quick = sample(options.quick_samples, 0, 0.25)
+        quick = _Evidence() if constant else sample(options.quick_samples, 0, 0.25)
     if quick.counterexample is not None:
         return verdict(Status.REFUTED, "counterexample at a sampled point", _swap_back(quick, rel))
 
@@ -625,7 +627,11 @@ def _merge(a: _Evidence, b: _Evidence) -> _Evidence:
 # -- equality ----------------------------------------------------------------
 
 def _is_zero(expr: sp.Expr) -> bool:
-    return expr == 0 or expr.is_zero is True
+    """Whether ``expr`` is structurally zero (SymPy's assumptions; for a closed number only ``== 0``,
+    since asking a closed number ``is_zero`` evaluates it numerically, which proves nothing)."""
+    if expr == 0:
+        return True
+    return bool(expr.free_symbols) and expr.is_zero is True
 
 
 def _prove_equal(a: sp.Expr, b: sp.Expr, deadline: Deadline) -> str | None:
