@@ -244,7 +244,8 @@ def build_batchnorm() -> Document:
               "to first order, $\\ell = \\sum_i g_i y_i$: its gradient with respect to $y$ is $g$ and every "
               "gradient below is the backward pass of the layer."),
         Section("The backward pass on the graph"),
-        Prose("The graph has the nodes of the forward algorithm: $\\mu_B$ reads every $x_i$; $\\sigma_B^2$ "
+        _graph_figure(),
+        Prose("The graph above has the nodes of the forward algorithm: $\\mu_B$ reads every $x_i$; $\\sigma_B^2$ "
               "reads every $x_i$ and $\\mu_B$; $\\hat{x}_i$ reads $x_i$, $\\mu_B$ and $\\sigma_B^2$; $y_i$ reads "
               "$\\hat{x}_i$, $\\gamma$ and $\\beta$. A node's adjoint is the sum over the nodes that read it of "
               "their adjoint times the local derivative. Each chain below starts at SymPy's derivative of "
@@ -254,7 +255,6 @@ def build_batchnorm() -> Document:
               "$\\partial\\ell/\\partial\\mu_B$ proved in one chain are the definitions the later chains use. "
               f"The explicit proofs are for $m = {DOC_M}$ and $i = 1$; the tests prove them for "
               "$m = 1, \\dots, 8$."),
-        _graph_figure(),
         Section("The six equations"),
         ProofBlock(proofs["xhat"], title=r"$\partial\ell/\partial\hat{x}_i = \gamma\,\partial\ell/\partial y_i$"),
         ProofBlock(proofs["var"], title=r"$\partial\ell/\partial\sigma_B^2$"),
@@ -359,7 +359,9 @@ def build_layernorm() -> Document:
     return _norm_document(
         "layernorm", "layernorm-backward", "Layer normalization: the backward pass",
         ("Layer normalization normalizes the features of one example, with a per-feature scale and shift. "
-         "Its backward is batch normalization's with $h_i = \\gamma_i g_i$ in place of $\\gamma g_i$."),
+         "Its backward is batch normalization's with $h_i = \\gamma_i g_i$ in place of $\\gamma g_i$; the scale "
+         "and shift get $\\partial\\ell/\\partial\\gamma_i = g_i \\hat{x}_i$ and "
+         "$\\partial\\ell/\\partial\\beta_i = g_i$."),
         r"\mu = \frac1m \sum_{i=1}^{m} x_i, \quad \sigma^2 = \frac1m \sum_{i=1}^{m} (x_i - \mu)^2, \quad "
         r"\hat{x}_i = \frac{x_i - \mu}{\sqrt{\sigma^2 + \epsilon}}, \quad y_i = \gamma_i \hat{x}_i + \beta_i",
         r"\frac{\partial\ell}{\partial x_i} = \frac{1}{m\sqrt{\sigma^2 + \epsilon}}"
@@ -374,7 +376,8 @@ def build_rmsnorm() -> Document:
     return _norm_document(
         "rmsnorm", "rmsnorm-backward", "RMS normalization: the backward pass",
         ("RMS normalization divides the features by their root mean square, without centring and without a "
-         "shift. Its backward lacks the $\\sum_j h_j$ term of layer normalization."),
+         "shift. Its backward lacks the $\\sum_j h_j$ term of layer normalization; the scale gets "
+         "$\\partial\\ell/\\partial\\gamma_i = g_i \\hat{x}_i$."),
         r"\nu^2 = \frac1m \sum_{i=1}^{m} x_i^2, \quad \hat{x}_i = \frac{x_i}{\sqrt{\nu^2 + \epsilon}}, \quad "
         r"y_i = \gamma_i \hat{x}_i",
         r"\frac{\partial\ell}{\partial x_i} = \frac{1}{m\sqrt{\nu^2 + \epsilon}}"

@@ -167,7 +167,8 @@ def adjoint_proof(s: Setup, node: sp.Symbol, title: str | None = None) -> Proof:
     why = "insert the adjoints of the consumers"
     if node == s.mu:
         why += rf"; the second term has the factor $\sum_j (x_j - {sp.latex(s.mu)}) = 0$"
-    return _adjoint_chain(s, node, _consumers_text(s, node), [(value, "algebra", why)],
+    steps = [(value, "algebra", why)] if value != adjoint_sum(s, node) else []  # no step x = x
+    return _adjoint_chain(s, node, _consumers_text(s, node), steps,
                           title or rf"$\partial\ell/\partial {sp.latex(node)}$", _needed(s, node))
 
 

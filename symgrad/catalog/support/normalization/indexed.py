@@ -153,12 +153,14 @@ def general_paper_proof(G: General | None = None) -> Proof:
 
 
 def general_mean_zero_proof(G: General | None = None) -> Proof:
-    r""":math:`\sum_j (x_j - \mu) = 0` for general m: linearity (a lemma), then algebra with :math:`\mu` defined."""
+    r""":math:`\sum_j (x_j - \mu) = 0` for general m: linearity and the sum of a constant (lemmas), then
+    algebra with :math:`\mu` defined."""
     G = G or general()
     j, x, m = G.j, G.x, G.m
     return (calc(G.total(x[j] - G.mu), where={G.mu: G.total(x[j]) / m},
                  title="General $m$: the centred values sum to zero")
-            .eq(G.total(x[j]) - m * G.mu, rule="sum-linearity", by=r"split the sum; $\sum_j \mu_B = m\mu_B$")
+            .eq(G.total(x[j]) - G.total(G.mu), rule="sum-linearity", by="split the sum")
+            .eq(G.total(x[j]) - m * G.mu, rule="sum-of-constant", by=r"$\sum_j \mu_B = m\mu_B$")
             .eq(0, rule="algebra", by=r"$m\mu_B = \sum_j x_j$"))
 
 
