@@ -173,3 +173,16 @@ def test_parameter_gradients_numbers_complex_step_and_torch(kind: str) -> None:
     assert np.abs(proved["gamma"] - gt.grad.numpy()).max() < 1e-10
     if kind == "layernorm":
         assert np.abs(proved["beta"] - bt.grad.numpy()).max() < 1e-10
+
+
+@pytest.mark.parametrize("kind", ("layernorm", "rmsnorm"))
+def test_document_numbers_and_a_wrong_form_caught(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry's numbers table: the proved forms agree with the complex step; a wrong compact form does not."""
+    from symgrad.catalog import batchnorm as entry
+
+    errors = entry.norm_numeric_check(kind)
+    assert set(errors) == ({"x", "gamma", "beta"} if kind == "layernorm" else {"x", "gamma"})
+    assert max(errors.values()) < 1e-10
+    original = nz.compact_form
+    monkeypatch.setattr(nz, "compact_form", lambda s, i: 1.01 * original(s, i))
+    assert entry.norm_numeric_check(kind)["x"] > 1e-4

@@ -242,8 +242,9 @@ def parameter_proof(s: Setup, param: sp.Symbol) -> Proof:
     by = f"{tex(param)} feeds " + (f"${sp.latex(readers[0])}$ only" if len(readers) == 1 else "every $y_j$")
     steps: list[tuple[sp.Expr, str, str]] = []
     if param in s.beta:  # the local derivatives are 1: drop the factors
+        reader = sp.latex(readers[0]) if len(readers) == 1 else "y_j"
         steps.append((paper_sum([s.g[s.y.index(c)] for c in readers]), "algebra",
-                      f"$\\partial y_j/\\partial {sp.latex(param)} = 1$"))
+                      f"$\\partial {reader}/\\partial {sp.latex(param)} = 1$"))
     return _adjoint_chain(s, param, by, steps, rf"$\partial\ell/\partial {sp.latex(param)}$", _needed(s, param))
 
 
