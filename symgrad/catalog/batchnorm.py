@@ -171,7 +171,8 @@ _GRAPH_NODES: tuple[tuple[str, tuple[float, float], str, str, int, str, str], ..
      "∂ℓ/∂x̂<sub>i</sub> = γ g<sub>i</sub>"),
     ("gamma", (9.6, 1.7), r"\gamma", "γ", 2, r"\partial\ell/\partial\gamma", "∂ℓ/∂γ"),
     ("beta", (12.0, 1.7), r"\beta", "β", 2, r"\partial\ell/\partial\beta", "∂ℓ/∂β"),
-    ("y", (10.8, 0.0), "y_i", "y<sub>i</sub>", 1, r"\partial\ell/\partial y_i = g_i", "∂ℓ/∂y<sub>i</sub> = g<sub>i</sub>"),
+    ("y", (10.8, 0.0), "y_i", "y<sub>i</sub>", 1, r"\partial\ell/\partial y_i = g_i",
+     "∂ℓ/∂y<sub>i</sub> = g<sub>i</sub>"),
     ("loss", (13.6, 0.0), r"\ell", "ℓ", 0, "", ""),
 )
 #: The forward edges (reader after read): the adjoint of a node sums over the nodes that read it.
@@ -219,7 +220,8 @@ def _graph_figure() -> Figure:
         sources={"latex": _graph_tikz(), "markdown": _graph_mermaid()},
         caption={"latex": common + "In red, the adjoint each node receives in the backward pass, numbered by "
                                    "stage: $\\partial\\ell/\\partial y_i = g_i$ first, $\\partial\\ell/\\partial x_i$, "
-                                   "which adds the contributions through $\\mu_B$, $\\sigma_B^2$ and $\\hat{x}_i$, last.",
+                                   "which adds the contributions through $\\mu_B$, $\\sigma_B^2$ and "
+                                   "$\\hat{x}_i$, last.",
                  "markdown": common + "Under each name, the adjoint the node receives in the backward pass and "
                                       "its stage: $\\partial\\ell/\\partial y_i = g_i$ first, "
                                       "$\\partial\\ell/\\partial x_i$, which adds the contributions through "

@@ -22,7 +22,8 @@ from .layers import KINDS, Named, Setup, setup
 
 __all__ = [
     "KINDS", "Named", "Setup", "setup", "true_adjoint", "adjoint_sum", "adjoint_values", "adjoint_proof",
-    "paper_equations", "paper_proofs", "parameter_proof", "mean_zero_proof", "compact_form", "compact_proof", "epsilon_zero_proof",
+    "paper_equations", "paper_proofs", "parameter_proof", "mean_zero_proof", "compact_form", "compact_proof",
+    "epsilon_zero_proof",
     "ExactCheck", "verify_exact", "exact_value", "exact_gradient", "rational_point",
     "SUM_LEMMAS", "General", "general", "general_compact", "general_proof", "general_paper_proof",
     "general_mean_zero_proof", "general_start_instance", "lemma_instances",

@@ -24,7 +24,8 @@ from .layers import Named, Setup, define_all, paper_sum
 
 __all__ = [
     "true_adjoint", "adjoint_sum", "adjoint_terms", "adjoint_values", "definitions", "adjoint_proof",
-    "paper_equations", "paper_proofs", "parameter_proof", "mean_zero_proof", "compact_form", "compact_proof", "epsilon_zero_proof",
+    "paper_equations", "paper_proofs", "parameter_proof", "mean_zero_proof", "compact_form", "compact_proof",
+    "epsilon_zero_proof",
 ]
 
 
@@ -135,7 +136,7 @@ def _needed(s: Setup, node: sp.Symbol) -> list[sp.Symbol]:
     return [n for n in (s.mu, s.var) if n is not None]
 
 
-def tex(expr: sp.Basic) -> str:
+def _tex(expr: sp.Basic) -> str:
     """``expr`` as inline math for a justification or a heading: ``$...$``."""
     return f"${sp.latex(expr)}$"
 
@@ -143,7 +144,7 @@ def tex(expr: sp.Basic) -> str:
 def _consumers_text(s: Setup, node: sp.Symbol, lead: str = "sum over the consumers of") -> str:
     """The adjoint-sum justification: the node and the nodes that read it, as inline math."""
     names = ", ".join(sp.latex(c) for c in s.consumers(node))
-    return f"{lead} {tex(node)}: ${names}$"
+    return f"{lead} {_tex(node)}: ${names}$"
 
 
 def _centred_text(s: Setup) -> str:
@@ -152,6 +153,7 @@ def _centred_text(s: Setup) -> str:
 
 
 def _std_tex(s: Setup) -> str:
+    r""":math:`\sqrt{\sigma^2 + \epsilon}` of the layer, as LaTeX."""
     return rf"\sqrt{{{sp.latex(s.var)} + \epsilon}}"
 
 
@@ -207,7 +209,7 @@ def paper_proofs(s: Setup, i: int = 0) -> dict[str, Proof]:
     for name, (node, printed) in paper_equations(s, i).items():
         title = rf"$\partial\ell/\partial {sp.latex(node)}$"
         if name in ("gamma", "beta"):
-            by, steps = f"{tex(node)} feeds every $y_j$", [(printed, "algebra", "the paper's printed form")]
+            by, steps = f"{_tex(node)} feeds every $y_j$", [(printed, "algebra", "the paper's printed form")]
         else:
             by, steps = _consumers_text(s, node), []
             if printed != adjoint_sum(s, node):
@@ -239,7 +241,7 @@ def parameter_proof(s: Setup, param: sp.Symbol) -> Proof:
     if param not in s.gamma and param not in s.beta:
         raise InputError(f"parameter_proof: {param} is not a scale or shift of this layer")
     readers = s.consumers(param)
-    by = f"{tex(param)} feeds " + (f"${sp.latex(readers[0])}$ only" if len(readers) == 1 else "every $y_j$")
+    by = f"{_tex(param)} feeds " + (f"${sp.latex(readers[0])}$ only" if len(readers) == 1 else "every $y_j$")
     steps: list[tuple[sp.Expr, str, str]] = []
     if param in s.beta:  # the local derivatives are 1: drop the factors
         reader = sp.latex(readers[0]) if len(readers) == 1 else "y_j"
@@ -254,7 +256,7 @@ def mean_zero_proof(s: Setup) -> Proof:
         raise UnsupportedError("mean_zero_proof: RMSNorm does not centre")
     terms = paper_sum([xi - s.mu for xi in s.x])
     return (calc(terms, where={s.mu: s.definition[s.mu]}, title="The centred values sum to zero")
-            .eq(sp.Add(*s.x) - s.m * s.mu, rule="algebra", by=f"collect the $m$ copies of {tex(s.mu)}")
+            .eq(sp.Add(*s.x) - s.m * s.mu, rule="algebra", by=f"collect the $m$ copies of {_tex(s.mu)}")
             .eq(0, rule="substitution", by=rf"$m{sp.latex(s.mu)} = x_1 + \dots + x_m$"))
 
 
@@ -308,4 +310,5 @@ def epsilon_zero_proof(s: Setup, i: int = 0) -> Proof:
         raise InputError("epsilon_zero_proof: needs m >= 2 (with m = 1, sigma^2 = 0 always)")
     proof = compact_proof(s, i)
     return replace(proof, definitions=proof.definitions + ((s.eps, sp.S.Zero),),
-                   title=rf"$\epsilon = 0$, $m = {s.m}$: the compact form where ${sp.latex(s.var)} > 0$").assuming(s.x[0] > s.x[1])
+                   title=rf"$\epsilon = 0$, $m = {s.m}$: the compact form where ${sp.latex(s.var)} > 0$"
+                   ).assuming(s.x[0] > s.x[1])
