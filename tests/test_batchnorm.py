@@ -17,6 +17,7 @@ from symgrad.catalog.support.normalization import codegen, exact, layers
 from symgrad.catalog.support.normalization import indexed
 from symgrad.catalog import batchnorm as entry
 from symgrad.core.errors import InputError, UnsupportedError
+from symgrad.core.kernel import substitute_definitions
 from symgrad.core.verdicts import Status
 from symgrad.proofs.documents import ProofBlock, Table
 
@@ -51,8 +52,10 @@ def test_every_proof_starts_at_sympys_derivative() -> None:
     """The start of each chain is SymPy's derivative (independent oracle), not the claimed form."""
     s = nz.setup("batchnorm", 3)
     full = layers.define_all(s, s.loss)
-    start = nz.paper_proofs(s, 1)["x"].start
-    assert start == sp.Derivative(full, s.x[1])
+    for name, variable in (("x", s.x[1]), ("gamma", s.gamma[0]), ("beta", s.beta[0])):
+        proof = nz.paper_proofs(s, 1)[name]
+        assert proof.start == sp.Derivative(nz.LOSS(*nz.inputs(s)), variable)  # the named loss ...
+        assert substitute_definitions(proof.start, proof.definitions) == sp.Derivative(full, variable)  # ... is it
 
 
 def test_mu_equation_shows_the_vanishing_term_as_a_step() -> None:

@@ -116,11 +116,14 @@ def _edge_cases() -> list[Block]:
     x, g, gamma, beta, eps = two.x, two.g, two.gamma[0], two.beta[0], two.eps
     y = [gamma * (xi - mu_r) / sp.sqrt(var_r + eps) + beta for xi in x]
     loss = sum(gi * yi for gi, yi in zip(g, y))
-    inference = (calc(sp.Derivative(loss, x[0]), title="Inference mode: running statistics")
-                 .eq(gamma * g[0] / sp.sqrt(var_r + eps), rule="derivative"))
-    affine = (calc(sp.ImmutableMatrix(2, 2, lambda i, j: sp.Derivative(loss, x[i], x[j])),
+    ell = nz.LOSS(*x)  # the loss as a function of the batch, defined with where=
+    where = {nz.LOSS: sp.Lambda(x, loss)}
+    inference = (calc(sp.Derivative(ell, x[0]), where=where, title="Inference mode: running statistics")
+                 .eq(gamma * g[0] / sp.sqrt(var_r + eps), rule="derivative",
+                     by=r"differentiate; $\mu_r$ and $\sigma_r^2$ are constants"))
+    affine = (calc(sp.ImmutableMatrix(2, 2, lambda i, j: sp.Derivative(ell, x[i], x[j])), where=where,
                    title="Inference mode: the backward is affine (second derivatives vanish)")
-              .eq(sp.ImmutableMatrix.zeros(2, 2), rule="derivative"))
+              .eq(sp.ImmutableMatrix.zeros(2, 2), rule="derivative", by=r"$\ell$ is affine in $x_1, x_2$"))
     return [
         Section("Edge cases"),
         Prose("A batch of one: $\\mu_B = x_1$, so $\\hat{x}_1 = 0$ whatever $x_1$, the output is $\\beta$, and "

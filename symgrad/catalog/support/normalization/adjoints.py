@@ -23,7 +23,7 @@ from ....proofs.proof import Proof, calc
 from .layers import Named, Setup, define_all, paper_sum
 
 __all__ = [
-    "true_adjoint", "adjoint_sum", "adjoint_terms", "adjoint_values", "definitions", "adjoint_proof",
+    "LOSS", "inputs", "loss_definition", "true_adjoint", "adjoint_sum", "adjoint_terms", "adjoint_values", "definitions", "adjoint_proof",
     "paper_equations", "paper_proofs", "parameter_proof", "mean_zero_proof", "compact_form", "compact_proof",
     "epsilon_zero_proof",
 ]
@@ -42,16 +42,37 @@ def _loss_as_function_of(s: Setup, node: sp.Symbol, variable: sp.Symbol) -> sp.E
     return s.loss.xreplace(values)
 
 
+#: The loss as a function of the inputs, :math:`\\ell(x_1, \\dots, \\gamma, \\beta)`: a chain for an input starts
+#: at its partial derivative, with the function defined by ``where=`` (:func:`loss_definition`).
+LOSS = sp.Function("ell", real=True)
+
+
+def inputs(s: Setup) -> tuple[sp.Symbol, ...]:
+    """The leaves of the graph: ``x_1..x_m``, then the scales and the shifts."""
+    return (*s.x, *s.gamma, *s.beta)
+
+
+def is_input(s: Setup, node: sp.Symbol) -> bool:
+    return node in inputs(s)
+
+
+def loss_definition(s: Setup) -> dict[Any, sp.Expr]:
+    """``where=`` for the input chains: :data:`LOSS` as the loss written in the inputs alone."""
+    return {LOSS: sp.Lambda(inputs(s), define_all(s, s.loss))}
+
+
 def true_adjoint(s: Setup, node: sp.Symbol) -> sp.Expr:
     """:math:`\\partial\\ell/\\partial v` as SymPy's derivative (unevaluated), the start of every chain.
 
-    For an input (``x_i``, ``gamma``, ``beta``) it is the derivative of the loss written in the inputs
-    alone (a derivative of an expression in the node symbols would not see their dependence on the
-    input); for an inner node, the derivative of the loss with that node's value replaced by a variable
-    and the nodes above it rebuilt, taken at the node's value.
+    For an input (``x_i``, ``gamma``, ``beta``) it is the partial derivative of :data:`LOSS`, which
+    :func:`loss_definition` defines as the loss written in the inputs alone (a derivative of an
+    expression in the node symbols would not see their dependence on the input): with that definition
+    substituted it is SymPy's derivative of the forward pass. For an inner node, the derivative of the
+    loss with that node's value replaced by a variable and the nodes above it rebuilt, taken at the
+    node's value.
     """
-    if node in s.x or node in s.gamma or node in s.beta:
-        return true_derivative(define_all(s, s.loss), node, node)
+    if is_input(s, node):
+        return sp.Derivative(LOSS(*inputs(s)), node)
     variable = Named(f"t_{node.name}", "t", real=True)  # printed as t: the node's value as a variable
     return true_derivative(_loss_as_function_of(s, node, variable), variable, node)
 
@@ -121,7 +142,8 @@ def _adjoint_chain(s: Setup, node: sp.Symbol, by: str, steps: Sequence[tuple[sp.
     every adjoint symbol the chain mentions."""
     start, summands = true_adjoint(s, node), adjoint_terms(s, node)
     exprs = [start, engine.adjoint_sum(summands), *(e for e, _, _ in steps)]
-    proof = engine.adjoint_proof(start, summands, title=title, by=by, where=definitions(s, exprs, nodes))
+    where = {**(loss_definition(s) if is_input(s, node) else {}), **definitions(s, exprs, nodes)}
+    proof = engine.adjoint_proof(start, summands, title=title, by=by, where=where)
     for expr, rule, why in steps:
         proof = proof.eq(expr, rule=rule, by=why)
     return proof

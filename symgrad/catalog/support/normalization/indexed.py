@@ -14,7 +14,7 @@ from typing import Callable
 import sympy as sp
 
 from ....proofs.proof import Proof, calc
-from .adjoints import definitions, mean_zero_proof, true_adjoint
+from .adjoints import definitions, loss_definition, mean_zero_proof, true_adjoint
 from .layers import Named, Setup, paper_sum, setup
 
 __all__ = [
@@ -173,7 +173,8 @@ def general_start_instance(s: Setup, i: int = 0) -> Proof:
     explicit = explicit.replace(lambda e: isinstance(e, sp.Indexed),
                                 lambda e: _indexed_to_symbol(s, e))
     explicit = explicit.xreplace({G.gamma: s.gamma[0], G.eps: s.eps, G.mu: s.mu, G.var: s.var})
-    return (calc(true_adjoint(s, s.x[i]), where=definitions(s, [], [n for n in (s.mu, s.var)]),
+    return (calc(true_adjoint(s, s.x[i]),
+                 where={**loss_definition(s), **definitions(s, [], [n for n in (s.mu, s.var)])},
                  title=f"$m = {s.m}$: the general chain's starting sum, written out")
             .eq(explicit, rule="derivative", by="differentiate the forward definitions"))
 
