@@ -11,6 +11,7 @@ import sympy as sp
 
 import symgrad as sg
 from symgrad.catalog.support import normalization as nz
+from symgrad.core.kernel import substitute_definitions
 from symgrad.core.verdicts import Status
 
 SIZES = (1, 2, 3)
@@ -111,3 +112,79 @@ def test_entries_render_katex_and_compile(name: str, tmp_path) -> None:  # type:
     tex = tmp_path / f"{name}.tex"
     tex.write_text(sg.render(report, "latex"), encoding="utf-8")
     compile_latex(tex, tmp_path / "build")
+
+
+# -- the scale and the shift ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ("layernorm", "rmsnorm"))
+@pytest.mark.parametrize("m", SIZES)
+def test_parameter_gradients_proved(kind: str, m: int) -> None:
+    s = nz.setup(kind, m)
+    for param in (s.gamma[m - 1], *s.beta[m - 1:m]):
+        proof = nz.parameter_proof(s, param)
+        expanded = substitute_definitions(proof.start, proof.definitions)
+        assert expanded == sp.Derivative(nz.layers.define_all(s, s.loss), param)  # SymPy's derivative
+        report = proof.check()
+        assert report.ok, (kind, m, param, [v.explain() for v in report.steps if not v.ok])
+
+
+def test_parameter_gradient_wrong_form_is_refuted() -> None:
+    s = nz.setup("layernorm", 2)
+    proof = nz.parameter_proof(s, s.gamma[0])
+    bad = proof.eq(s.g[0] * s.xhat[1], rule="algebra")
+    assert bad.check().steps[-1].status is Status.REFUTED
+    with pytest.raises(sg.InputError):
+        nz.parameter_proof(s, s.x[0])
+
+
+@pytest.mark.parametrize("kind", ("layernorm", "rmsnorm"))
+def test_parameter_gradients_numbers_complex_step_and_torch(kind: str) -> None:
+    """The proved dl/dgamma_j, dl/dbeta_j (per example, summed over a batch) against the complex step on
+    the forward pass, and PyTorch autograd where installed."""
+    rows, d, eps = 5, 4, 1e-5
+    rng = np.random.default_rng(2)
+    x, g = rng.standard_normal((rows, d)), rng.standard_normal((rows, d))
+    gamma, beta = 1 + 0.5 * rng.standard_normal(d), rng.standard_normal(d)
+    s = nz.setup(kind, d)
+    centred = x - x.mean(-1, keepdims=True) if kind == "layernorm" else x
+    xhat = centred / np.sqrt((centred ** 2).mean(-1, keepdims=True) + eps)
+    params = {"gamma": (gamma, s.gamma), "beta": (beta, s.beta)} if kind == "layernorm" else {"gamma": (gamma, s.gamma)}
+    proved: dict[str, np.ndarray] = {}
+    for name, (values, symbols) in params.items():
+        got = proved[name] = np.empty(d)
+        for j, param in enumerate(symbols):
+            expr = nz.parameter_proof(s, param).steps[-1].expr  # the proved closed form, per example
+            fn = sp.lambdify([list(s.g), list(s.xhat)], expr, "numpy")
+            got[j] = sum(fn(list(g[r]), list(xhat[r])) for r in range(rows))
+        by_step = np.empty(d)
+        for j in range(d):
+            shifted = {"gamma": gamma.astype(complex), "beta": beta.astype(complex)}
+            shifted[name][j] += 1e-30j
+            by_step[j] = np.sum(g * _forward(kind, x, shifted["gamma"], shifted["beta"], eps)).imag / 1e-30
+        assert np.abs(got - by_step).max() / max(1.0, np.abs(by_step).max()) < 1e-10, name
+    torch = pytest.importorskip("torch")
+    gt = torch.tensor(gamma, dtype=torch.float64, requires_grad=True)
+    bt = torch.tensor(beta, dtype=torch.float64, requires_grad=True)
+    xt = torch.tensor(x, dtype=torch.float64)
+    if kind == "layernorm":
+        y = torch.nn.functional.layer_norm(xt, (d,), gt, bt, eps=eps)
+    else:
+        y = torch.nn.functional.rms_norm(xt, (d,), gt, eps=eps)
+    (y * torch.tensor(g)).sum().backward()
+    assert np.abs(proved["gamma"] - gt.grad.numpy()).max() < 1e-10
+    if kind == "layernorm":
+        assert np.abs(proved["beta"] - bt.grad.numpy()).max() < 1e-10
+
+
+@pytest.mark.parametrize("kind", ("layernorm", "rmsnorm"))
+def test_document_numbers_and_a_wrong_form_caught(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry's numbers table: the proved forms agree with the complex step; a wrong compact form does not."""
+    from symgrad.catalog import batchnorm as entry
+
+    errors = entry.norm_numeric_check(kind)
+    assert set(errors) == ({"x", "gamma", "beta"} if kind == "layernorm" else {"x", "gamma"})
+    assert max(errors.values()) < 1e-10
+    original = nz.compact_form
+    monkeypatch.setattr(nz, "compact_form", lambda s, i: 1.01 * original(s, i))
+    assert entry.norm_numeric_check(kind)["x"] > 1e-4

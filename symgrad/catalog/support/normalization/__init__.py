@@ -11,17 +11,19 @@ the paper's quantities (Ioffe & Szegedy, 2015); its backward pass runs on the on
 - :mod:`.codegen`: numpy code generated from the compact form, and its latexify rendering.
 """
 
-from .adjoints import (adjoint_proof, adjoint_sum, adjoint_values, compact_form, compact_proof,
-                       epsilon_zero_proof, mean_zero_proof, paper_equations, paper_proofs, true_adjoint)
+from .adjoints import (LOSS, adjoint_proof, adjoint_sum, adjoint_values, compact_form, compact_proof,
+                       epsilon_zero_proof, inputs, loss_definition, mean_zero_proof, paper_equations, paper_proofs,
+                       parameter_proof, true_adjoint)
 from .codegen import latexify_backward, numpy_backward, numpy_backward_source
 from .exact import ExactCheck, exact_gradient, exact_value, rational_point, verify_exact
 from .indexed import (SUM_LEMMAS, General, general, general_compact, general_mean_zero_proof, general_paper_proof,
                       general_proof, general_start_instance, lemma_instances)
-from .layers import KINDS, Setup, setup
+from .layers import KINDS, Named, Setup, setup
 
 __all__ = [
-    "KINDS", "Setup", "setup", "true_adjoint", "adjoint_sum", "adjoint_values", "adjoint_proof",
-    "paper_equations", "paper_proofs", "mean_zero_proof", "compact_form", "compact_proof", "epsilon_zero_proof",
+    "KINDS", "Named", "Setup", "setup", "LOSS", "inputs", "loss_definition", "true_adjoint", "adjoint_sum", "adjoint_values", "adjoint_proof",
+    "paper_equations", "paper_proofs", "parameter_proof", "mean_zero_proof", "compact_form", "compact_proof",
+    "epsilon_zero_proof",
     "ExactCheck", "verify_exact", "exact_value", "exact_gradient", "rational_point",
     "SUM_LEMMAS", "General", "general", "general_compact", "general_proof", "general_paper_proof",
     "general_mean_zero_proof", "general_start_instance", "lemma_instances",

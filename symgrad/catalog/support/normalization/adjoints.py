@@ -20,11 +20,12 @@ from ....core.errors import InputError, UnsupportedError
 from ....derivation import adjoint as engine
 from ....derivation.adjoint import Term, true_derivative
 from ....proofs.proof import Proof, calc
-from .layers import Setup, define_all, paper_sum
+from .layers import Named, Setup, define_all, paper_sum
 
 __all__ = [
-    "true_adjoint", "adjoint_sum", "adjoint_terms", "adjoint_values", "definitions", "adjoint_proof",
-    "paper_equations", "paper_proofs", "mean_zero_proof", "compact_form", "compact_proof", "epsilon_zero_proof",
+    "LOSS", "inputs", "loss_definition", "true_adjoint", "adjoint_sum", "adjoint_terms", "adjoint_values", "definitions", "adjoint_proof",
+    "paper_equations", "paper_proofs", "parameter_proof", "mean_zero_proof", "compact_form", "compact_proof",
+    "epsilon_zero_proof",
 ]
 
 
@@ -41,17 +42,38 @@ def _loss_as_function_of(s: Setup, node: sp.Symbol, variable: sp.Symbol) -> sp.E
     return s.loss.xreplace(values)
 
 
+#: The loss as a function of the inputs, :math:`\\ell(x_1, \\dots, \\gamma, \\beta)`: a chain for an input starts
+#: at its partial derivative, with the function defined by ``where=`` (:func:`loss_definition`).
+LOSS = sp.Function("ell", real=True)
+
+
+def inputs(s: Setup) -> tuple[sp.Symbol, ...]:
+    """The leaves of the graph: ``x_1..x_m``, then the scales and the shifts."""
+    return (*s.x, *s.gamma, *s.beta)
+
+
+def is_input(s: Setup, node: sp.Symbol) -> bool:
+    return node in inputs(s)
+
+
+def loss_definition(s: Setup) -> dict[Any, sp.Expr]:
+    """``where=`` for the input chains: :data:`LOSS` as the loss written in the inputs alone."""
+    return {LOSS: sp.Lambda(inputs(s), define_all(s, s.loss))}
+
+
 def true_adjoint(s: Setup, node: sp.Symbol) -> sp.Expr:
     """:math:`\\partial\\ell/\\partial v` as SymPy's derivative (unevaluated), the start of every chain.
 
-    For an input (``x_i``, ``gamma``, ``beta``) it is the derivative of the loss written in the inputs
-    alone (a derivative of an expression in the node symbols would not see their dependence on the
-    input); for an inner node, the derivative of the loss with that node's value replaced by a variable
-    and the nodes above it rebuilt, taken at the node's value.
+    For an input (``x_i``, ``gamma``, ``beta``) it is the partial derivative of :data:`LOSS`, which
+    :func:`loss_definition` defines as the loss written in the inputs alone (a derivative of an
+    expression in the node symbols would not see their dependence on the input): with that definition
+    substituted it is SymPy's derivative of the forward pass. For an inner node, the derivative of the
+    loss with that node's value replaced by a variable and the nodes above it rebuilt, taken at the
+    node's value.
     """
-    if node in s.x or node in s.gamma or node in s.beta:
-        return true_derivative(define_all(s, s.loss), node, node)
-    variable = sp.Symbol(f"t_{node.name}", real=True)
+    if is_input(s, node):
+        return sp.Derivative(LOSS(*inputs(s)), node)
+    variable = Named(f"t_{node.name}", "t", real=True)  # printed as t: the node's value as a variable
     return true_derivative(_loss_as_function_of(s, node, variable), variable, node)
 
 
@@ -120,7 +142,8 @@ def _adjoint_chain(s: Setup, node: sp.Symbol, by: str, steps: Sequence[tuple[sp.
     every adjoint symbol the chain mentions."""
     start, summands = true_adjoint(s, node), adjoint_terms(s, node)
     exprs = [start, engine.adjoint_sum(summands), *(e for e, _, _ in steps)]
-    proof = engine.adjoint_proof(start, summands, title=title, by=by, where=definitions(s, exprs, nodes))
+    where = {**(loss_definition(s) if is_input(s, node) else {}), **definitions(s, exprs, nodes)}
+    proof = engine.adjoint_proof(start, summands, title=title, by=by, where=where)
     for expr, rule, why in steps:
         proof = proof.eq(expr, rule=rule, by=why)
     return proof
@@ -128,15 +151,32 @@ def _adjoint_chain(s: Setup, node: sp.Symbol, by: str, steps: Sequence[tuple[sp.
 
 def _needed(s: Setup, node: sp.Symbol) -> list[sp.Symbol]:
     """The forward definitions a chain for ``node``'s adjoint needs (the fewer, the faster)."""
-    if node in s.xhat or node == s.var:
+    if node in s.xhat or node == s.var or node in s.beta:
         return []
     if node in s.gamma:
         return [n for n in (s.mu, s.var, *s.xhat) if n is not None]
     return [n for n in (s.mu, s.var) if n is not None]
 
 
-def _consumers_text(s: Setup, node: sp.Symbol) -> str:
-    return f"sum over the consumers of {node.name}: " + ", ".join(c.name for c in s.consumers(node))
+def _tex(expr: sp.Basic) -> str:
+    """``expr`` as inline math for a justification or a heading: ``$...$``."""
+    return f"${sp.latex(expr)}$"
+
+
+def _consumers_text(s: Setup, node: sp.Symbol, lead: str = "sum over the consumers of") -> str:
+    """The adjoint-sum justification: the node and the nodes that read it, as inline math."""
+    names = ", ".join(sp.latex(c) for c in s.consumers(node))
+    return f"{lead} {_tex(node)}: ${names}$"
+
+
+def _centred_text(s: Setup) -> str:
+    r"""``$x_j - \mu$`` for the layer (``$x_j$`` for RMSNorm), as inline math."""
+    return "$x_j$" if s.mu is None else f"$x_j - {sp.latex(s.mu)}$"
+
+
+def _std_tex(s: Setup) -> str:
+    r""":math:`\sqrt{\sigma^2 + \epsilon}` of the layer, as LaTeX."""
+    return rf"\sqrt{{{sp.latex(s.var)} + \epsilon}}"
 
 
 def adjoint_proof(s: Setup, node: sp.Symbol, title: str | None = None) -> Proof:
@@ -150,9 +190,10 @@ def adjoint_proof(s: Setup, node: sp.Symbol, title: str | None = None) -> Proof:
         raise InputError(f"adjoint_proof: {node} is not an inner node (xhat_j, the variance or the mean)")
     why = "insert the adjoints of the consumers"
     if node == s.mu:
-        why += "; the second term has the factor sum_j (x_j - mu) = 0"
-    return _adjoint_chain(s, node, _consumers_text(s, node), [(value, "algebra", why)],
-                          title or f"Adjoint of {node.name}", _needed(s, node))
+        why += rf"; the second term has the factor $\sum_j (x_j - {sp.latex(s.mu)}) = 0$"
+    steps = [(value, "algebra", why)] if value != adjoint_sum(s, node) else []  # no step x = x
+    return _adjoint_chain(s, node, _consumers_text(s, node), steps,
+                          title or rf"$\partial\ell/\partial {sp.latex(node)}$", _needed(s, node))
 
 
 def paper_equations(s: Setup, i: int = 0) -> dict[str, tuple[sp.Symbol, sp.Expr]]:
@@ -188,9 +229,9 @@ def paper_proofs(s: Setup, i: int = 0) -> dict[str, Proof]:
     out: dict[str, Proof] = {}
     values = adjoint_values(s)
     for name, (node, printed) in paper_equations(s, i).items():
-        title = f"dl/d{node.name}"
+        title = rf"$\partial\ell/\partial {sp.latex(node)}$"
         if name in ("gamma", "beta"):
-            by, steps = f"{node.name} feeds every y_j", [(printed, "algebra", "the paper's printed form")]
+            by, steps = f"{_tex(node)} feeds every $y_j$", [(printed, "algebra", "the paper's printed form")]
         else:
             by, steps = _consumers_text(s, node), []
             if printed != adjoint_sum(s, node):
@@ -198,14 +239,37 @@ def paper_proofs(s: Setup, i: int = 0) -> dict[str, Proof]:
             if name == "mu" and s.mu is not None:
                 first = paper_sum([s.adjoints[s.xhat[j]] * (-1 / s.std) for j in range(s.m)])
                 collected = sp.Mul(-2, sp.Add(*s.x) - s.m * s.mu, evaluate=False)
+                mu = sp.latex(s.mu)
                 steps.append((sp.Add(first, s.adjoints[s.var] * collected / s.m, evaluate=False), "algebra",
-                              "sum_j -2(x_j - mu) = -2(x_1 + ... + x_m - m mu)"))
-                steps.append((first, "centred-sum-zero", "x_1 + ... + x_m = m mu, so the second term is 0"))
+                              rf"$\sum_j -2(x_j - {mu}) = -2(x_1 + \dots + x_m - m{mu})$"))
+                steps.append((first, "centred-sum-zero",
+                              rf"$x_1 + \dots + x_m = m{mu}$, so the second term is $0$"))
             last = steps[-1][0] if steps else adjoint_sum(s, node)
             if name in ("xhat", "var", "mu") and values[s.adjoints[node]] != last:
-                steps.append((values[s.adjoints[node]], "algebra", "insert dl/dxhat_j = g_j gamma; collect"))
+                steps.append((values[s.adjoints[node]], "algebra",
+                              r"insert $\partial\ell/\partial\hat{x}_j = \gamma g_j$; collect"))
         out[name] = _adjoint_chain(s, node, by, steps, title, _needed(s, node))
     return out
+
+
+def parameter_proof(s: Setup, param: sp.Symbol) -> Proof:
+    r"""The gradient of a scale or shift parameter: the true :math:`\partial\ell/\partial\gamma`
+    (or :math:`\beta`) = the sum over the outputs that read it [adjoint-sum].
+
+    :math:`y_j = \gamma_j \hat x_j + \beta_j` gives :math:`\partial\ell/\partial\gamma_j = g_j \hat x_j` and
+    :math:`\partial\ell/\partial\beta_j = g_j` per feature; with one shared :math:`\gamma, \beta` (BatchNorm)
+    the sums over the batch.
+    """
+    if param not in s.gamma and param not in s.beta:
+        raise InputError(f"parameter_proof: {param} is not a scale or shift of this layer")
+    readers = s.consumers(param)
+    by = f"{_tex(param)} feeds " + (f"${sp.latex(readers[0])}$ only" if len(readers) == 1 else "every $y_j$")
+    steps: list[tuple[sp.Expr, str, str]] = []
+    if param in s.beta:  # the local derivatives are 1: drop the factors
+        reader = sp.latex(readers[0]) if len(readers) == 1 else "y_j"
+        steps.append((paper_sum([s.g[s.y.index(c)] for c in readers]), "algebra",
+                      f"$\\partial {reader}/\\partial {sp.latex(param)} = 1$"))
+    return _adjoint_chain(s, param, by, steps, rf"$\partial\ell/\partial {sp.latex(param)}$", _needed(s, param))
 
 
 def mean_zero_proof(s: Setup) -> Proof:
@@ -214,8 +278,8 @@ def mean_zero_proof(s: Setup) -> Proof:
         raise UnsupportedError("mean_zero_proof: RMSNorm does not centre")
     terms = paper_sum([xi - s.mu for xi in s.x])
     return (calc(terms, where={s.mu: s.definition[s.mu]}, title="The centred values sum to zero")
-            .eq(sp.Add(*s.x) - s.m * s.mu, rule="algebra", by="collect the m copies of mu")
-            .eq(0, rule="substitution", by="m mu = x_1 + ... + x_m"))
+            .eq(sp.Add(*s.x) - s.m * s.mu, rule="algebra", by=f"collect the $m$ copies of {_tex(s.mu)}")
+            .eq(0, rule="substitution", by=rf"$m{sp.latex(s.mu)} = x_1 + \dots + x_m$"))
 
 
 def compact_form(s: Setup, i: int) -> sp.Expr:
@@ -247,14 +311,15 @@ def compact_proof(s: Setup, i: int = 0) -> Proof:
     expanded_terms = [scale * hi / std, -scale * s.xhat[i] * sum_hx / (m * std)]
     if s.kind != "rmsnorm":
         expanded_terms.insert(1, -scale * sum_h / (m * std))
-    centred = "; the sum of (x_j - mu) vanishes" if s.kind != "rmsnorm" else ""
+    centred = f"; the sum of the {_centred_text(s)} vanishes" if s.kind != "rmsnorm" else ""
+    factor = rf"\gamma/(m{_std_tex(s)})" if s.kind == "batchnorm" else rf"1/(m{_std_tex(s)})"
     steps = [
         (sp.Add(*expanded_terms, evaluate=False), "algebra",
-         "insert the adjoints; x_j - mu = xhat_j sqrt(sigma^2 + eps)" + centred),
-        (compact_form(s, i), "factor", "factor out 1/(m sqrt(sigma^2 + eps))"),
+         f"insert the adjoints; {_centred_text(s)[:-1]} = \\hat{{x}}_j {_std_tex(s)}$" + centred),
+        (compact_form(s, i), "factor", f"factor out ${factor}$"),
     ]
-    return _adjoint_chain(s, x_i, f"consumers of {x_i.name}: " + ", ".join(c.name for c in s.consumers(x_i)),
-                          steps, f"dl/d{x_i.name} in compact form",
+    return _adjoint_chain(s, x_i, _consumers_text(s, x_i, "consumers of"),
+                          steps, rf"$\partial\ell/\partial {sp.latex(x_i)}$ in compact form",
                           [n for n in (s.mu, s.var, *s.xhat) if n is not None])
 
 
@@ -267,4 +332,5 @@ def epsilon_zero_proof(s: Setup, i: int = 0) -> Proof:
         raise InputError("epsilon_zero_proof: needs m >= 2 (with m = 1, sigma^2 = 0 always)")
     proof = compact_proof(s, i)
     return replace(proof, definitions=proof.definitions + ((s.eps, sp.S.Zero),),
-                   title=f"epsilon = 0, m = {s.m}: the compact form where sigma^2 > 0").assuming(s.x[0] > s.x[1])
+                   title=rf"$\epsilon = 0$, $m = {s.m}$: the compact form where ${sp.latex(s.var)} > 0$"
+                   ).assuming(s.x[0] > s.x[1])

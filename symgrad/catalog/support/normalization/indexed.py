@@ -14,7 +14,7 @@ from typing import Callable
 import sympy as sp
 
 from ....proofs.proof import Proof, calc
-from .adjoints import definitions, mean_zero_proof, true_adjoint
+from .adjoints import definitions, loss_definition, mean_zero_proof, true_adjoint
 from .layers import Named, Setup, paper_sum, setup
 
 __all__ = [
@@ -48,6 +48,21 @@ class General:
     @property
     def std(self) -> sp.Expr:
         return sp.sqrt(self.var + self.eps)
+
+    @property
+    def xhat_symbols(self) -> dict[sp.Symbol, sp.Symbol]:
+        r"""The index (``i`` or ``j``) -> the symbol printed :math:`\hat x_i`, :math:`\hat x_j`."""
+        return {self.i: Named("xhat_i", r"\hat{x}_{i}", real=True),
+                self.j: Named("xhat_j", r"\hat{x}_{j}", real=True)}
+
+    def xhat_definitions(self) -> dict[sp.Symbol, sp.Expr]:
+        r""":math:`\hat x_k = (x_k - \mu_B)/\sqrt{\sigma_B^2 + \epsilon}` for ``k`` in ``i, j``, for ``where=``.
+
+        Inside a sum over ``j`` the symbol :math:`\hat x_j` is a name for the summand's
+        :math:`(x_j - \mu_B)/\sqrt{\sigma_B^2 + \epsilon}`: the kernel substitutes it before it
+        decides a step, so what it checks is the statement with the quotient written out.
+        """
+        return {sym: (self.x[k] - self.mu) / self.std for k, sym in self.xhat_symbols.items()}
 
 
 @functools.lru_cache(maxsize=None)
@@ -92,27 +107,36 @@ def _general_parts(G: General) -> dict[str, sp.Expr]:
 
 
 def general_proof(G: General | None = None) -> Proof:
-    r"""For general m, from :math:`\sum_j rac{\partial\ell}{\partial\hat x_j}rac{\partial\hat x_j}{\partial x_i}`
-    to the compact form, with indexed sums.
+    r"""For general m, from :math:`\sum_j \frac{\partial\ell}{\partial\hat x_j}\frac{\partial\hat x_j}{\partial x_i}`
+    to the compact form :math:`\frac{\gamma}{m\sqrt{\sigma_B^2+\epsilon}}(m g_i - \sum_j g_j - \hat x_i
+    \sum_j g_j \hat x_j)`, with indexed sums.
 
     The steps that move terms in or out of a sum or collapse a Kronecker delta cite the lemmas of
-    :data:`SUM_LEMMAS` and rest on them; the last step (pure algebra, sums as atoms) is proved.
+    :data:`SUM_LEMMAS` and rest on them; writing :math:`\hat x_i, \hat x_j` (defined with ``where=``)
+    and the last step (pure algebra, sums as atoms) are proved.
     :math:`\mu` and :math:`\sigma^2` are free here: none of these steps needs their values. The
     starting sum uses :math:`\partial\sigma^2/\partial x_i = 2(x_i - \mu)/m`, which rests on
     ``centred-sum-zero-general``; :func:`general_start_instance` checks it for explicit m.
     """
     G = G or general()
     m, i, j, x, g, gamma, std = G.m, G.i, G.j, G.x, G.g, G.gamma, G.std
+    xhat = G.xhat_symbols
     parts = _general_parts(G)
-    return (calc(parts["start"], assume=[i <= m], title="General m: the compact form from indexed sums")
+    std_tex = r"\sqrt{\sigma_B^2 + \epsilon}"
+    return (calc(parts["start"], assume=[i <= m], where=G.xhat_definitions(),
+                 title="General $m$: the compact form from indexed sums")
             .eq(parts["split"], rule="sum-linearity",
-                by="split the sum; take gamma, m, sqrt(sigma^2 + eps) and x_i - mu out of it")
-            .eq(parts["collapsed"], rule="kronecker-collapse", by="sum_j delta_ij g_j = g_i (1 <= i <= m)")
+                by=rf"split the sum; take $\gamma$, $m$, ${std_tex}$ and $x_i - \mu_B$ out of it")
+            .eq(parts["collapsed"], rule="kronecker-collapse", by=r"$\sum_j \delta_{ij} g_j = g_i$ for $1 \le i \le m$")
             .eq(gamma * g[i] / std - gamma / (m * std) * G.total(g[j])
                 - gamma * ((x[i] - G.mu) / std) / (m * std) * G.total(g[j] * ((x[j] - G.mu) / std)),
-                rule="sum-linearity", by="write x_j - mu = xhat_j sqrt(sigma^2 + eps) with xhat_j = (x_j - mu)/"
-                "sqrt(sigma^2 + eps); take sqrt(sigma^2 + eps) out of the sum")
-            .eq(general_compact(G), rule="factor", by="factor out gamma / (m sqrt(sigma^2 + eps))"))
+                rule="sum-linearity",
+                by=rf"move one factor $1/{std_tex}$ into the sum and one onto $x_i - \mu_B$")
+            .eq(gamma * g[i] / std - gamma / (m * std) * G.total(g[j])
+                - gamma * xhat[i] / (m * std) * G.total(g[j] * xhat[j]),
+                rule="substitution", by=rf"$\hat{{x}}_k = (x_k - \mu_B)/{std_tex}$ for $k = i, j$")
+            .eq(general_compact(G, lambda k: xhat[k]), rule="factor",
+                by=rf"factor out $\gamma/(m{std_tex})$"))
 
 
 def general_paper_proof(G: General | None = None) -> Proof:
@@ -122,19 +146,22 @@ def general_paper_proof(G: General | None = None) -> Proof:
     G = G or general()
     parts = _general_parts(G)
     return (calc(parts["paper"], where={G.mu: G.total(G.x[G.j]) / G.m},
-                 title="General m: the paper's form, the second term of dl/dmu dropped")
+                 title=r"General $m$: the paper's form, the second term of $\partial\ell/\partial\mu_B$ dropped")
             .eq(parts["collapsed"], rule="centred-sum-zero-general",
-                by="the second term of dl/dmu_B has the factor sum_j (x_j - mu) = 0; the rest regroups"))
+                by=r"the second term of $\partial\ell/\partial\mu_B$ has the factor "
+                   r"$\sum_j (x_j - \mu_B) = 0$; the rest regroups"))
 
 
 def general_mean_zero_proof(G: General | None = None) -> Proof:
-    r""":math:`\sum_j (x_j - \mu) = 0` for general m: linearity (a lemma), then algebra with :math:`\mu` defined."""
+    r""":math:`\sum_j (x_j - \mu) = 0` for general m: linearity and the sum of a constant (lemmas), then
+    algebra with :math:`\mu` defined."""
     G = G or general()
     j, x, m = G.j, G.x, G.m
     return (calc(G.total(x[j] - G.mu), where={G.mu: G.total(x[j]) / m},
-                 title="General m: the centred values sum to zero")
-            .eq(G.total(x[j]) - m * G.mu, rule="sum-linearity", by="split the sum; sum_j mu = m mu")
-            .eq(0, rule="algebra", by="m mu = sum_j x_j"))
+                 title="General $m$: the centred values sum to zero")
+            .eq(G.total(x[j]) - G.total(G.mu), rule="sum-linearity", by="split the sum")
+            .eq(G.total(x[j]) - m * G.mu, rule="sum-of-constant", by=r"$\sum_j \mu_B = m\mu_B$")
+            .eq(0, rule="algebra", by=r"$m\mu_B = \sum_j x_j$"))
 
 
 def general_start_instance(s: Setup, i: int = 0) -> Proof:
@@ -146,8 +173,9 @@ def general_start_instance(s: Setup, i: int = 0) -> Proof:
     explicit = explicit.replace(lambda e: isinstance(e, sp.Indexed),
                                 lambda e: _indexed_to_symbol(s, e))
     explicit = explicit.xreplace({G.gamma: s.gamma[0], G.eps: s.eps, G.mu: s.mu, G.var: s.var})
-    return (calc(true_adjoint(s, s.x[i]), where=definitions(s, [], [n for n in (s.mu, s.var)]),
-                 title=f"m = {s.m}: the general chain's starting sum, written out")
+    return (calc(true_adjoint(s, s.x[i]),
+                 where={**loss_definition(s), **definitions(s, [], [n for n in (s.mu, s.var)])},
+                 title=f"$m = {s.m}$: the general chain's starting sum, written out")
             .eq(explicit, rule="derivative", by="differentiate the forward definitions"))
 
 
