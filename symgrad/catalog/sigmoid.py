@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sympy as sp
 
+import math
+
 from ..core.functions import sigmoid
-from ..proofs.documents import Document, Equation, Prose, ProofBlock, Section, Table
+from ..proofs.documents import Document, Equation, Figure, Prose, ProofBlock, Section, Table
 from ..proofs.proof import calc
 from ..numerics.numeric import Method, compare_derivative
+from ..rendering import plots
 
 NAME = "sigmoid-derivative-bound"
+PLOT_NAME = f"{NAME}-plot.svg"
 SAMPLE_POINTS = (-8, -2, sp.Rational(-1, 2), 0, sp.Rational(3, 4), 1, 4)  # exact in binary
 METHOD_TITLES: dict[Method, str] = {"richardson": "central difference + Richardson", "complex": "complex step",
                  "mpmath": "mpmath, 50 digits"}
@@ -68,6 +72,13 @@ def build() -> Document:
             Equation(sp.Eq(s, 1 / (1 + e), evaluate=False)),
             Equation(r"\sigma'(x) = \sigma(x)\,\bigl(1 - \sigma(x)\bigr) \le \tfrac14"
                      r" \quad\text{for all real } x,\ \text{with equality only at } x = 0."),
+            Prose("The sigmoid rises from $0$ to $1$ and is steepest at $x = 0$, where it crosses $1/2$; "
+                  "its slope $\\sigma'(x)$ is a bump of height $1/4$ that flattens out in both tails. The picture "
+                  "is drawn from floating-point values; the statements it shows are proved below."),
+            Figure(sources={"markdown": f"![The sigmoid and its derivative]({PLOT_NAME})", "latex": plots.tikz(plot())},
+                   caption=("$\\sigma$ (blue) and $\\sigma'$ (red) on $[-6, 6]$. The derivative never exceeds "
+                            "the dashed line $1/4$ and touches it only at $x = 0$."),
+                   assets={PLOT_NAME: plots.svg(plot())}),
             Section("The derivative"),
             Prose("Differentiate the definition with the chain rule and regroup the result "
                   "as a product of $\\sigma(x)$ and $1 - \\sigma(x)$."),
@@ -96,6 +107,29 @@ def build() -> Document:
                   caption="Absolute errors against the exact derivative evaluated at 50 digits."),
         ),
     )
+
+
+def _logistic(x: float) -> float:
+    """sigma(x) in floats, stable for large |x| (for drawing only)."""
+    return 1 / (1 + math.exp(-x)) if x >= 0 else math.exp(x) / (1 + math.exp(x))
+
+
+def plot() -> plots.Plot:
+    """sigma (blue) and sigma' (red) on [-6, 6], the bound 1/4 dashed, attained at 0."""
+    ticks = tuple((float(v), f"${v}$") for v in range(-6, 7, 2))
+    return plots.Plot(
+        items=(
+            plots.Curve(((-6.0, 0.25), (6.0, 0.25)), "grey", r"the bound $1/4$", dashed=True, width=1.0),
+            plots.Curve(plots.series(_logistic, -6, 6, 121), "blue", r"$\sigma(x)$"),
+            plots.Curve(plots.series(lambda x: _logistic(x) * (1 - _logistic(x)), -6, 6, 121), "red",
+                        r"$\sigma'(x) = \sigma(x)(1 - \sigma(x))$"),
+            plots.Dot((0.0, 0.5), "blue", r"$\sigma(0) = 1/2$", offset=(-6.0, 6.0)),
+            plots.Dot((0.0, 0.25), "red", r"$\sigma'(0) = 1/4$", offset=(6.0, 6.0)),
+        ),
+        xlim=(-6.0, 6.0), ylim=(0.0, 1.0), xticks=ticks,
+        yticks=((0.0, "$0$"), (0.25, "$1/4$"), (0.5, "$1/2$"), (0.75, "$3/4$"), (1.0, "$1$")),
+        xlabel="$x$", width_cm=11.0, height_cm=6.0, legend_at=(-5.8, 0.97),
+        description="The sigmoid and its derivative; the derivative peaks at 1/4 at x = 0")
 
 
 def _digits(value: object, digits: int) -> str:
