@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import sympy as sp
 
 from ..proofs.proof import check
-from ..proofs.documents import Document, Equation, Prose, ProofBlock, Section, Table
+from ..proofs.documents import Document, Equation, Figure, Prose, ProofBlock, Section, Table
 from ..proofs.proof import Proof, calc
 from ..core.verdicts import Verdict
+from ..rendering import plots
 
 NAME = "gradient-clipping"
+PLOT_NAME = f"{NAME}-directions.svg"
 
 c = sp.Symbol("c", positive=True)
 #: Case variables: ``c = ‖g‖(1 + s)`` with ``s >= 0`` is the case ``‖g‖ <= c``;
@@ -150,6 +153,30 @@ def comparison_rows() -> tuple[tuple[object, ...], ...]:
     return tuple(rows)
 
 
+def plot() -> plots.Plot:
+    """The counterexample's vector g = (3, 1) and both clippings at c = 1: by norm onto the circle
+    (blue, along g), by value into the box (red, (1, 1))."""
+    (a, b), k = COUNTER_G, COUNTER_C
+    length = math.hypot(a, b)
+    by_norm = (a * k / length, b * k / length) if length > k else (float(a), float(b))
+    by_value = (float(max(-k, min(k, a))), float(max(-k, min(k, b))))
+    origin = (0.0, 0.0)
+    axes = (plots.Curve(((-1.5, 0.0), (3.5, 0.0)), "grey", width=0.5),
+            plots.Curve(((0.0, -1.5), (0.0, 1.6)), "grey", width=0.5))
+    return plots.Plot(
+        items=(*axes,
+               plots.Circle(origin, k, "blue", "the ball $\\Vert v \\Vert \\leq c$", dashed=True),
+               plots.Rect((-k, -k), (k, k), "red", "the box $|v_i| \\leq c$", dashed=True),
+               plots.Arrow(origin, (float(a), float(b)), "black", f"$g = ({a}, {b})$"),
+               plots.Arrow(origin, by_value, "red", f"clip by value: $({by_value[0]:g}, {by_value[1]:g})$"),
+               plots.Arrow(origin, by_norm, "blue", f"clip by norm: $g/\\sqrt{{{a * a + b * b}}}$")),
+        xlim=(-1.5, 3.5), ylim=(-1.5, 1.6), equal=True, width_cm=11.0,
+        xticks=tuple((float(v), f"${v}$") for v in range(-1, 4)),
+        yticks=tuple((float(v), f"${v}$") for v in range(-1, 2)),
+        legend_at=(1.2, -0.15),
+        description="Gradient (3, 1) clipped at c = 1 by norm and by value")
+
+
 def refutation_verdict() -> Verdict:
     """The kernel's verdict on the wrong claim (expected: refuted, with a counterexample)."""
     return check(clip_by_value_claim()).steps[0]
@@ -213,6 +240,13 @@ def build() -> Document:
             Prose("A concrete instance, proved: for $g = (3, 1)$ and $c = 1$ clipping by value gives $(1, 1)$, "
                   "and the cross product $3 \\cdot 1 - 1 \\cdot 1 = 2$ is not zero."),
             ProofBlock(clip_by_value_counterexample()),
+            Figure(sources={"markdown": f"![Clipping the gradient (3, 1) at c = 1 by norm and by value]({PLOT_NAME})",
+                            "latex": plots.tikz(plot())},
+                   caption=(f"The gradient $g = ({COUNTER_G[0]}, {COUNTER_G[1]})$ (black) clipped at "
+                            f"$c = {COUNTER_C}$. By norm (blue) it is scaled onto the circle "
+                            "$\\lVert v \\rVert = c$ and keeps its direction; by value (red) each component is "
+                            "clamped into the box $|v_i| \\le c$, and the result $(1, 1)$ is not parallel to $g$."),
+                   assets={PLOT_NAME: plots.svg(plot())}),
             Section("Side by side"),
             Prose("Both clippings with threshold $c = 1$. The cosine of the angle between the clipped vector "
                   "and $g$ is $1$ for clipping by norm; for clipping by value it is below $1$ whenever "
