@@ -53,7 +53,7 @@ def _gradient_table(back: Backward, function: sp.Expr, shortcut: Backward | None
         gate = () if shortcut is None else (f"{float(shortcut[name].value):.2f}",)
         rows.append((symbol, exact, f"{float(exact):.2f}", *gate,
                      f"{float(sp.N(by_sympy, 30)):.12f}", f"{float(numeric.value):.12f}"))
-    gate_column = () if shortcut is None else ("$\\sigma$ gate",)
+    gate_column = () if shortcut is None else ("σ gate",)
     return Table(columns=("input", "adjoint (exact)", "rounded", *gate_column, "sympy.diff", "numerical (Richardson)"),
                  rows=tuple(rows),
                  caption=("The backward pass against two independent oracles at the point: SymPy's derivative "
@@ -83,8 +83,8 @@ def build() -> Document:
     s_gate = short_graph.output.name
     z_short = short_graph[s_gate].inputs[0]
     same_adjoint = (
-        calc(short[z_short].value, title="The sigma gate passes back what the four gates did")
-        .eq(back[z_gate].value, by="sigma(1) = 1/(1 + e^{-1}): write sigma by its definition and simplify")
+        calc(short[z_short].value, title="The $\\sigma$ gate passes back what the four gates did")
+        .eq(back[z_gate].value, by="$\\sigma(1) = 1/(1 + e^{-1})$: write $\\sigma$ by its definition and simplify")
     )
     gradient_lines = r" \\ ".join(
         rf"\frac{{\partial f}}{{\partial {sp.latex(s)}}} &= {sp.latex(back[s.name].value)} \approx {grads[s.name]:.2f}"

@@ -28,9 +28,9 @@ def build() -> Document:
 
     derivative = (
         calc(sp.Derivative(1 / (1 + e), x), title="Derivative from the definition")
-        .eq(e / (1 + e) ** 2, by="chain rule: d/dx (1 + e^{-x})^{-1} = -(1 + e^{-x})^{-2} * (-e^{-x})")
+        .eq(e / (1 + e) ** 2, by=r"chain rule: $\frac{d}{dx}(1 + e^{-x})^{-1} = -(1 + e^{-x})^{-2} \cdot (-e^{-x})$")
         .eq(sp.Mul(1 / (1 + e), e / (1 + e), evaluate=False), by="split the fraction")
-        .eq(sp.Mul(1 / (1 + e), 1 - 1 / (1 + e), evaluate=False), by="e^{-x}/(1 + e^{-x}) = 1 - 1/(1 + e^{-x})")
+        .eq(sp.Mul(1 / (1 + e), 1 - 1 / (1 + e), evaluate=False), by=r"$\frac{e^{-x}}{1 + e^{-x}} = 1 - \frac{1}{1 + e^{-x}}$")
         .eq(s * (1 - s), rule="sigmoid-definition")
     )
     bound = (
@@ -39,20 +39,20 @@ def build() -> Document:
         .eq(quarter - (s - half) ** 2, rule="complete-the-square")
         .le(quarter, rule="square-nonnegative")
     )
-    at_zero = (calc(sp.Subs(d, x, 0), title="Equality at x = 0")
+    at_zero = (calc(sp.Subs(d, x, 0), title="Equality at $x = 0$")
                .eq(sp.Subs(s * (1 - s), x, 0), rule="sigmoid-derivative")
-               .eq(sp.Mul(half, sp.Add(1, -half, evaluate=False), evaluate=False), by="sigma(0) = 1/2")
+               .eq(sp.Mul(half, sp.Add(1, -half, evaluate=False), evaluate=False), by=r"$\sigma(0) = 1/2$")
                .eq(quarter))
-    right = (calc(d, assume=[x > 0], title="Strict for x > 0")
+    right = (calc(d, assume=[x > 0], title="Strict for $x > 0$")
              .eq(s * (1 - s), rule="sigmoid-derivative")
-             .lt(quarter, by="sigma(x) > 1/2 for x > 0, so (sigma - 1/2)^2 > 0"))
-    left = (calc(d, assume=[x < 0], title="Strict for x < 0")
+             .lt(quarter, by=r"$\sigma(x) > 1/2$ for $x > 0$, so $(\sigma(x) - 1/2)^2 > 0$"))
+    left = (calc(d, assume=[x < 0], title="Strict for $x < 0$")
             .eq(s * (1 - s), rule="sigmoid-derivative")
-            .lt(quarter, by="sigma(x) < 1/2 for x < 0, so (sigma - 1/2)^2 > 0"))
-    tail_pos = (calc(sp.Limit(d, x, sp.oo), title="Vanishing as x -> +oo")
-                .eq(sp.Limit(e / (1 + e) ** 2, x, sp.oo), by="sigma' in terms of e^{-x}").eq(0))
-    tail_neg = (calc(sp.Limit(d, x, -sp.oo), title="Vanishing as x -> -oo")
-                .eq(sp.Limit(sp.exp(x) / (1 + sp.exp(x)) ** 2, x, -sp.oo), by="multiply by e^{2x}/e^{2x}").eq(0))
+            .lt(quarter, by=r"$\sigma(x) < 1/2$ for $x < 0$, so $(\sigma(x) - 1/2)^2 > 0$"))
+    tail_pos = (calc(sp.Limit(d, x, sp.oo), title=r"Vanishing as $x \to +\infty$")
+                .eq(sp.Limit(e / (1 + e) ** 2, x, sp.oo), by=r"$\sigma'(x) = e^{-x}/(1 + e^{-x})^2$, from the first chain").eq(0))
+    tail_neg = (calc(sp.Limit(d, x, -sp.oo), title=r"Vanishing as $x \to -\infty$")
+                .eq(sp.Limit(sp.exp(x) / (1 + sp.exp(x)) ** 2, x, -sp.oo), by=r"multiply numerator and denominator by $e^{2x}$").eq(0))
 
     rows = []
     for point in SAMPLE_POINTS:
@@ -66,7 +66,8 @@ def build() -> Document:
         summary=("The logistic function $\\sigma(x) = 1/(1 + e^{-x})$ has derivative "
                  "$\\sigma'(x) = \\sigma(x)\\,(1 - \\sigma(x))$, which is at most $1/4$, "
                  "attains $1/4$ only at $x = 0$ and tends to $0$ as $x \\to \\pm\\infty$. "
-                 "This is why gradients shrink when they pass backwards through many sigmoid layers."),
+                 "So every sigmoid layer a gradient passes backwards through multiplies it by a factor "
+                 "$\\sigma' \\le 1/4$ (besides the weights): the root of vanishing gradients in deep sigmoid networks."),
         blocks=(
             Section("Statement"),
             Equation(sp.Eq(s, 1 / (1 + e), evaluate=False)),
@@ -102,7 +103,7 @@ def build() -> Document:
             Section("Numerical check"),
             Prose("The exact value of $\\sigma'(x)$ at sample points, beside the absolute error of three "
                   "numerical differentiation methods applied to $\\sigma$ itself."),
-            Table(columns=("x", "exact sigma'(x)", *(f"error: {t}" for t in METHOD_TITLES.values())),
+            Table(columns=("x", "exact derivative", *(f"error: {t}" for t in METHOD_TITLES.values())),
                   rows=tuple(rows),
                   caption="Absolute errors against the exact derivative evaluated at 50 digits."),
         ),
