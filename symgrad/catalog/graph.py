@@ -24,6 +24,8 @@ NEURON_SIGMOID = sigmoid(Z)
 NEURON_SILU = Z * sigmoid(Z)
 
 POINT_TEXT = "$w = (2, -3, -3)$, $x = (-1, -2)$"
+#: The heading of the fan-out node's adjoint (the sum over its two consumers).
+FAN_OUT_TITLE = "The adjoint of $z$ in the SiLU neuron: one term per consumer"
 
 
 def neuron_graph() -> Graph:
@@ -174,7 +176,7 @@ def build() -> Document:
               "SymPy's derivative of $f$ as a function of $z$, and the product rule shows the same two terms for "
               "every $z$. Below $z$ the graph is the neuron's, so each input's gradient is $\\bar z$ times the "
               "same local derivatives as before."),
-        ProofBlock(fan[z_fan].proof),
+        ProofBlock(fan[z_fan].proof.titled(FAN_OUT_TITLE)),
         ProofBlock(product_rule),
         _gradient_table(fan, NEURON_SILU),
     ]

@@ -123,8 +123,10 @@ def noise_halving_proof() -> Proof:
     """The standard deviation falls as 1/sqrt(|B|): a four times larger batch halves it."""
     b = sp.Symbol("b", positive=True)
     s2 = sp.Symbol("sigma^2", positive=True)
-    return (calc(sp.sqrt(s2 / (4 * b)), title="Four times the batch, half the noise")
-            .eq(sp.sqrt(s2 / b) / 2, by="$\\sqrt{4} = 2$ for $b > 0$"))
+    half = sp.S.Half
+    return (calc(sp.Pow(s2 / (4 * b), half, evaluate=False), title="Four times the batch, half the noise")
+            .eq(sp.Mul(half, sp.Pow(s2 / b, half, evaluate=False), evaluate=False),
+                by="$\\sqrt{xy} = \\sqrt{x}\\,\\sqrt{y}$ for $x, y \\ge 0$, and $\\sqrt{1/4} = 1/2$"))
 
 
 def cost_rows() -> tuple[tuple[object, ...], ...]:

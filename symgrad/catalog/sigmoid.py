@@ -97,7 +97,7 @@ def build() -> Document:
             ProofBlock(left),
             Section("The tails"),
             Prose("Far from the origin the sigmoid saturates and its slope vanishes: "
-                  "this is the saturation that makes deep sigmoid networks hard to train."),
+                  "this saturation is one reason deep sigmoid networks are hard to train."),
             ProofBlock(tail_pos),
             ProofBlock(tail_neg),
             Section("Numerical check"),

@@ -210,8 +210,10 @@ def _save(plot: Plot, fmt: str) -> bytes:
                           bbox_transform=ax.transData, fontsize=8, framealpha=0.9, borderaxespad=0.0)
             fig.tight_layout()
             out = io.BytesIO()
-            metadata = ({"Date": None, "Creator": None, "Title": plot.description or None} if fmt == "svg"
-                        else {"Software": None})
+            metadata: dict[str, str | None] = ({"Date": None, "Creator": None} if fmt == "svg"
+                                               else {"Software": None})
+            if plot.description and fmt == "svg":
+                metadata["Title"] = plot.description
             fig.savefig(out, format=fmt, metadata=metadata, dpi=100)
         finally:
             plt.close(fig)
