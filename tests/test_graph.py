@@ -383,6 +383,16 @@ def test_catalog_fan_out_adds_the_two_paths_and_matches_differences() -> None:
     assert shown[0].check().ok
 
 
+def test_an_edge_past_a_node_arcs_clear_of_it() -> None:
+    """In the SiLU graph the edge z -> product passes the sigma gate at the same height: it arcs
+    (further than a repeated edge does), and the straight edges do not."""
+    from symgrad.catalog import graph as entry
+
+    tikz = entry.silu_graph().backward(entry.POINT, check=False).tikz()
+    arcs = [line for line in tikz.splitlines() if "bend" in line]
+    assert arcs == [r"\draw[->, bend right=35] (add2) to node[fwd] {$1.00$} node[bwd] {$0.73$} (mul3);"]
+
+
 def test_adjoint_titles_and_justifications_are_math_not_ascii(neuron_back: sg.graph.Backward) -> None:
     proof = neuron_back["mul1"].proof
     assert proof.title == r"Adjoint of $\mathrm{mul}_{1}$, the $\times$ gate"

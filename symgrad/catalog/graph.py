@@ -6,6 +6,7 @@ import sympy as sp
 
 from ..core.functions import sigmoid
 from ..derivation.graph import Backward, Graph
+from ..derivation.graph.nodes import NodeSymbol
 from ..proofs.documents import Block, Document, Equation, Figure, Prose, ProofBlock, Section, Table
 from ..proofs.proof import calc
 from ..numerics.numeric import derivative
@@ -167,8 +168,9 @@ def build() -> Document:
                  r"+ \underbrace{\bar s \cdot \sigma'(z)}_{\sigma\ \text{gate}} = \sigma(z) + z\,\sigma'(z)."),
         Prose("Here $s = \\sigma(z)$ is the output of the $\\sigma$ gate, $\\bar f = 1$, and "
               "$\\bar s = \\partial f/\\partial s = z$."),
-        _figure(fan, "The SiLU neuron $f = z\\,\\sigma(z)$, with the fan-out at $z$"),
-        Prose(f"At $z = 1$ the product passes back $\\sigma(1) \\approx "
+        _figure(fan, "The SiLU neuron $f = z\\,\\sigma(z)$, whose node $z$ feeds two gates,"),
+        Prose(f"In the graph and in the chain below, $z$ is the node ${sp.latex(NodeSymbol(z_fan))}$. "
+              f"At $z = 1$ the product passes back $\\sigma(1) \\approx "
               f"{float(sp.N(fan_terms[[t.consumer for t in fan_terms].index(fan_graph.output.name)].contribution, 30)):.2f}$ "
               f"and the $\\sigma$ gate passes back $1 \\cdot \\sigma'(1) \\approx "
               f"{float(sp.N(fan_terms[[t.consumer for t in fan_terms].index('sigmoid1')].contribution, 30)):.2f}$; "
