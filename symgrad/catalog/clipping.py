@@ -85,7 +85,7 @@ def norm_bound_proofs(vector: Sequence[sp.Expr]) -> tuple[Proof, Proof]:
 
 def direction_proofs(vector: Sequence[sp.Expr]) -> tuple[Proof, Proof, Proof]:
     """``clip(g)`` is a positive multiple of ``g``: the factor is positive in both cases, and
-    ``g · clip(g) = λ‖g‖² > 0``."""
+    ``g · clip(g) = λ‖g‖² > 0`` (the chain reaches ``> 0``)."""
     dim = len(vector)
     factor = clip_factor(vector)
     small = (calc(factor, assume=[_nonzero(vector)], where=_small_case(vector),
@@ -96,9 +96,11 @@ def direction_proofs(vector: Sequence[sp.Expr]) -> tuple[Proof, Proof, Proof]:
              .eq(c / norm(vector), by=f"$c/{NG} < 1$").gt(0, by=f"$c > 0$ and ${NG} > 0$"))
     clipped = clip_by_norm(vector)
     dot = sum(g * h for g, h in zip(vector, clipped))
-    title = f"{dim}-D: $g \\cdot \\operatorname{{clip}}(g) = \\lambda {NG}^2$: the clipped vector points the same way"
+    title = (f"{dim}-D: $g \\cdot \\operatorname{{clip}}(g) = \\lambda {NG}^2 > 0$: "
+             "the clipped vector points the same way")
     inner = (calc(dot, assume=[_nonzero(vector)], title=title)
-             .eq(factor * norm(vector) ** 2, by="factor out $\\lambda$"))
+             .eq(factor * norm(vector) ** 2, by="factor out $\\lambda$")
+             .gt(0, by=f"$\\lambda > 0$ and ${NG} > 0$"))
     return small, large, inner
 
 
