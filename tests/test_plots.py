@@ -127,3 +127,20 @@ def test_plots_compile_with_pdflatex(tmp_path) -> None:
         tooling.compile_latex(source, tmp_path / "plots")
     except tooling.LatexError as error:
         pytest.fail(str(error), pytrace=False)
+
+
+def test_a_caption_per_format_reaches_only_its_format() -> None:
+    """A figure captioned per format: the PDF never names the Markdown drawing and vice versa;
+    a plot's SVG asset is linked from the Markdown and its TikZ drawn in the LaTeX."""
+    from symgrad.proofs.documents import Document
+
+    plot = _small_plot("series")
+    figure = Figure(sources={"markdown": "![a plot](p.svg)", "latex": plots.tikz(plot)},
+                    caption={"latex": "Drawn in $\\LaTeX$ colours.", "markdown": "Drawn as an SVG, see p.svg."},
+                    assets={"p.svg": plots.svg(plot)})
+    document = Document(name="figure-captions", title="Captions", summary="", blocks=(figure,))
+    md, tex = sg.render(document, "markdown"), sg.render(document, "latex")
+    assert "*Figure: Drawn as an SVG, see p.svg.*" in md and "LaTeX" not in md
+    assert "![a plot](p.svg)" in md and "tikzpicture" not in md
+    assert r"\caption{Drawn in $\LaTeX$ colours.}" in tex and "SVG" not in tex
+    assert r"\definecolor{sgplotblue}{HTML}{1F77B4}" in tex
