@@ -150,8 +150,9 @@ def build() -> Document:
                  "per-example gradients. A minibatch $B$ drawn uniformly at random gives an unbiased estimate of "
                  "it whose variance is $\\sigma^2/|B|$ when the examples are drawn with replacement, and "
                  "$\\frac{\\sigma^2}{|B|}\\frac{N - |B|}{N - 1}$ without. Below: both statements checked by "
-                 "exact enumeration of every batch, the inclusion probabilities proved for all $N$ and $|B|$, "
-                 "and what this means for the cost of a step."),
+                 "exact enumeration of every batch for $N \\le 5$ (for larger $N$ they are the standard results "
+                 "of sampling theory), the inclusion probabilities proved for all $N$ and $|B|$, unbiasedness "
+                 "derived from them, and what this means for the cost of a step."),
         blocks=(
             Section("Setting"),
             Prose("With per-example gradients $g_1, \\dots, g_N$ (of one coordinate of the parameters; every "
