@@ -144,3 +144,8 @@ def test_a_caption_per_format_reaches_only_its_format() -> None:
     assert "![a plot](p.svg)" in md and "tikzpicture" not in md
     assert r"\caption{Drawn in $\LaTeX$ colours.}" in tex and "SVG" not in tex
     assert r"\definecolor{sgplotblue}{HTML}{1F77B4}" in tex
+
+
+def test_only_math_primes_become_unicode_primes_in_the_svg() -> None:
+    assert plots._mpl("PyTorch's $\\sigma'(x)$") == "PyTorch's $\\sigma\u2032(x)$"
+    assert plots._mpl(None) is None

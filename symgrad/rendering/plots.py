@@ -138,9 +138,13 @@ class Plot:
 
 
 def _mpl(text: str | None) -> str | None:
-    """A label for matplotlib: a prime as the Unicode prime (mathtext would take it from a TeX font
-    whose code points a browser shows as other characters)."""
-    return None if text is None else text.replace("'", "\u2032")
+    """A label for matplotlib: in its math, a prime as the Unicode prime (mathtext would take it
+    from a TeX font whose code points a browser shows as other characters); text as it is."""
+    if text is None:
+        return None
+    return "".join(f"${seg.text.replace(chr(39), chr(0x2032))}$" if seg.math else seg.text
+                   for seg in split_math(text))
+
 
 _CM = 1 / 2.54
 
