@@ -345,7 +345,60 @@ def test_catalog_entry_is_proved_and_reports_the_classic_numbers() -> None:
         exact, by_sympy, numeric = _float(row[1]), float(row[4]), float(row[5])
         assert exact == pytest.approx(by_sympy, abs=1e-12) and exact == pytest.approx(numeric, abs=1e-11)
     assert "f \\approx 0.73" in document.summary
-    assert sum(isinstance(b, Figure) for b in document.blocks) == 2
+    figures = [b for b in document.blocks if isinstance(b, Figure)]
+    assert len(figures) == 3
+    for figure in figures:  # each format's caption describes its own drawing
+        assert "Mermaid" not in figure.caption["latex"] and "value / gradient" not in figure.caption["latex"]
+        assert "value / gradient" in figure.caption["markdown"] and "green" not in figure.caption["markdown"]
+
+
+def test_catalog_fan_out_adds_the_two_paths_and_matches_differences() -> None:
+    """The SiLU neuron z sigma(z): z has two consumers; its adjoint is the sum of their gradients,
+    equal to sympy's derivative of f in z, proved by the kernel, and every input's gradient
+    agrees with Richardson differences of f."""
+    from symgrad.catalog import graph as entry
+
+    graph = entry.silu_graph()
+    back = graph.backward(entry.POINT)
+    z = graph["sigmoid1"].inputs[0]
+    consumers = {t.consumer for t in back[z].terms}
+    assert consumers == {"sigmoid1", graph.output.name}
+    assert back[z].ok and back.ok
+    zs = sp.Symbol("zs", real=True)
+    silu = zs * sg.sigmoid(zs)
+    total = sp.diff(silu, zs).subs(zs, 1)
+    assert sp.simplify(back[z].value - total) == 0
+    assert sp.simplify(sum((t.contribution for t in back[z].terms), sp.S.Zero) - back[z].value) == 0
+    by_path = sorted(_float(t.contribution) for t in back[z].terms)
+    sig1 = 1 / (1 + math.exp(-1))
+    assert by_path == pytest.approx(sorted([sig1, sig1 * (1 - sig1)]), abs=1e-14)
+    f = entry.NEURON_SILU
+    for symbol in entry.INPUTS:
+        others = {s: v for s, v in entry.POINT.items() if s != symbol}
+        numeric = derivative(f.subs(others), entry.POINT[symbol], wrt=symbol)
+        assert _float(back[symbol.name].value) == pytest.approx(float(numeric.value), abs=1e-10)
+    document = sg.catalog.get("computational-graph")
+    shown = [b.proof for b in document.blocks if isinstance(b, ProofBlock) and b.proof.title == entry.FAN_OUT_TITLE]
+    assert len(shown) == 1 and shown[0].steps == back[z].proof.steps
+    assert shown[0].check().ok
+
+
+def test_an_edge_past_a_node_arcs_clear_of_it() -> None:
+    """In the SiLU graph the edge z -> product passes the sigma gate at the same height: it arcs
+    (further than a repeated edge does), and the straight edges do not."""
+    from symgrad.catalog import graph as entry
+
+    tikz = entry.silu_graph().backward(entry.POINT, check=False).tikz()
+    arcs = [line for line in tikz.splitlines() if "bend" in line]
+    assert arcs == [r"\draw[->, bend right=35] (add2) to node[fwd] {$1.00$} node[bwd] {$0.73$} (mul3);"]
+
+
+def test_adjoint_titles_and_justifications_are_math_not_ascii(neuron_back: sg.graph.Backward) -> None:
+    proof = neuron_back["mul1"].proof
+    assert proof.title == r"Adjoint of $\mathrm{mul}_{1}$, the $\times$ gate"
+    by = str(proof.links()[0][3])
+    assert by.startswith(r"sum over the consumers of $\mathrm{mul}_{1}$: $(\partial f/\partial \mathrm{add}_{1})")
+    assert "*" not in by and "df/d" not in by
 
 
 @pytest.fixture(scope="module")

@@ -62,8 +62,8 @@ def unbiased_proof(n: int, size: int, replacement: bool) -> Proof:
     """``E[g_B] = gbar``: the average of the batch gradient over every equally likely batch."""
     how = "with" if replacement else "without"
     return (calc(_average(batch_means(n, size, replacement)), where=definitions(n),
-                 title=f"N = {n}, |B| = {size}, {how} replacement: E[g_B] is the full gradient")
-            .eq(gbar, by="average over all equally likely batches"))
+                 title=f"$N = {n}$, $|B| = {size}$, {how} replacement: $\\mathbb{{E}}[g_B] = \\bar g$")
+            .eq(gbar, by="average over all equally likely batches, $\\bar g$ by its definition"))
 
 
 def variance_formula(n: int, size: int, replacement: bool) -> sp.Expr:
@@ -78,7 +78,7 @@ def variance_proof(n: int, size: int, replacement: bool) -> Proof:
     how = "with" if replacement else "without"
     deviations = [(m - gbar) ** 2 for m in batch_means(n, size, replacement)]
     return (calc(_average(deviations), where=definitions(n),
-                 title=f"N = {n}, |B| = {size}, {how} replacement: the variance of g_B")
+                 title=f"$N = {n}$, $|B| = {size}$, {how} replacement: the variance of $g_B$")
             .eq(variance_formula(n, size, replacement),
                 by="average of the squared deviation over all equally likely batches"))
 
@@ -99,20 +99,23 @@ def case_rows() -> tuple[tuple[object, ...], ...]:
 
 
 def inclusion_proofs() -> tuple[Proof, Proof, Proof]:
-    """For all N and |B|: P(i in B) = |B|/N, P(i, j in B) = |B|(|B|-1)/(N(N-1)), and E[g_B] = gbar from the first."""
+    """For all N and |B| = b (without replacement): P(i in B) = b/N, P(i, j in B) = b(b-1)/(N(N-1)),
+    and E[g_B] = (1/N) sum_i g_i from the inclusion counts."""
     N = sp.Symbol("N", integer=True, positive=True)
     b = sp.Symbol("b", integer=True, positive=True)
     g = sp.IndexedBase("g")
     i = sp.Symbol("i", integer=True)
     single = (calc(sp.binomial(N - 1, b - 1) / sp.binomial(N, b), assume=[b <= N],
-                   title="P(i in B): the batches that contain i, out of all batches")
-              .eq(b / N, by="C(N-1, b-1)/C(N, b) = b/N"))
+                   title="$\\Pr(i \\in B)$: the batches that contain $i$, out of all batches")
+              .eq(b / N, by="$\\binom{N-1}{b-1} = \\frac{b}{N}\\binom{N}{b}$"))
     pair = (calc(sp.binomial(N - 2, b - 2) / sp.binomial(N, b), assume=[b <= N, b >= 2],
-                 title="P(i and j in B) for i != j")
-            .eq(b * (b - 1) / (N * (N - 1)), by="C(N-2, b-2)/C(N, b)"))
-    unbiased = (calc(sp.Sum(g[i] * b / N, (i, 1, N)) / b, assume=[b <= N],
-                     title="E[g_B] for every N and |B| = b, without replacement")
-                .eq(sp.Sum(g[i], (i, 1, N)) / N, by="E[g_B] = (1/b) sum_i g_i P(i in B), with P(i in B) = b/N"))
+                 title="$\\Pr(i \\in B \\text{ and } j \\in B)$ for $i \\ne j$")
+            .eq(b * (b - 1) / (N * (N - 1)), by="$\\binom{N-2}{b-2} = \\frac{b(b-1)}{N(N-1)}\\binom{N}{b}$"))
+    unbiased = (calc(sp.Sum(g[i] * sp.binomial(N - 1, b - 1) / sp.binomial(N, b), (i, 1, N)) / b, assume=[b <= N],
+                     title="$\\mathbb{E}[g_B] = \\bar g$ for every $N$ and $|B| = b$, without replacement")
+                .eq(sp.Sum(g[i] * b / N, (i, 1, N)) / b,
+                    by="the inclusion probability $\\binom{N-1}{b-1} / \\binom{N}{b} = b/N$")
+                .eq(sp.Sum(g[i], (i, 1, N)) / N, by="$b/N$ does not depend on $i$; cancel $b$"))
     return single, pair, unbiased
 
 
@@ -120,8 +123,10 @@ def noise_halving_proof() -> Proof:
     """The standard deviation falls as 1/sqrt(|B|): a four times larger batch halves it."""
     b = sp.Symbol("b", positive=True)
     s2 = sp.Symbol("sigma^2", positive=True)
-    return (calc(sp.sqrt(s2 / (4 * b)), title="Four times the batch, half the noise")
-            .eq(sp.sqrt(s2 / b) / 2, by="sqrt(sigma^2/(4b)) = sqrt(sigma^2/b)/2"))
+    half = sp.S.Half
+    return (calc(sp.Pow(s2 / (4 * b), half, evaluate=False), title="Four times the batch, half the noise")
+            .eq(sp.Mul(half, sp.Pow(s2 / b, half, evaluate=False), evaluate=False),
+                by="$\\sqrt{xy} = \\sqrt{x}\\,\\sqrt{y}$ for $x, y \\ge 0$, and $\\sqrt{1/4} = 1/2$"))
 
 
 def cost_rows() -> tuple[tuple[object, ...], ...]:
@@ -140,13 +145,14 @@ def build() -> Document:
     single, pair, unbiased = inclusion_proofs()
     return Document(
         name=NAME,
-        title="Minibatch gradients: unbiased, with variance falling as 1/|B|",
+        title="Minibatch gradients: unbiased, with variance inversely proportional to the batch size",
         summary=("The training loss is an average over $N$ examples, so its gradient is the average of the "
                  "per-example gradients. A minibatch $B$ drawn uniformly at random gives an unbiased estimate of "
                  "it whose variance is $\\sigma^2/|B|$ when the examples are drawn with replacement, and "
                  "$\\frac{\\sigma^2}{|B|}\\frac{N - |B|}{N - 1}$ without. Below: both statements checked by "
-                 "exact enumeration of every batch, the inclusion probabilities proved for all $N$ and $|B|$, "
-                 "and what this means for the cost of a step."),
+                 "exact enumeration of every batch for $N \\le 5$ (for larger $N$ they are the standard results "
+                 "of sampling theory), the inclusion probabilities proved for all $N$ and $|B|$, unbiasedness "
+                 "derived from them, and what this means for the cost of a step."),
         blocks=(
             Section("Setting"),
             Prose("With per-example gradients $g_1, \\dots, g_N$ (of one coordinate of the parameters; every "
@@ -178,11 +184,20 @@ def build() -> Document:
                   rows=case_rows(), caption="Kernel verdicts, produced when this document was built."),
             Section("For every N and |B|"),
             Prose("Unbiasedness without replacement holds in general because each example is in the batch with "
-                  "the same probability $|B|/N$; the kernel proves the counting identity for symbolic $N$ and "
-                  "$b = |B|$, and then the expectation. The probability that two given examples are both in "
-                  "the batch is the other ingredient of the variance formula without replacement."),
+                  "the same probability $|B|/N$: of the $\\binom{N}{b}$ batches of size $b = |B|$, "
+                  "$\\binom{N-1}{b-1}$ contain a given example. The kernel proves this ratio, and the one for "
+                  "two given examples (the other ingredient of the variance formula without replacement), "
+                  "for symbolic $N$ and $b$."),
             ProofBlock(single),
             ProofBlock(pair),
+            Prose("Averaging $g_B = \\frac1b \\sum_{i \\in B} g_i$ over all batches and exchanging the two "
+                  "finite sums counts each $g_i$ once for every batch that contains it:"),
+            Equation(r"\mathbb{E}[g_B] = \frac{1}{\binom{N}{b}} \sum_{|B| = b} \frac1b \sum_{i \in B} g_i "
+                     r"= \frac1b \sum_{i=1}^{N} g_i\, \frac{\binom{N-1}{b-1}}{\binom{N}{b}}."),
+            Prose("This exchange of sums is the one step the kernel does not check for symbolic $N$ (every "
+                  "enumerated case above checks the whole expectation batch by batch). From the right-hand "
+                  "side the kernel proves the rest: the expectation is the full-batch gradient "
+                  "$\\bar g = \\frac1N \\sum_i g_i$."),
             ProofBlock(unbiased),
             Section("Why full-batch gradient descent is rarely used"),
             Prose("A full-batch step costs $N$ per-example gradients; a minibatch step costs $|B|$, while the "
@@ -198,7 +213,7 @@ def build() -> Document:
             Prose("Besides the cost, the noise itself is often useful, although the following are observations "
                   "and heuristics rather than statements checked here: it lets the iterates leave saddle points "
                   "and shallow local minima; its size (roughly the learning rate times $\\sigma^2/|B|$) "
-                  "biases training towards flat minima, which tend to generalise better; and updates can "
+                  "biases training towards flat minima, which tend to generalize better; and updates can "
                   "start before a full pass over the data, or on data that arrives as a stream. Because the "
                   "estimate is unbiased, the noise averages out over many steps when the learning rate "
                   "decays."),

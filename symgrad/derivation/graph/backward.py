@@ -80,13 +80,19 @@ def _adjoint_proof(graph: "Graph", node: Node, terms: tuple[Term, ...], value: s
     variable = node.param if node.op == "input" else _node_symbol(graph, node.name)
     start = true_derivative(_output_with(graph, node.name, variable, fwd if numeric else None), variable,
                             fwd[node.name])
-    kind = "the input" if node.op == "input" else f"the {OPS[node.op].label(node.param)} gate"
-    title = f"Adjoint of {node.name}, {kind}" if node.op != "const" else f"Adjoint of the constant {node.name}"
+    kind = "the input" if node.op == "input" else f"the {OPS[node.op].tex_label(node.param)} gate"
+    here = f"${sp.latex(variable)}$"
+    title = f"Adjoint of {here}, {kind}" if node.op != "const" else f"Adjoint of the constant {here}"
     if not terms:  # the output (every other node the output depends on has a consumer)
         return adjoint_proof(start, terms, title=title, by="the output's adjoint is 1")
-    parts = "; ".join(f"(df/d{t.consumer})(d{t.consumer}/d{node.name}) with {OPS[graph[t.consumer].op].rule}"
-                      for t in terms)
-    proof = adjoint_proof(start, terms, title=title, by=f"sum over the consumers of {node.name}: {parts}")
+
+    def part(t: Term) -> str:
+        c, v = sp.latex(_node_symbol(graph, t.consumer)), sp.latex(variable)
+        return (rf"$(\partial f/\partial {c})(\partial {c}/\partial {v})$ with "
+                f"{OPS[graph[t.consumer].op].rule}")
+
+    parts = "; ".join(part(t) for t in terms)
+    proof = adjoint_proof(start, terms, title=title, by=f"sum over the consumers of {here}: {parts}")
     return proof if value == proof.end else proof.eq(value, rule="algebra")
 
 

@@ -107,7 +107,9 @@ def tikz(back: "Backward", digits: int = 2) -> str:
         side = _obstacle(places, source, target) if target in places else ""
         turns = count + (1 if side else 0)
         first, second = ("left", "right") if side == "below" else ("right", "left")
-        bend = "" if turns == 0 else f", bend {first if turns % 2 else second}={20 * ((turns + 1) // 2)}"
+        # An arc around a node bends further (its labels clear the node it passes).
+        angle = 20 * ((turns + 1) // 2) + (15 if side else 0)
+        bend = "" if turns == 0 else f", bend {first if turns % 2 else second}={angle}"
         lines.append(rf"\draw[->{bend}] ({source}) to node[fwd] {{${value}$}} node[bwd] {{${gradient}$}} "
                      rf"({target});")
     lines.append(r"\end{tikzpicture}")

@@ -48,7 +48,7 @@ class Op:
     differentiation rules (:func:`local_derivatives`). ``arity`` is the number
     of inputs (``None``: two or more). ``label`` and ``tex_label`` name the gate
     in figures (ASCII for Mermaid, LaTeX for TikZ); ``rule`` states the local
-    derivative law in ASCII for justifications. ``param`` is required when
+    derivative law for justifications (text with inline ``$...$`` math). ``param`` is required when
     ``takes_param``.
     """
 
@@ -87,31 +87,31 @@ OPS: dict[str, Op] = {op.name: op for op in (
        "an input has no inputs", takes_param=True),
     Op("const", 0, lambda a, p: p, None, text, lambda p: f"${sp.latex(p)}$",
        "a constant has no inputs", takes_param=True),
-    Op("add", None, lambda a, p: sp.Add(*a), None, _fixed_label("+"), _fixed_label("$+$"), "d(a + b)/da = 1"),
+    Op("add", None, lambda a, p: sp.Add(*a), None, _fixed_label("+"), _fixed_label("$+$"), r"$\partial(a + b)/\partial a = 1$"),
     Op("mul", None, lambda a, p: sp.Mul(*a), None, _fixed_label("*"), _fixed_label(r"$\times$"),
-       "d(a*b)/da = b"),
-    Op("neg", 1, lambda a, p: -a[0], None, _fixed_label("-x"), _fixed_label("$-x$"), "d(-a)/da = -1"),
+       r"$\partial(a b)/\partial a = b$"),
+    Op("neg", 1, lambda a, p: -a[0], None, _fixed_label("-x"), _fixed_label("$-x$"), r"$\partial(-a)/\partial a = -1$"),
     Op("scale", 1, lambda a, p: p * a[0], None, lambda p: f"*{text(p)}", lambda p: rf"$\times {sp.latex(p)}$",
-       "d(c*a)/da = c", takes_param=True),
+       r"$\partial(c a)/\partial a = c$", takes_param=True),
     Op("shift", 1, lambda a, p: a[0] + p, None, lambda p: text(p) if _negative(p) else f"+{text(p)}",
-       lambda p: f"${'' if _negative(p) else '+'}{sp.latex(p)}$", "d(a + c)/da = 1", takes_param=True),
-    Op("recip", 1, lambda a, p: 1 / a[0], None, _fixed_label("1/x"), _fixed_label("$1/x$"), "d(1/a)/da = -1/a^2"),
+       lambda p: f"${'' if _negative(p) else '+'}{sp.latex(p)}$", r"$\partial(a + c)/\partial a = 1$", takes_param=True),
+    Op("recip", 1, lambda a, p: 1 / a[0], None, _fixed_label("1/x"), _fixed_label("$1/x$"), r"$\partial(1/a)/\partial a = -1/a^2$"),
     Op("pow", 1, lambda a, p: a[0] ** p, None, lambda p: f"^{text(p)}", lambda p: f"$x^{{{sp.latex(p)}}}$",
-       "d(a^c)/da = c*a^(c-1)", takes_param=True),
+       r"$\partial a^c/\partial a = c a^{c-1}$", takes_param=True),
     Op("power", 2, lambda a, p: a[0] ** a[1], None, _fixed_label("a^b"), _fixed_label("$a^b$"),
-       "d(a^b)/da = b*a^(b-1), d(a^b)/db = a^b*log(a)"),
+       r"$\partial a^b/\partial a = b a^{b-1}$, $\partial a^b/\partial b = a^b \log a$"),
     Op("exp", 1, lambda a, p: sp.exp(a[0]), None, _fixed_label("exp"), _fixed_label(r"$\exp$"),
-       "d exp(a)/da = exp(a)"),
+       r"$\partial e^a/\partial a = e^a$"),
     Op("log", 1, lambda a, p: sp.log(a[0]), None, _fixed_label("log"), _fixed_label(r"$\log$"),
-       "d log(a)/da = 1/a"),
+       r"$\partial \log a/\partial a = 1/a$"),
     Op("sigmoid", 1, lambda a, p: sigmoid(a[0]), None, _fixed_label("sigmoid"), _fixed_label(r"$\sigma$"),
-       "d sigma(a)/da = sigma(a)*(1 - sigma(a))"),
+       r"$\partial \sigma(a)/\partial a = \sigma(a)\,(1 - \sigma(a))$"),
     Op("tanh", 1, lambda a, p: sp.tanh(a[0]), None, _fixed_label("tanh"), _fixed_label(r"$\tanh$"),
-       "d tanh(a)/da = 1 - tanh(a)^2"),
+       r"$\partial \tanh a/\partial a = 1 - \tanh^2 a$"),
     Op("sin", 1, lambda a, p: sp.sin(a[0]), None, _fixed_label("sin"), _fixed_label(r"$\sin$"),
-       "d sin(a)/da = cos(a)"),
+       r"$\partial \sin a/\partial a = \cos a$"),
     Op("cos", 1, lambda a, p: sp.cos(a[0]), None, _fixed_label("cos"), _fixed_label(r"$\cos$"),
-       "d cos(a)/da = -sin(a)"),
+       r"$\partial \cos a/\partial a = -\sin a$"),
 )}
 
 #: SymPy function classes that :meth:`Graph.from_expr` traces as one node of an op.
