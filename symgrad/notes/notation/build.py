@@ -158,6 +158,13 @@ class Value(Piece):
     def is_bracket(self) -> bool:
         return self.args is not None
 
+    def check_plain(self) -> None:
+        """A bracket with a subscript, ``(a + b)_i``, is a component of an expression of vectors."""
+        if self.sub is not None and self.is_bracket:
+            raise _fail("not checked: matrix calculus (a component (...)_i of an expression of vectors); "
+                        "write the components, such as a_i + b_i", self.sub, unsupported=True)
+        super().check_plain()
+
 
 @dataclass
 class NamePiece(Piece):
@@ -169,11 +176,19 @@ class NamePiece(Piece):
     what = "a name"
 
     def add_sup(self, arg: Arg, builder: "Builder", at: Any = None) -> None:
-        """``W^{(l)}``, ``b^{(2)}``: a layer label in parentheses is part of the name, not a power."""
-        label = _layer_label(arg)
-        if label is not None and self.power is None and not self.primes:
-            self.base = f"{self.base}^({label})"
-            return
+        """``W^{(l)}``, ``b^{[2]}``, ``a_j^L``, ``w^{l+1}``: a layer label is part of the name, not a power.
+
+        ``x^T`` (a transpose of a name) is matrix calculus: refused, never read as a power.
+        Declared plain (``symbol L``, ``symbol T``), the letter is a power again.
+        """
+        if self.power is None and not self.primes:
+            label = _layer_label(arg)
+            if label is not None and not builder.table.is_plain(label.rstrip("+-0123456789")):
+                self.base = f"{self.base}^({label})"
+                return
+            if _is_letter_t(arg) and not builder.table.is_plain("T"):
+                raise _fail("not checked: matrix calculus (a transpose of a name); write the matrix out, "
+                            "or the entries with an index", at or arg, unsupported=True)
         super().add_sup(arg, builder, at)
 
     def check_plain(self) -> None:
@@ -278,10 +293,47 @@ _OPERATOR_NAMES: dict[str, tuple[Callable[..., sp.Expr], int]] = {
 }
 
 
+#: Letters that, as a bare superscript of a name, are a layer index (``a_j^L``, ``w^l``), not a power.
+LAYER_LETTERS = frozenset({"L", "l", "ell"})
+
+
+def _layer_letter(node: "SumNode") -> str | None:
+    """``L``, ``l``, ``L-1``, ``l+1`` (a layer letter, maybe shifted by an integer): the label, else None."""
+    if len(node.terms) > 2 or (node.leading_sign and node.terms[0][0] < 0):
+        return None
+    sign, first = node.terms[0]
+    if len(first.entries) != 1:
+        return None
+    piece = first.entries[0][1]
+    if not (isinstance(piece, NamePiece) and piece.base in LAYER_LETTERS and piece.kind in ("letter", "greek")
+            and piece.sub is None and piece.power is None and not piece.primes and sign > 0):
+        return None
+    label = "l" if piece.base == "ell" else piece.base
+    if len(node.terms) == 1:
+        return label
+    shift_sign, shift = node.terms[1]
+    if len(shift.entries) != 1:
+        return None
+    number = shift.entries[0][1]
+    if not (isinstance(number, Value) and not number.is_bracket and number.expr.is_Integer
+            and number.power is None and number.sub is None and 0 < int(number.expr) < 100):
+        return None
+    return f"{label}{'-' if shift_sign < 0 else '+'}{int(number.expr)}"
+
+
+#: Functions applied entry by entry: component ``i`` of ``f(z)`` is ``f(z_i)``.
+_ELEMENTWISE = frozenset("exp log ln sin cos tan sinh cosh tanh sigmoid relu softplus erf".split())
+#: The summation index of softmax's denominator (a name no note uses as an index).
+SOFTMAX_INDEX = "kappa"
+
+
 def _layer_label(arg: Arg) -> str | None:
-    """``(l)`` or ``(2)`` as a superscript: the label, else None."""
+    """``(l)``, ``[2]``, ``(l-1)``, or a bare layer letter ``L``/``l``/``L-1`` as a superscript: the label."""
     if not isinstance(arg, MathArg) or arg.relation is not None or len(arg.exprs) != 1:
         return None
+    bare = _layer_letter(arg.exprs[0])
+    if bare is not None:
+        return bare
     product = arg.exprs[0].single_product()
     if product is None or len(product.entries) != 1:
         return None
@@ -295,6 +347,11 @@ def _layer_label(arg: Arg) -> str | None:
         return str(inner)
     if isinstance(inner, sp.Symbol) and len(inner.name) <= 2:
         return inner.name
+    if isinstance(inner, sp.Add) and len(inner.args) == 2:  # (l-1), (l+1)
+        number, letter = sorted(inner.args, key=lambda a: not a.is_Integer)
+        if (number.is_Integer and 0 < abs(int(number)) < 100 and isinstance(letter, sp.Symbol)
+                and len(letter.name) == 1):
+            return f"{letter.name}{'-' if number < 0 else '+'}{abs(int(number))}"
     return None
 
 
@@ -494,6 +551,10 @@ class Builder:
         piece.check_plain()
         base = piece.base + "prime" * piece.primes
         value: sp.Expr
+        if piece.kind == "vector" and piece.sub is None:
+            raise _fail(f"not checked: matrix calculus (the vector or matrix {base} as a whole); write its "
+                        f"entries with an index, such as {base}_i, or a small one as a bmatrix", piece,
+                        unsupported=True)
         if piece.sub is None:
             if base == "e" and piece.kind == "letter":
                 value = sp.E
@@ -548,6 +609,8 @@ class Builder:
             func = sp.Function(key, real=True)
         if piece.sub is not None:
             piece.sub = None  # part of the function's name
+        if bracket.sub is not None:
+            func = self._component_function(key, func, bracket)
         if func is sigmoid and len(args) != 1:
             raise _fail("\\sigma takes one argument", bracket)
         if func is sigmoid and any(real_symbol("sigma") in a.free_symbols for a in args):
@@ -568,7 +631,10 @@ class Builder:
     # -- functions and operators -------------------------------------------
     def _apply_function(self, piece: FunctionPiece, target: Any) -> sp.Expr:
         assert piece.func is not None
+        func = piece.func
         if isinstance(target, Value) and target.is_bracket:
+            if target.sub is not None:
+                func = self._component_function(piece.name, func, target)
             target.check_plain()
             args = target.args or ()
             power_after = target.power
@@ -577,7 +643,6 @@ class Builder:
             power_after = None
         if piece.arity and len(args) != piece.arity:
             raise _fail(f"{piece.what} takes {piece.arity} argument{'s' if piece.arity > 1 else ''}", piece)
-        func = piece.func
         if piece.sub is not None:
             if piece.name != "\\log":
                 raise _fail(f"a subscript on {piece.what}", piece.sub)
@@ -593,6 +658,48 @@ class Builder:
         if power_after is not None:
             result = safe_power(result, power_after, target)
         return result
+
+    def _component_function(self, name: str, func: Callable[..., sp.Expr], bracket: Value) -> Callable[..., sp.Expr]:
+        r"""``\sigma(z)_i`` is ``\sigma(z_i)``; ``\mathrm{softmax}(z)_i`` is ``e^{z_i} / \sum_k e^{z_k}``.
+
+        Component ``i`` of a function of a vector ``z`` (a plain name): an element-wise
+        function applies to ``z_i``; softmax sums over the declared range of its index
+        (``index i, k from 1 to n``). Anything else is matrix calculus, not checked.
+        The bracket's subscript is consumed; the returned function takes the bracket's arguments.
+        """
+        assert bracket.sub is not None
+        sub, bracket.sub = bracket.sub, None
+        args = bracket.args or ()
+        word = name.split("{")[-1].rstrip("}").lstrip("\\").lower()
+        vector = args[0] if len(args) == 1 else None
+        if (isinstance(vector, sp.Symbol) and vector.is_real and self.table.definition_of(vector) is None
+                and not vector.name.startswith("∂")):
+            indices = self.indices(sub)
+            if len(indices) == 1:
+                (index,) = indices
+                member = subscripted(Str(vector.name), index)
+                if func is sigmoid or (word in _ELEMENTWISE and func is _OPERATOR_NAMES[word][0]):
+                    return lambda _z: func(member)
+                if word == "softmax":
+                    bounds = self._vector_range(index)
+                    if bounds is not None:
+                        k = index_symbol(SOFTMAX_INDEX)
+                        total = sp.Sum(sp.exp(subscripted(Str(vector.name), k)), (k, *bounds))
+                        return lambda _z: sp.exp(member) / total
+                    raise _fail(f"not checked: matrix calculus (component {index} of softmax({vector}), a vector "
+                                "function, over a range the note does not give); declare it, as in "
+                                "<!-- symgrad: index i, j from 1 to n -->", sub, unsupported=True)
+        raise _fail(f"not checked: matrix calculus (a component of {name}(...), a function of a vector); "
+                    "write the components, such as f(z)_i = f(z_i) for an element-wise f", sub, unsupported=True)
+
+    def _vector_range(self, index: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+        """The declared range of ``index`` (or the one range the note declares, for an integer index)."""
+        if isinstance(index, sp.Symbol):
+            declared = self.table.range_of(index.name)
+            if declared is not None:
+                return declared
+        ranges = {(lower, upper) for _, lower, upper in self.table.ranges}
+        return next(iter(ranges)) if len(ranges) == 1 else None
 
     def _call(self, func: Callable[..., sp.Expr], args: Sequence[sp.Expr], primes: int, at: Any) -> sp.Expr:
         if primes == 0:
@@ -906,9 +1013,9 @@ class TreeToPieces(Transformer):  # type: ignore[type-arg]
                 else:
                     piece.add_sup(arg, self.b, token)
             else:
-                if isinstance(piece, Value):
+                if isinstance(piece, Value) and not (piece.is_bracket and piece.sub is None):
                     raise _fail(f"a subscript on {piece.what} (subscripts belong to names, like x_i)", token)
-                piece.add_sub(arg, self.b, token)
+                piece.add_sub(arg, self.b, token)  # on a bracket: a component, f(z)_i
             k += 2
         return piece
 
@@ -924,10 +1031,12 @@ class TreeToPieces(Transformer):  # type: ignore[type-arg]
         return Value(token.line, token.column, expr=sp.Rational(fraction.numerator, fraction.denominator))
 
     def letter(self, token: Token) -> NamePiece:
-        return NamePiece(token.line, token.column, base=str(token.value), kind="letter")
+        kind = "vector" if getattr(token, "vector", False) else "letter"
+        return NamePiece(token.line, token.column, base=str(token.value), kind=kind)
 
     def greek(self, token: Token) -> NamePiece:
-        return NamePiece(token.line, token.column, base=str(token.value), kind="greek")
+        kind = "vector" if getattr(token, "vector", False) else "greek"
+        return NamePiece(token.line, token.column, base=str(token.value), kind=kind)
 
     def roman_name(self, token: Token) -> Piece:
         name = str(token.value)

@@ -228,8 +228,23 @@ def _named_argument(token: Token) -> Token:
         if content == "E":
             return _retype(token, "EXPECT", "E")
         return _unsupported(token, f"\\mathbb{{{content}}}: sets are not supported (only \\mathbb{{E}}, the expectation)")
-    return _unsupported(token, f"\\{command}{{{content}}}: vectors and matrices are not supported; "
-                               "write their components, such as x_1, x_2")
+    if len(content) == 1 and content.isalpha():
+        return _vector(token, "LETTER", content)
+    if content.startswith("\\") and content[1:] in GREEK_LETTERS and content[1:] != "pi":
+        return _vector(token, "GREEK", GREEK_LETTERS[content[1:]])
+    return _unsupported(token, f"not checked: matrix calculus (\\{command}{{{content}}}); "
+                               "write the components, such as x_1, x_2")
+
+
+class VectorToken(Token):
+    """``\\mathbf{x}``, ``\\boldsymbol{\\delta}``, ``\\vec{v}``: a letter that names a vector or a matrix."""
+
+    vector: bool = True
+
+
+def _vector(token: Token, type_: str, value: str) -> Token:
+    """A bold (or arrowed) letter: its entries ``\\mathbf{x}_i`` are the names ``x_i``; alone it is a vector."""
+    return VectorToken.new_borrow_pos(type_, value, token)
 
 
 def _control_word(token: Token, following: Token | None) -> tuple[Token | None, bool]:
