@@ -329,7 +329,7 @@ def _markdown_events(text: str) -> Iterator[_Event]:
             pos = _display_end(text, m, kind)
 
 
-_SENTENCE_END = re.compile(r"(?:[.!?:]\s|\n\s*\n|\$)")
+_SENTENCE_END = re.compile(r"(?:[.!?:]\s|\n\s*\n)")
 #: Longest inline formula read (characters) and longest stretch of its sentence looked at before it.
 MAX_INLINE = 400
 SENTENCE_BEFORE = 200
@@ -743,7 +743,8 @@ def _inline_definition(math: _Inline, file_scope: _Scope, scope: _Scope, lines: 
     has one); other inline math (``at $x = 0$``, ``$\sigma'(x) = ...$``) is prose, not
     read. A formula that cannot be read, or is not ``NEW_NAME = EXPR``, is ignored.
     """
-    words = re.findall(r"[A-Za-z]+", math.before.lower())
+    prose = re.sub(r"\$[^$]*\$|\\\(.*?\\\)", " ", math.before)  # the other formulas of the sentence
+    words = re.findall(r"[A-Za-z]+", prose.lower())
     if not words:
         return
     if words[-1] not in DEFINING_WORDS and not (words[-1] == "and" and DEFINING_WORDS & set(words)):

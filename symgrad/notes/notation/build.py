@@ -149,6 +149,7 @@ class Value(Piece):
     expr: sp.Expr = sp.S.Zero
     args: tuple[sp.Expr, ...] | None = None
     what_text: str = "a number"
+    vectors: bool = field(default=False, init=False)  #: a bracket holding a whole vector, (\mathbf{z})
 
     @property
     def what(self) -> str:  # type: ignore[override]
@@ -163,6 +164,9 @@ class Value(Piece):
         if self.sub is not None and self.is_bracket:
             raise _fail("not checked: matrix calculus (a component (...)_i of an expression of vectors); "
                         "write the components, such as a_i + b_i", self.sub, unsupported=True)
+        if self.vectors:
+            raise _fail("not checked: matrix calculus (a function of a whole vector); write its components, "
+                        "such as f(z)_i", self, unsupported=True)
         super().check_plain()
 
 
@@ -669,6 +673,7 @@ class Builder:
         """
         assert bracket.sub is not None
         sub, bracket.sub = bracket.sub, None
+        bracket.vectors = False  # its components are read below, or the whole is refused
         args = bracket.args or ()
         word = name.split("{")[-1].rstrip("}").lstrip("\\").lower()
         vector = args[0] if len(args) == 1 else None
@@ -1153,8 +1158,20 @@ class TreeToPieces(Transformer):  # type: ignore[type-arg]
         return self.b.value(items[0].node)
 
     def brackets(self, opener: Token, values: list[SumNode], closer: Token) -> Value:
-        args = tuple(self.b.value(v) for v in values)
-        return Value(opener.line, opener.column, args=args, what_text="a bracket")
+        args: list[sp.Expr] = []
+        vectors = False
+        for node in values:
+            product = node.single_product()
+            piece = product.entries[0][1] if product is not None and len(product.entries) == 1 else None
+            if (isinstance(piece, NamePiece) and piece.kind == "vector" and piece.sub is None
+                    and piece.power is None and not piece.primes):
+                args.append(real_symbol(piece.base))  # (\mathbf{z}): only its components f(z)_i are read
+                vectors = True
+            else:
+                args.append(self.b.value(node))
+        value = Value(opener.line, opener.column, args=tuple(args), what_text="a bracket")
+        value.vectors = vectors
+        return value
 
     def group(self, opener: Token, node: SumNode, closer: Token) -> Value:
         return Value(opener.line, opener.column, expr=self.b.value(node), what_text="a group")
