@@ -33,7 +33,8 @@ from sympy.core.symbol import Str
 
 from ...core.functions import sigmoid
 from .errors import ParseError, UnsupportedNotation
-from .symbols import SymbolTable, diff_members, freeze, member_family, index_symbol, real_symbol, subscript_name, subscripted
+from .symbols import (SymbolTable, diff_members, freeze, index_symbol, member_family, real_symbol, rename_bound,
+                      subscript_name, subscripted)
 
 __all__ = ["Builder", "SumNode", "Product", "MathArg", "TextArg", "SignArg"]
 
@@ -824,6 +825,13 @@ class Builder:
                 raise _fail(f"the derivative by {_name_text(variable)}, which is defined as an expression: "
                             "symgrad cannot hold it fixed inside other definitions", at, unsupported=True)
         meaning = self._substituted(body, at)
+        taken: set[sp.Symbol] = set()
+        for variable in names:  # d/dw_jk of a sum over k: the sum's k is another k
+            family = member_family(meaning, variable)
+            taken |= {s for s in variable.free_symbols if isinstance(s, sp.Symbol) and s.is_integer}
+            if family is not None:
+                taken |= {s for i in family[1] for s in i.free_symbols if isinstance(s, sp.Symbol)}
+        meaning, body = rename_bound(meaning, taken), rename_bound(body, taken)
         for variable in names:
             family = member_family(meaning, variable)
             if family is not None and any(s.base_name == family[0] and s != variable
