@@ -741,7 +741,8 @@ def _inline_definition(math: _Inline, file_scope: _Scope, scope: _Scope, lines: 
 
     Only after a defining word (:data:`DEFINING_WORDS`, or ``and`` in a sentence that
     has one); other inline math (``at $x = 0$``, ``$\sigma'(x) = ...$``) is prose, not
-    read. A formula that cannot be read, or is not ``NEW_NAME = EXPR``, is ignored.
+    read. A formula that cannot be read, or is not ``NEW_NAME = EXPR``, is ignored, and so is a number
+    (``with $n = 2$`` is a special case the prose looks at, not a value for the rest of the file).
     """
     prose = re.sub(r"\$[^$]*\$|\\\(.*?\\\)", " ", math.before)  # the other formulas of the sentence
     words = re.findall(r"[A-Za-z]+", prose.lower())
@@ -766,8 +767,8 @@ def _inline_definition(math: _Inline, file_scope: _Scope, scope: _Scope, lines: 
         return
     except Exception:  # noqa: BLE001 - prose math symgrad cannot read costs nothing
         return
-    if definition is None:
-        return
+    if definition is None or not definition.body.free_symbols:
+        return  # "with $n = 2$": a case the prose looks at, not a name defined for the rest of the file
     file_scope.table = file_scope.table.with_definition(_expanded(definition, table))
     found.definitions += 1
 

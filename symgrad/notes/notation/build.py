@@ -1003,7 +1003,9 @@ class TreeToPieces(Transformer):  # type: ignore[type-arg]
         while k < len(posts):
             token = posts[k]
             if token.type == "TRANSPOSE" or (token.type == "SUP" and _is_letter_t(posts[k + 1])
-                                             and isinstance(piece, Value) and _is_matrix(piece.expr)):
+                                             and isinstance(piece, Value)
+                                             and (_is_matrix(piece.expr)
+                                                  or (piece.is_bracket and not self.b.table.is_plain("T")))):
                 if not (isinstance(piece, Value) and _is_matrix(piece.expr)) or piece.power is not None:
                     raise _fail("not checked: matrix calculus (a transpose of a name or an expression); "
                                 "write the matrix out, or the entries with an index", token, unsupported=True)

@@ -155,7 +155,7 @@ _UNICODE_CHARS = {"≤": ("LE", "\\le"), "≥": ("GE", "\\ge"), "·": ("MULOP", 
                   "−": ("PLUSMINUS", "-"), "∂": ("PARTIAL", "\\partial"), "∞": ("INFTY", "\\infty")}
 _DELIMITERS = {"(": "(", ")": ")", "[": "[", "]": "]", "\\{": "{", "\\}": "}", "\\lbrace": "{",
                "\\rbrace": "}", "\\lbrack": "[", "\\rbrack": "]", "|": "|", "\\vert": "|", "\\lvert": "|",
-               "\\rvert": "|", ".": ".", "\\|": "||", "\\Vert": "||", "\\langle": "<", "\\rangle": ">"}
+               "\\rvert": "|", ".": ".", "\\|": "||", "\\Vert": "||", "\\lVert": "||", "\\rVert": "||", "\\langle": "<", "\\rangle": ">"}
 _OPEN_TYPE = {"(": "LPAREN", "[": "LBRACK", "{": "LCURLY", "|": "LVERT"}
 _CLOSE_TYPE = {")": "RPAREN", "]": "RBRACK", "}": "RCURLY", "|": "RVERT"}
 _NEEDS_BRACES = frozenset(("mathrm mathit mathsf mathtt mathnormal operatorname mathcal mathscr mathfrak "
@@ -280,7 +280,8 @@ def _control_word(token: Token, following: Token | None) -> tuple[Token | None, 
         return _retype(token, "PARTIAL"), False
     if name == "infty":
         return _retype(token, "INFTY"), False
-    if name in ("lvert", "vert", "rvert", "lbrace", "rbrace", "lbrack", "rbrack", "Vert", "langle", "rangle"):
+    if name in ("lvert", "vert", "rvert", "lbrace", "rbrace", "lbrack", "rbrack", "Vert", "lVert", "rVert", "langle",
+                "rangle"):
         return _delimiter(token, "\\" + name, None), False
     if name in _SIZE_WORDS:
         if following is None or str(following.value) not in _DELIMITERS:
