@@ -664,3 +664,14 @@ def test_a_limit_in_a_note_is_two_sided() -> None:
                                                                                        sg.Status.UNKNOWN)
     assert statuses[3] is sg.Status.PROVED and statuses[4] is sg.Status.REFUTED
     assert statuses[5] is sg.Status.PROVED
+
+
+def test_a_component_of_a_defined_vector_reads_its_definition() -> None:
+    """With ``z_i = 2 x_i``, ``σ(z)_i`` is ``σ(2 x_i)``; an unrelated name would prove ∂σ(z)_i/∂x_i = 0."""
+    text = "\n".join([
+        r"<!-- symgrad: index i, k from 1 to n -->",
+        r"$$ z_i = 2 x_i $$",
+        r"$$ \frac{\partial \sigma(z)_i}{\partial x_i} = 0 $$",
+        r"$$ \frac{\partial \sigma(z)_i}{\partial x_i} = 2 \sigma(z_i)(1 - \sigma(z_i)) $$",
+    ])
+    assert _statuses(check(text)) == {3: sg.Status.REFUTED, 4: sg.Status.PROVED}

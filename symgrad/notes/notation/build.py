@@ -683,20 +683,26 @@ class Builder:
             indices = self.indices(sub)
             if len(indices) == 1:
                 (index,) = indices
-                member = subscripted(Str(vector.name), index)
+                member = self._entry(vector, index, sub)
                 if func is sigmoid or (word in _ELEMENTWISE and func is _OPERATOR_NAMES[word][0]):
                     return lambda _z: func(member)
                 if word == "softmax":
                     bounds = self._vector_range(index)
                     if bounds is not None:
                         k = index_symbol(SOFTMAX_INDEX)
-                        total = sp.Sum(sp.exp(subscripted(Str(vector.name), k)), (k, *bounds))
+                        total = sp.Sum(sp.exp(self._entry(vector, k, sub)), (k, *bounds))
                         return lambda _z: sp.exp(member) / total
                     raise _fail(f"not checked: matrix calculus (component {index} of softmax({vector}), a vector "
                                 "function, over a range the note does not give); declare it, as in "
                                 "<!-- symgrad: index i, j from 1 to n -->", sub, unsupported=True)
         raise _fail(f"not checked: matrix calculus (a component of {name}(...), a function of a vector); "
                     "write the components, such as f(z)_i = f(z_i) for an element-wise f", sub, unsupported=True)
+
+    def _entry(self, vector: sp.Symbol, index: sp.Expr, at: Any) -> sp.Expr:
+        """Entry ``index`` of the vector ``vector``, exactly as ``z_i`` written out reads (families, lets)."""
+        family = self.table.family(vector.name, 1)
+        value = family.instantiate((index,)) if family is not None else subscripted(Str(vector.name), index)
+        return self._substituted(value, at) if self.substitute else value
 
     def _vector_range(self, index: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
         """The declared range of ``index`` (or the one range the note declares, for an integer index)."""

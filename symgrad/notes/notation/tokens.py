@@ -155,7 +155,8 @@ _UNICODE_CHARS = {"≤": ("LE", "\\le"), "≥": ("GE", "\\ge"), "·": ("MULOP", 
                   "−": ("PLUSMINUS", "-"), "∂": ("PARTIAL", "\\partial"), "∞": ("INFTY", "\\infty")}
 _DELIMITERS = {"(": "(", ")": ")", "[": "[", "]": "]", "\\{": "{", "\\}": "}", "\\lbrace": "{",
                "\\rbrace": "}", "\\lbrack": "[", "\\rbrack": "]", "|": "|", "\\vert": "|", "\\lvert": "|",
-               "\\rvert": "|", ".": ".", "\\|": "||", "\\Vert": "||", "\\lVert": "||", "\\rVert": "||", "\\langle": "<", "\\rangle": ">"}
+               "\\rvert": "|", ".": ".", "\\|": "||", "\\Vert": "||", "\\lVert": "||", "\\rVert": "||",
+               "\\langle": "<", "\\rangle": ">"}
 _OPEN_TYPE = {"(": "LPAREN", "[": "LBRACK", "{": "LCURLY", "|": "LVERT"}
 _CLOSE_TYPE = {")": "RPAREN", "]": "RBRACK", "}": "RCURLY", "|": "RVERT"}
 _NEEDS_BRACES = frozenset(("mathrm mathit mathsf mathtt mathnormal operatorname mathcal mathscr mathfrak "
