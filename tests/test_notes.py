@@ -675,3 +675,9 @@ def test_a_component_of_a_defined_vector_reads_its_definition() -> None:
         r"$$ \frac{\partial \sigma(z)_i}{\partial x_i} = 2 \sigma(z_i)(1 - \sigma(z_i)) $$",
     ])
     assert _statuses(check(text)) == {3: sg.Status.REFUTED, 4: sg.Status.PROVED}
+
+
+def test_a_stray_dollar_in_prose_never_hides_a_display() -> None:
+    report = check("It costs $5 to print.\n$$ x + x = 3x $$\nWith $y = 3 x$ we get\n$$ e^{L} = \\exp(L) + y - 3x $$\n")
+    assert _statuses(report) == {2: sg.Status.REFUTED, 4: sg.Status.PROVED}  # e^L is Euler's e, not a layer
+    assert report.definitions == 1

@@ -342,6 +342,8 @@ def _inline(text: str, m: re.Match[str]) -> tuple[_Inline | None, int]:
         close = re.compile(r"(?<!\\)\$")
         found = close.search(text, start, min(len(text), start + MAX_INLINE))
         end = found.start() if found is not None else -1
+        if text.startswith("$$", end):
+            end = -1  # a stray $ before a display: the display's $$ is not its end
         after = end + 1
     else:
         end = text.find("\\)", start, min(len(text), start + MAX_INLINE))

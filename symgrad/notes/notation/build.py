@@ -186,7 +186,7 @@ class NamePiece(Piece):
         ``x^T`` (a transpose of a name) is matrix calculus: refused, never read as a power.
         Declared plain (``symbol L``, ``symbol T``), the letter is a power again.
         """
-        if self.power is None and not self.primes:
+        if self.power is None and not self.primes and not (self.base == "e" and self.kind == "letter"):
             label = _layer_label(arg)
             if label is not None and not builder.table.is_plain(label.rstrip("+-0123456789")):
                 self.base = f"{self.base}^({label})"
