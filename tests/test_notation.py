@@ -504,8 +504,10 @@ def test_explicit_matrices_and_their_transposes() -> None:
     a, b = R("a"), R("b")
     assert P(r"\begin{pmatrix} a & b \end{pmatrix}") == sp.ImmutableMatrix([[a, b]])
     assert P(r"\begin{bmatrix} a & b \end{bmatrix}^\top") == sp.ImmutableMatrix([[a], [b]])
-    assert P(r"\begin{bmatrix} a \\ b \end{bmatrix}^T \begin{bmatrix} a \\ b \end{bmatrix}") == \
-        sp.ImmutableMatrix([[a**2 + b**2]])
+    # a 1 by 1 product (x^T x) is its entry, a scalar, so that it can equal a sum written out
+    assert P(r"\begin{bmatrix} a \\ b \end{bmatrix}^T \begin{bmatrix} a \\ b \end{bmatrix}") == a**2 + b**2
+    assert P(r"\begin{bmatrix} a \\ b \end{bmatrix} \begin{bmatrix} a & b \end{bmatrix}") == \
+        sp.ImmutableMatrix([[a**2, a * b], [a * b, b**2]])
     assert P(r"\begin{bmatrix} \frac12 & 1 \end{bmatrix}") == sp.ImmutableMatrix([[sp.Rational(1, 2), 1]])
 
 

@@ -681,3 +681,23 @@ def test_a_stray_dollar_in_prose_never_hides_a_display() -> None:
     report = check("It costs $5 to print.\n$$ x + x = 3x $$\nWith $y = 3 x$ we get\n$$ e^{L} = \\exp(L) + y - 3x $$\n")
     assert _statuses(report) == {2: sg.Status.REFUTED, 4: sg.Status.PROVED}  # e^L is Euler's e, not a layer
     assert report.definitions == 1
+
+
+def test_a_bold_vector_defined_as_an_explicit_matrix_is_checked_through_it() -> None:
+    text = "\n".join([
+        r"$$ \mathbf{x} = \begin{bmatrix} x_1 \\ x_2 \end{bmatrix} $$",                    # 1 a definition
+        r"$$ \boldsymbol{\theta} = \begin{bmatrix} a \\ b \end{bmatrix} $$",                # 2 a definition
+        r"$$ \boldsymbol{\theta}^\top \mathbf{x} = a x_1 + b x_2 $$",                       # 3 proved
+        r"$$ \boldsymbol{\theta}^\top \mathbf{x} = a x_1 + b x_1 $$",                       # 4 refuted
+        r"$$ \frac{\partial}{\partial x_1} \boldsymbol{\theta}^\top \mathbf{x} = a $$",     # 5 proved
+        r"$$ \mathbf{x} \boldsymbol{\theta}^\top = \begin{bmatrix} a x_1 & b x_1 \\ a x_2 & b x_1 \end{bmatrix} $$",
+        r"$$ \boldsymbol{\theta}_2 = b $$",                                                 # 7 proved
+        r"$$ \boldsymbol{\theta}_i = b $$",                                                 # 8 not checked
+        r"$$ \mathbf{x} = \begin{bmatrix} x_2 \\ x_1 \end{bmatrix} $$",                     # 9 a claim now: refuted
+    ])
+    report = check(text)
+    assert report.definitions == 2
+    assert _statuses(report) == {3: sg.Status.PROVED, 4: sg.Status.REFUTED, 5: sg.Status.PROVED,
+                                 6: sg.Status.REFUTED, 7: sg.Status.PROVED, 9: sg.Status.REFUTED}, repr(report)
+    (problem,) = report.problems
+    assert problem.line == 8 and problem.message.startswith("not checked: matrix calculus")

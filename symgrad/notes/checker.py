@@ -77,6 +77,7 @@ from .notation import (
     parse_relations,
     scan,
 )
+from .notation.tokens import GREEK_LETTERS
 
 __all__ = ["NoteStep", "NoteChain", "NoteProblem", "NotesReport", "check_text", "FORMATS"]
 
@@ -670,6 +671,8 @@ def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines
                    options: CheckOptions | None, found: _Found) -> None:
     """Read one display and check its chains; definitions in it hold for the rest of the file."""
     line, column = lines.at(math.offset)
+    if _vector_definition(math, file_scope, scope, lines, found):
+        return
 
     def read() -> tuple[SymbolTable, Display]:
         table = file_scope.table.merged(scope.table)
@@ -773,6 +776,40 @@ def _inline_definition(math: _Inline, file_scope: _Scope, scope: _Scope, lines: 
         return  # "with $n = 2$": a case the prose looks at, not a name defined for the rest of the file
     file_scope.table = file_scope.table.with_definition(_expanded(definition, table))
     found.definitions += 1
+
+
+_VECTOR_DEFINITION = re.compile(
+    r"\s*\\(?:mathbf|boldsymbol|bm|vec)\s*\{\s*(?P<name>\\?[A-Za-z]+)\s*\}\s*(?:=|:=|\\coloneqq|\\triangleq)\s*"
+    r"(?P<matrix>\\begin\{(?P<env>[bp]?matrix)\}.*?\\end\{(?P=env)\})\s*[.,]?\s*\Z", re.S)
+
+
+def _vector_definition(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines, found: _Found) -> bool:
+    r"""``\mathbf{x} = \begin{bmatrix} x_1 \\ x_2 \end{bmatrix}``: the bold name is that matrix from here on.
+
+    Then ``\mathbf{x}^\top \mathbf{x}`` and ``\mathbf{x}_2`` are read through it (explicit small sizes).
+    Returns whether the display was such a definition (a name already defined makes it a claim).
+    """
+    match = _VECTOR_DEFINITION.match(math.text)
+    if match is None:
+        return False
+    name = match.group("name").lstrip("\\")
+    if match.group("name").startswith("\\") and name not in GREEK_LETTERS:
+        return False
+    table = file_scope.table.merged(scope.table)
+    if table.family(name, 0) is not None:
+        return False
+    line, column = lines.at(math.offset + match.start("matrix"))
+    try:
+        body = parse_latex(match.group("matrix"), table, line=line, column=column, substitute=False)
+    except ParseError:
+        return False
+    if not isinstance(body, sp.MatrixBase):
+        return False
+    source = " ".join(math.text.split())
+    file_scope.table = file_scope.table.with_definition(Definition(source, body, base=name, params=()))
+    found.definitions += 1
+    found.last = None
+    return True
 
 
 def _row_heads(text: str) -> set[str]:

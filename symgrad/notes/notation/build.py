@@ -471,7 +471,10 @@ class Builder:
                 factors.append(sp.Pow(value, -1))
             else:
                 factors.append(value)
-        return sp.Mul(*factors)
+        result = sp.Mul(*factors)
+        if isinstance(result, sp.MatrixBase) and result.shape == (1, 1):
+            return result[0, 0]  # type: ignore[no-any-return]  # x^T y: a 1 by 1 matrix is its entry
+        return result
 
     def _item_value(self, item: Any) -> sp.Expr:
         if isinstance(item, sp.Basic):
@@ -569,6 +572,9 @@ class Builder:
                 value = real_symbol(base)
         else:
             indices = self.indices(piece.sub)
+            entry = self._vector_entry(piece, indices) if piece.kind == "vector" else None
+            if entry is not None:
+                return entry if piece.power is None else safe_power(entry, piece.power, piece)
             if (base == "delta" and piece.kind == "greek" and len(indices) == 2 and expand
                     and not self.table.is_plain("delta") and self.table.family(base, 2) is None):
                 value = sp.KroneckerDelta(*indices)  # \delta_{ij}: the Kronecker delta
@@ -703,6 +709,32 @@ class Builder:
         family = self.table.family(vector.name, 1)
         value = family.instantiate((index,)) if family is not None else subscripted(Str(vector.name), index)
         return self._substituted(value, at) if self.substitute else value
+
+    def explicit_vector(self, piece: Piece) -> Piece:
+        r"""``\mathbf{x}`` defined as an explicit matrix (``\mathbf{x} = \begin{bmatrix} ... \end{bmatrix}``): that matrix."""
+        if not (isinstance(piece, NamePiece) and piece.kind == "vector" and piece.sub is None):
+            return piece
+        definition = self.table.family(piece.base, 0)
+        if definition is None or not isinstance(definition.body, sp.MatrixBase):
+            return piece
+        return Value(piece.line, piece.column, expr=definition.body, what_text="a matrix")
+
+    def _vector_entry(self, piece: NamePiece, indices: tuple[sp.Expr, ...]) -> sp.Expr | None:
+        r"""``\mathbf{x}_2`` of an explicitly defined ``\mathbf{x}``: that entry (1-based); None if not defined."""
+        definition = self.table.family(piece.base, 0)
+        if definition is None or not isinstance(definition.body, sp.MatrixBase):
+            return None
+        matrix = definition.body
+        if not all(i.is_Integer for i in indices):
+            raise _fail(f"not checked: matrix calculus (an entry with a symbolic index of {piece.base}, defined "
+                        "as an explicit matrix)", piece, unsupported=True)
+        positions = [int(i) - 1 for i in indices]
+        if len(positions) == 1 and 1 in matrix.shape:
+            positions = [positions[0], 0] if matrix.shape[1] == 1 else [0, positions[0]]
+        if len(positions) != 2 or not all(0 <= p < n for p, n in zip(positions, matrix.shape)):
+            raise _fail(f"{piece.base} has no entry {', '.join(map(str, indices))} (it is {matrix.shape[0]} by "
+                        f"{matrix.shape[1]})", piece)
+        return matrix[positions[0], positions[1]]  # type: ignore[no-any-return]
 
     def _vector_range(self, index: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
         """The declared range of ``index`` (or the one range the note declares, for an integer index)."""
@@ -1005,6 +1037,8 @@ class TreeToPieces(Transformer):  # type: ignore[type-arg]
         return Product(entries)
 
     def factor(self, piece: Piece, *posts: Any) -> Piece:
+        if not any(isinstance(t, Token) and t.type == "SUB" for t in posts):
+            piece = self.b.explicit_vector(piece)  # \mathbf{x}_2 stays a name: an entry
         k = 0
         while k < len(posts):
             token = posts[k]
