@@ -14,7 +14,7 @@ planted mistakes listed in ``manifest.json``) and prints:
 
 ::
 
-    .venv/bin/python benchmarks/notes_corpus.py            # about a minute on 2 cores
+    .venv/bin/python benchmarks/notes_corpus.py            # about two minutes on 2 shared cores
     .venv/bin/python benchmarks/notes_corpus.py --budget 5 DIR...
 """
 
@@ -42,6 +42,7 @@ CAUSES: tuple[tuple[str, str], ...] = (
     ("transposes", "vectors and matrices"),
     ("\\nabla", "vectors and matrices"),
     ("element-wise", "vectors and matrices"),
+    ("norms are not supported", "vectors and matrices"),
     ("ellipsis", "ellipses"),
     ("condition", "conditions symgrad does not read"),
     ("small size", "no proof, and small sizes undecided"),

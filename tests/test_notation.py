@@ -504,6 +504,20 @@ def test_explicit_matrices_and_their_transposes() -> None:
     a, b = R("a"), R("b")
     assert P(r"\begin{pmatrix} a & b \end{pmatrix}") == sp.ImmutableMatrix([[a, b]])
     assert P(r"\begin{bmatrix} a & b \end{bmatrix}^\top") == sp.ImmutableMatrix([[a], [b]])
-    assert P(r"\begin{bmatrix} a \\ b \end{bmatrix}^T \begin{bmatrix} a \\ b \end{bmatrix}") == \
-        sp.ImmutableMatrix([[a**2 + b**2]])
+    # a 1 by 1 product (x^T x) is its entry, a scalar, so that it can equal a sum written out
+    assert P(r"\begin{bmatrix} a \\ b \end{bmatrix}^T \begin{bmatrix} a \\ b \end{bmatrix}") == a**2 + b**2
+    assert P(r"\begin{bmatrix} a \\ b \end{bmatrix} \begin{bmatrix} a & b \end{bmatrix}") == \
+        sp.ImmutableMatrix([[a**2, a * b], [a * b, b**2]])
     assert P(r"\begin{bmatrix} \frac12 & 1 \end{bmatrix}") == sp.ImmutableMatrix([[sp.Rational(1, 2), 1]])
+
+
+def test_a_summation_index_named_like_the_variable_index_stays_bound() -> None:
+    r"""``\partial / \partial w_{jk}`` of ``\sum_k w_{jk} a_k`` is ``a_k``: the sum's k is not the variable's k."""
+    k = sp.Symbol("k", integer=True)
+    derivative = P(r"\frac{\partial}{\partial w_{jk}} \sum_{k=1}^{3} w_{jk} a_k").doit()
+    assert [derivative.subs(k, value) for value in (1, 2, 3, 4)] == [R("a_1"), R("a_2"), R("a_3"), 0]
+    oracle = sp.diff(sum(R(f"w_j{n}") * R(f"a_{n}") for n in (1, 2, 3)), R("w_j2"))
+    assert derivative.subs(k, 2) == oracle
+    cost = P(r"\frac{\partial}{\partial a_j} \frac{1}{2} \sum_{j=1}^{2} (a_j - y_j)^2").doit()
+    j = sp.Symbol("j", integer=True)
+    assert sp.simplify(cost.subs(j, 1) - (R("a_1") - R("y_1"))) == 0

@@ -540,3 +540,164 @@ def test_f_of_something_is_an_application_not_a_product() -> None:
     (step,) = check(r"$$ f(2x) = 2f(x) $$").steps
     assert step.verdict.status is not sg.Status.PROVED
     assert "f(2*x)" in str(step.verdict.lhs)
+
+
+# ---------------------------------------------------------------------------
+# Notation people write: layer superscripts, components f(z)_i, vectors, inline definitions, limits
+# ---------------------------------------------------------------------------
+
+
+def test_layer_letters_as_superscripts_are_names_not_powers() -> None:
+    """``a_j^L`` is activation j of layer L; read as a power, ``a_j^L = σ(z_j^L)`` would be refuted."""
+    text = "\n".join([
+        r"$$ z^L = w^L a^{L-1} + b^L $$",                            # 1 a definition
+        r"$$ \frac{\partial z^L}{\partial a^{L-1}} = w^L $$",       # 2 proved
+        r"$$ \frac{\partial z^L}{\partial b^L} = w^L $$",           # 3 refuted
+        r"$$ \frac{\partial z^L}{\partial w^{L}} = a^{l-1} $$",     # 4 a^(l-1) is another name: refuted
+        r"$$ \theta^T x = x^T \theta $$",                           # 5 a transpose: not checked
+        r"$$ (a + b)^T x = x^T (a + b) $$",                         # 6 never the power (a + b)^T
+    ])
+    report = check(text)
+    assert report.definitions == 1
+    assert _statuses(report) == {2: sg.Status.PROVED, 3: sg.Status.REFUTED, 4: sg.Status.REFUTED}, repr(report)
+    assert "a^(L - 1)" not in repr(report) and "**" not in str(report.steps[0].verdict.lhs)
+    assert [p.line for p in report.problems] == [5, 6]
+    assert all(p.message.startswith("not checked: matrix calculus") for p in report.problems)
+    declared = check("<!-- symgrad: symbol L -->\n$$ x^L x^L = x^{2L} $$\n")
+    assert _statuses(declared) == {2: sg.Status.PROVED}  # declared plain, L is an exponent again
+
+
+def test_layer_labels_in_brackets_and_with_shifts() -> None:
+    from symgrad.notes.notation import parse_latex
+
+    assert str(parse_latex(r"W^{[l]}_{ij}")) == "W^(l)_ij"
+    assert str(parse_latex(r"a^{(l-1)}_k")) == "a^(l-1)_k" == str(parse_latex(r"a_k^{l-1}"))
+    assert str(parse_latex(r"\delta^{\ell+1}")) == "delta^(l+1)"
+    assert parse_latex("x^n") == sp.Symbol("x", real=True) ** sp.Symbol("n", real=True)
+
+
+def test_components_of_vector_functions() -> None:
+    """σ(z)_i is σ(z_i); softmax(z)_i is e^{z_i}/Σ_k e^{z_k} over the declared range (checked at sizes 1-3)."""
+    text = "\n".join([
+        r"<!-- symgrad: index i, j from 1 to n -->",
+        r"$$ \mathrm{softmax}(z)_i = \frac{e^{z_i}}{\sum_{j=1}^{n} e^{z_j}} $$",                          # 2
+        r"$$ \mathrm{softmax}(z)_i = \frac{e^{z_i}}{\sum_{j=1}^{n} e^{z_i}} $$",                          # 3
+        r"$$ \frac{\partial\, \mathrm{softmax}(z)_i}{\partial z_j} = -\mathrm{softmax}(z)_i"
+        r" \mathrm{softmax}(z)_j, \quad i \neq j $$",                                                    # 4
+        r"$$ \frac{\partial\, \mathrm{softmax}(z)_i}{\partial z_j} = \mathrm{softmax}(z)_i"
+        r" (\delta_{ij} + \mathrm{softmax}(z)_j) $$",                                                    # 5
+        r"$$ \sigma(\mathbf{z})_i (1 - \sigma(\mathbf{z})_i) = \sigma(z_i) - \sigma(z_i)^2 $$",          # 6
+        r"$$ \tanh(z)_i = \tanh(z_i)^2 $$",                                                              # 7
+    ])
+    statuses = _statuses(check(text))
+    assert statuses[2] in (sg.Status.PROVED, sg.Status.NUMERIC) and statuses[4] in (sg.Status.PROVED,
+                                                                                       sg.Status.NUMERIC)
+    assert statuses[3] is statuses[5] is statuses[7] is sg.Status.REFUTED
+    assert statuses[6] is sg.Status.PROVED
+
+
+def test_components_symgrad_cannot_read_are_not_checked_never_judged() -> None:
+    text = "\n".join([
+        r"$$ \mathrm{softmax}(z)_i = \frac{e^{z_i}}{\sum_{j=1}^{n} e^{z_i}} $$",  # no declared range
+        r"$$ (a + b)_i = a_i + b_i $$",
+        r"$$ f(z)_i = 2 $$",
+        r"$$ \mathrm{softmax}(W x)_i = 1 $$",
+        r"$$ \sigma(\mathbf{z}) = \mathbf{z} $$",
+    ])
+    report = check(text)
+    assert not report.steps
+    assert [p.line for p in report.problems] == [1, 2, 3, 4, 5]
+    assert all(p.message.startswith("not checked: matrix calculus") for p in report.problems), repr(report)
+
+
+def test_bold_and_arrow_letters_name_vectors_whose_entries_are_read() -> None:
+    text = "\n".join([
+        r"<!-- symgrad: index j from 1 to n -->",
+        r"$$ \mathbf{z} = W \mathbf{x} + \mathbf{b} $$",                          # 2 a whole vector: not checked
+        r"$$ z_i = \sum_{j} W_{ij} \mathbf{x}_j + \mathbf{b}_i $$",               # 3 a definition, entry-wise
+        r"$$ \frac{\partial z_i}{\partial \mathbf{x}_k} = W_{ik} $$",             # 4 numeric (sizes)
+        r"$$ \frac{\partial z_i}{\partial x_k} = W_{ki} $$",                      # 5 refuted
+        r"$$ \vec{v}_1 + \boldsymbol{\delta}_2 = \delta_2 + v_1 $$",               # 6 proved
+        r"$$ \frac{\partial z_i}{\partial \mathbf{b}} = \mathbf{1} $$",           # 7 not checked
+    ])
+    report = check(text)
+    assert report.definitions == 1
+    statuses = _statuses(report)
+    assert statuses == {4: statuses[4], 5: sg.Status.REFUTED, 6: sg.Status.PROVED}, repr(report)
+    assert statuses[4] in (sg.Status.PROVED, sg.Status.NUMERIC)
+    assert [p.line for p in report.problems] == [2, 7]
+    assert all(p.message.startswith("not checked: matrix calculus") for p in report.problems)
+
+
+def test_definitions_in_inline_math_hold_for_the_rest_of_the_file() -> None:
+    """``where $h = σ(z)$``: h is defined, so ∂h/∂z is checked instead of being taken as a given."""
+    text = "\n".join([
+        r"The hidden unit is $h = \sigma(z)$, where $z = w x + b$ and $y = 2$.",
+        r"At $x = 0$ the unit is linear. Some prose with \$5 and $a_i$ inline.",
+        r"$$ \frac{\partial h}{\partial z} = h (1 - h) $$",                      # 3 proved
+        r"$$ \frac{\partial h}{\partial w} = h (1 + h) x $$",                    # 4 refuted
+        r"$$ \frac{\partial h}{\partial x} = h (1 - h) w $$",                    # 5 x is not 0: proved
+    ])
+    report = check(text)
+    assert report.definitions == 2  # h and z; "at $x = 0$", "$y = 2$": special cases in prose, not definitions
+    assert _statuses(report) == {3: sg.Status.PROVED, 4: sg.Status.REFUTED, 5: sg.Status.PROVED}, repr(report)
+    latex = check("Let \\(s = \\sigma(t)\\).\n\\[ \\frac{ds}{dt} = s(1 - s) \\]\n", "latex")
+    assert _statuses(latex) == {2: sg.Status.PROVED} and latex.definitions == 1
+
+
+def test_a_limit_in_a_note_is_two_sided() -> None:
+    """``\\lim_{x \\to 0}`` is SymPy's Limit with dir='+-': |x|/x has no limit at 0, so ``= 1`` is never proved."""
+    from symgrad.notes.notation import parse_latex
+
+    limit = parse_latex(r"\lim_{x \to 0} \frac{|x|}{x}")
+    assert isinstance(limit, sp.Limit) and str(limit.args[3]) == "+-"
+    assert str(parse_latex(r"\lim_{x \to 0^+} \frac{|x|}{x}").args[3]) == "+"
+    report = check("\n".join([
+        r"$$ \lim_{x \to 0} \frac{|x|}{x} = 1 $$",
+        r"$$ \lim_{x \to 0} \frac{|x|}{x} = -1 $$",
+        r"$$ \lim_{x \to 0^+} \frac{|x|}{x} = 1 $$",
+        r"$$ \lim_{x \to 0^-} \frac{|x|}{x} = 1 $$",
+        r"$$ \lim_{x \to 0} \frac{\sin x}{x} = 1 $$",
+    ]))
+    statuses = _statuses(report)
+    assert statuses[1] in (sg.Status.REFUTED, sg.Status.UNKNOWN) and statuses[2] in (sg.Status.REFUTED,
+                                                                                       sg.Status.UNKNOWN)
+    assert statuses[3] is sg.Status.PROVED and statuses[4] is sg.Status.REFUTED
+    assert statuses[5] is sg.Status.PROVED
+
+
+def test_a_component_of_a_defined_vector_reads_its_definition() -> None:
+    """With ``z_i = 2 x_i``, ``σ(z)_i`` is ``σ(2 x_i)``; an unrelated name would prove ∂σ(z)_i/∂x_i = 0."""
+    text = "\n".join([
+        r"<!-- symgrad: index i, k from 1 to n -->",
+        r"$$ z_i = 2 x_i $$",
+        r"$$ \frac{\partial \sigma(z)_i}{\partial x_i} = 0 $$",
+        r"$$ \frac{\partial \sigma(z)_i}{\partial x_i} = 2 \sigma(z_i)(1 - \sigma(z_i)) $$",
+    ])
+    assert _statuses(check(text)) == {3: sg.Status.REFUTED, 4: sg.Status.PROVED}
+
+
+def test_a_stray_dollar_in_prose_never_hides_a_display() -> None:
+    report = check("It costs $5 to print.\n$$ x + x = 3x $$\nWith $y = 3 x$ we get\n$$ e^{L} = \\exp(L) + y - 3x $$\n")
+    assert _statuses(report) == {2: sg.Status.REFUTED, 4: sg.Status.PROVED}  # e^L is Euler's e, not a layer
+    assert report.definitions == 1
+
+
+def test_a_bold_vector_defined_as_an_explicit_matrix_is_checked_through_it() -> None:
+    text = "\n".join([
+        r"$$ \mathbf{x} = \begin{bmatrix} x_1 \\ x_2 \end{bmatrix} $$",                    # 1 a definition
+        r"$$ \boldsymbol{\theta} = \begin{bmatrix} a \\ b \end{bmatrix} $$",                # 2 a definition
+        r"$$ \boldsymbol{\theta}^\top \mathbf{x} = a x_1 + b x_2 $$",                       # 3 proved
+        r"$$ \boldsymbol{\theta}^\top \mathbf{x} = a x_1 + b x_1 $$",                       # 4 refuted
+        r"$$ \frac{\partial}{\partial x_1} \boldsymbol{\theta}^\top \mathbf{x} = a $$",     # 5 proved
+        r"$$ \mathbf{x} \boldsymbol{\theta}^\top = \begin{bmatrix} a x_1 & b x_1 \\ a x_2 & b x_1 \end{bmatrix} $$",
+        r"$$ \boldsymbol{\theta}_2 = b $$",                                                 # 7 proved
+        r"$$ \boldsymbol{\theta}_i = b $$",                                                 # 8 not checked
+        r"$$ \mathbf{x} = \begin{bmatrix} x_2 \\ x_1 \end{bmatrix} $$",                     # 9 a claim now: refuted
+    ])
+    report = check(text)
+    assert report.definitions == 2
+    assert _statuses(report) == {3: sg.Status.PROVED, 4: sg.Status.REFUTED, 5: sg.Status.PROVED,
+                                 6: sg.Status.REFUTED, 7: sg.Status.PROVED, 9: sg.Status.REFUTED}, repr(report)
+    (problem,) = report.problems
+    assert problem.line == 8 and problem.message.startswith("not checked: matrix calculus")

@@ -77,6 +77,7 @@ from .notation import (
     parse_relations,
     scan,
 )
+from .notation.tokens import GREEK_LETTERS
 
 __all__ = ["NoteStep", "NoteChain", "NoteProblem", "NotesReport", "check_text", "FORMATS"]
 
@@ -243,7 +244,16 @@ class _Unclosed:
     offset: int
 
 
-_Event = _Math | _Directive | _Unclosed
+@dataclass(frozen=True)
+class _Inline:
+    """Inline math (``$...$``, ``\\(...\\)``) and the words of its sentence before it."""
+
+    text: str
+    offset: int
+    before: str
+
+
+_Event = _Math | _Directive | _Unclosed | _Inline
 
 _DISPLAY_ENVIRONMENTS = ("equation*", "equation", "align*", "align", "gather*", "gather", "multline*",
                          "multline", "flalign*", "flalign", "alignat*", "alignat", "eqnarray*", "eqnarray",
@@ -258,7 +268,8 @@ _MARKDOWN = re.compile(
     r"|(?P<dollars>\$\$)"
     r"|(?P<bracket>\\\[)"
     rf"|(?P<env>\\begin\{{(?P<envname>{_ENV_ALTERNATIVES})\}})"
-    r"|(?P<code>`+)",
+    r"|(?P<code>`+)"
+    r"|(?P<inline>\$|\\\()",
     re.M)
 
 _LATEX = re.compile(
@@ -266,6 +277,7 @@ _LATEX = re.compile(
     r"|(?P<dollars>\$\$)"
     r"|(?P<bracket>\\\[)"
     rf"|(?P<env>\\begin\{{(?P<envname>{_ENV_ALTERNATIVES})\}})"
+    r"|(?P<inline>\$|\\\()"
     r"|(?P<verbatim>\\begin\{(?P<verbname>verbatim\*?|lstlisting|minted|comment|Verbatim)\})")
 
 
@@ -309,9 +321,43 @@ def _markdown_events(text: str) -> Iterator[_Event]:
             ticks = m.group("code")
             end = text.find(ticks, m.end())
             pos = end + len(ticks) if end >= 0 else m.end()
+        elif kind == "inline":
+            inline, pos = _inline(text, m)
+            if inline is not None:
+                yield inline
         else:
             yield from _display(text, m, kind)
             pos = _display_end(text, m, kind)
+
+
+_SENTENCE_END = re.compile(r"(?:[.!?:]\s|\n\s*\n)")
+#: Longest inline formula read (characters) and longest stretch of its sentence looked at before it.
+MAX_INLINE = 400
+SENTENCE_BEFORE = 200
+
+
+def _inline(text: str, m: re.Match[str]) -> tuple[_Inline | None, int]:
+    r"""The inline formula opening at ``m`` (``$...$`` within a paragraph, or ``\(...\)``), and where to go on."""
+    start = m.end()
+    if m.group(0) == "$":
+        close = re.compile(r"(?<!\\)\$")
+        found = close.search(text, start, min(len(text), start + MAX_INLINE))
+        end = found.start() if found is not None else -1
+        if text.startswith("$$", end):
+            end = -1  # a stray $ before a display: the display's $$ is not its end
+        after = end + 1
+    else:
+        end = text.find("\\)", start, min(len(text), start + MAX_INLINE))
+        after = end + 2
+    if end < 0 or "\n\n" in text[start:end].replace(" ", "").replace("\t", ""):
+        return None, start
+    before = text[max(0, m.start() - SENTENCE_BEFORE):m.start()]
+    cut = None
+    for cut in _SENTENCE_END.finditer(before):
+        pass
+    if cut is not None:
+        before = before[cut.end():]
+    return _Inline(text[start:end], start, before), after
 
 
 def _closing(kind: str, m: re.Match[str]) -> str:
@@ -399,6 +445,11 @@ def _latex_events(text: str) -> Iterator[_Event]:
             continue
         if kind == "escape":
             pos = m.end()
+            continue
+        if kind == "inline":
+            inline, pos = _inline(clean, m)
+            if inline is not None:
+                events.append((m.start(), inline))
             continue
         for event in _display(clean, m, kind):
             events.append((m.start(), event))
@@ -563,6 +614,9 @@ def check_text(text: str, fmt: str = "markdown", *, path: str | None = None,
             line, column = lines.at(event.offset)
             found.problems.append(NoteProblem(name, line, column, f"{event.what} is never closed"))
             continue
+        if isinstance(event, _Inline):
+            _inline_definition(event, file_scope, next_scope, lines, found)
+            continue
         scope, next_scope = next_scope, _Scope()
         if scope.skip:
             found.skipped += 1
@@ -617,6 +671,8 @@ def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines
                    options: CheckOptions | None, found: _Found) -> None:
     """Read one display and check its chains; definitions in it hold for the rest of the file."""
     line, column = lines.at(math.offset)
+    if _vector_definition(math, file_scope, scope, lines, found):
+        return
 
     def read() -> tuple[SymbolTable, Display]:
         table = file_scope.table.merged(scope.table)
@@ -678,6 +734,82 @@ def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines
             found.problems.append(NoteProblem(path, source.line, source.column, str(exc)))
         except Exception as exc:  # noqa: BLE001 - one bad chain never costs the rest of the display
             found.problems.append(NoteProblem(path, source.line, source.column, f"not checked: {_reason(exc)}"))
+
+
+#: Words after which an inline ``$name = expr$`` defines ``name`` (``where $h = \sigma(z)$``).
+DEFINING_WORDS = frozenset("let where with define defines defined defining denote denotes set setting write "
+                           "writing here given take taking put is be as by".split())
+
+
+def _inline_definition(math: _Inline, file_scope: _Scope, scope: _Scope, lines: _Lines, found: _Found) -> None:
+    r"""``where $h = \sigma(z)$``: a definition of a new name for the rest of the file.
+
+    Only after a defining word (:data:`DEFINING_WORDS`, or ``and`` in a sentence that
+    has one); other inline math (``at $x = 0$``, ``$\sigma'(x) = ...$``) is prose, not
+    read. A formula that cannot be read, or is not ``NEW_NAME = EXPR``, is ignored, and so is a number
+    (``with $n = 2$`` is a special case the prose looks at, not a value for the rest of the file).
+    """
+    prose = re.sub(r"\$[^$]*\$|\\\(.*?\\\)", " ", math.before)  # the other formulas of the sentence
+    words = re.findall(r"[A-Za-z]+", prose.lower())
+    if not words:
+        return
+    if words[-1] not in DEFINING_WORDS and not (words[-1] == "and" and DEFINING_WORDS & set(words)):
+        return
+    line, column = lines.at(math.offset)
+    try:
+        table = file_scope.table.merged(scope.table)
+        display = parse_display(math.text, table, line=line, column=column, substitute=False)
+        if display.fragments or len(display.chains) != 1 or len(display.chains[0].links) != 1:
+            return
+        _declare_functions(math.text, file_scope)
+        table = file_scope.table.merged(scope.table)
+        display = parse_display(math.text, table, line=line, column=column, substitute=False)
+        (source,) = display.chains
+        if source.links[0].conditions or source.links[0].condition_error:
+            return
+        definition = _definition(source, table, math.text.split("=", 1)[-1], found.unread)
+    except (ParseError, _Located):
+        return
+    except Exception:  # noqa: BLE001 - prose math symgrad cannot read costs nothing
+        return
+    if definition is None or not definition.body.free_symbols:
+        return  # "with $n = 2$": a case the prose looks at, not a name defined for the rest of the file
+    file_scope.table = file_scope.table.with_definition(_expanded(definition, table))
+    found.definitions += 1
+
+
+_VECTOR_DEFINITION = re.compile(
+    r"\s*\\(?:mathbf|boldsymbol|bm|vec)\s*\{\s*(?P<name>\\?[A-Za-z]+)\s*\}\s*(?:=|:=|\\coloneqq|\\triangleq)\s*"
+    r"(?P<matrix>\\begin\{(?P<env>[bp]?matrix)\}.*?\\end\{(?P=env)\})\s*[.,]?\s*\Z", re.S)
+
+
+def _vector_definition(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines, found: _Found) -> bool:
+    r"""``\mathbf{x} = \begin{bmatrix} x_1 \\ x_2 \end{bmatrix}``: the bold name is that matrix from here on.
+
+    Then ``\mathbf{x}^\top \mathbf{x}`` and ``\mathbf{x}_2`` are read through it (explicit small sizes).
+    Returns whether the display was such a definition (a name already defined makes it a claim).
+    """
+    match = _VECTOR_DEFINITION.match(math.text)
+    if match is None:
+        return False
+    name = match.group("name").lstrip("\\")
+    if match.group("name").startswith("\\") and name not in GREEK_LETTERS:
+        return False
+    table = file_scope.table.merged(scope.table)
+    if table.family(name, 0) is not None:
+        return False
+    line, column = lines.at(math.offset + match.start("matrix"))
+    try:
+        body = parse_latex(match.group("matrix"), table, line=line, column=column, substitute=False)
+    except ParseError:
+        return False
+    if not isinstance(body, sp.MatrixBase):
+        return False
+    source = " ".join(math.text.split())
+    file_scope.table = file_scope.table.with_definition(Definition(source, body, base=name, params=()))
+    found.definitions += 1
+    found.last = None
+    return True
 
 
 def _row_heads(text: str) -> set[str]:

@@ -33,7 +33,8 @@ from sympy.core.symbol import Str
 
 from ...core.functions import sigmoid
 from .errors import ParseError, UnsupportedNotation
-from .symbols import SymbolTable, diff_members, freeze, member_family, index_symbol, real_symbol, subscript_name, subscripted
+from .symbols import (SymbolTable, diff_members, freeze, index_symbol, member_family, real_symbol, rename_bound,
+                      subscript_name, subscripted)
 
 __all__ = ["Builder", "SumNode", "Product", "MathArg", "TextArg", "SignArg"]
 
@@ -149,6 +150,7 @@ class Value(Piece):
     expr: sp.Expr = sp.S.Zero
     args: tuple[sp.Expr, ...] | None = None
     what_text: str = "a number"
+    vectors: bool = field(default=False, init=False)  #: a bracket holding a whole vector, (\mathbf{z})
 
     @property
     def what(self) -> str:  # type: ignore[override]
@@ -157,6 +159,16 @@ class Value(Piece):
     @property
     def is_bracket(self) -> bool:
         return self.args is not None
+
+    def check_plain(self) -> None:
+        """A bracket with a subscript, ``(a + b)_i``, is a component of an expression of vectors."""
+        if self.sub is not None and self.is_bracket:
+            raise _fail("not checked: matrix calculus (a component (...)_i of an expression of vectors); "
+                        "write the components, such as a_i + b_i", self.sub, unsupported=True)
+        if self.vectors:
+            raise _fail("not checked: matrix calculus (a function of a whole vector); write its components, "
+                        "such as f(z)_i", self, unsupported=True)
+        super().check_plain()
 
 
 @dataclass
@@ -169,11 +181,19 @@ class NamePiece(Piece):
     what = "a name"
 
     def add_sup(self, arg: Arg, builder: "Builder", at: Any = None) -> None:
-        """``W^{(l)}``, ``b^{(2)}``: a layer label in parentheses is part of the name, not a power."""
-        label = _layer_label(arg)
-        if label is not None and self.power is None and not self.primes:
-            self.base = f"{self.base}^({label})"
-            return
+        """``W^{(l)}``, ``b^{[2]}``, ``a_j^L``, ``w^{l+1}``: a layer label is part of the name, not a power.
+
+        ``x^T`` (a transpose of a name) is matrix calculus: refused, never read as a power.
+        Declared plain (``symbol L``, ``symbol T``), the letter is a power again.
+        """
+        if self.power is None and not self.primes and not (self.base == "e" and self.kind == "letter"):
+            label = _layer_label(arg)
+            if label is not None and not builder.table.is_plain(label.rstrip("+-0123456789")):
+                self.base = f"{self.base}^({label})"
+                return
+            if _is_letter_t(arg) and not builder.table.is_plain("T"):
+                raise _fail("not checked: matrix calculus (a transpose of a name); write the matrix out, "
+                            "or the entries with an index", at or arg, unsupported=True)
         super().add_sup(arg, builder, at)
 
     def check_plain(self) -> None:
@@ -278,10 +298,47 @@ _OPERATOR_NAMES: dict[str, tuple[Callable[..., sp.Expr], int]] = {
 }
 
 
+#: Letters that, as a bare superscript of a name, are a layer index (``a_j^L``, ``w^l``), not a power.
+LAYER_LETTERS = frozenset({"L", "l", "ell"})
+
+
+def _layer_letter(node: "SumNode") -> str | None:
+    """``L``, ``l``, ``L-1``, ``l+1`` (a layer letter, maybe shifted by an integer): the label, else None."""
+    if len(node.terms) > 2 or (node.leading_sign and node.terms[0][0] < 0):
+        return None
+    sign, first = node.terms[0]
+    if len(first.entries) != 1:
+        return None
+    piece = first.entries[0][1]
+    if not (isinstance(piece, NamePiece) and piece.base in LAYER_LETTERS and piece.kind in ("letter", "greek")
+            and piece.sub is None and piece.power is None and not piece.primes and sign > 0):
+        return None
+    label = "l" if piece.base == "ell" else piece.base
+    if len(node.terms) == 1:
+        return label
+    shift_sign, shift = node.terms[1]
+    if len(shift.entries) != 1:
+        return None
+    number = shift.entries[0][1]
+    if not (isinstance(number, Value) and not number.is_bracket and number.expr.is_Integer
+            and number.power is None and number.sub is None and 0 < int(number.expr) < 100):
+        return None
+    return f"{label}{'-' if shift_sign < 0 else '+'}{int(number.expr)}"
+
+
+#: Functions applied entry by entry: component ``i`` of ``f(z)`` is ``f(z_i)``.
+_ELEMENTWISE = frozenset("exp log ln sin cos tan sinh cosh tanh sigmoid relu softplus erf".split())
+#: The summation index of softmax's denominator (a name no note uses as an index).
+SOFTMAX_INDEX = "kappa"
+
+
 def _layer_label(arg: Arg) -> str | None:
-    """``(l)`` or ``(2)`` as a superscript: the label, else None."""
+    """``(l)``, ``[2]``, ``(l-1)``, or a bare layer letter ``L``/``l``/``L-1`` as a superscript: the label."""
     if not isinstance(arg, MathArg) or arg.relation is not None or len(arg.exprs) != 1:
         return None
+    bare = _layer_letter(arg.exprs[0])
+    if bare is not None:
+        return bare
     product = arg.exprs[0].single_product()
     if product is None or len(product.entries) != 1:
         return None
@@ -295,6 +352,11 @@ def _layer_label(arg: Arg) -> str | None:
         return str(inner)
     if isinstance(inner, sp.Symbol) and len(inner.name) <= 2:
         return inner.name
+    if isinstance(inner, sp.Add) and len(inner.args) == 2:  # (l-1), (l+1)
+        number, letter = sorted(inner.args, key=lambda a: not a.is_Integer)
+        if (number.is_Integer and 0 < abs(int(number)) < 100 and isinstance(letter, sp.Symbol)
+                and len(letter.name) == 1):
+            return f"{letter.name}{'-' if number < 0 else '+'}{abs(int(number))}"
     return None
 
 
@@ -409,7 +471,10 @@ class Builder:
                 factors.append(sp.Pow(value, -1))
             else:
                 factors.append(value)
-        return sp.Mul(*factors)
+        result = sp.Mul(*factors)
+        if isinstance(result, sp.MatrixBase) and result.shape == (1, 1):
+            return result[0, 0]  # type: ignore[no-any-return]  # x^T y: a 1 by 1 matrix is its entry
+        return result
 
     def _item_value(self, item: Any) -> sp.Expr:
         if isinstance(item, sp.Basic):
@@ -494,6 +559,10 @@ class Builder:
         piece.check_plain()
         base = piece.base + "prime" * piece.primes
         value: sp.Expr
+        if piece.kind == "vector" and piece.sub is None:
+            raise _fail(f"not checked: matrix calculus (the vector or matrix {base} as a whole); write its "
+                        f"entries with an index, such as {base}_i, or a small one as a bmatrix", piece,
+                        unsupported=True)
         if piece.sub is None:
             if base == "e" and piece.kind == "letter":
                 value = sp.E
@@ -503,6 +572,9 @@ class Builder:
                 value = real_symbol(base)
         else:
             indices = self.indices(piece.sub)
+            entry = self._vector_entry(piece, indices) if piece.kind == "vector" else None
+            if entry is not None:
+                return entry if piece.power is None else safe_power(entry, piece.power, piece)
             if (base == "delta" and piece.kind == "greek" and len(indices) == 2 and expand
                     and not self.table.is_plain("delta") and self.table.family(base, 2) is None):
                 value = sp.KroneckerDelta(*indices)  # \delta_{ij}: the Kronecker delta
@@ -548,6 +620,8 @@ class Builder:
             func = sp.Function(key, real=True)
         if piece.sub is not None:
             piece.sub = None  # part of the function's name
+        if bracket.sub is not None:
+            func = self._component_function(key, func, bracket)
         if func is sigmoid and len(args) != 1:
             raise _fail("\\sigma takes one argument", bracket)
         if func is sigmoid and any(real_symbol("sigma") in a.free_symbols for a in args):
@@ -568,7 +642,10 @@ class Builder:
     # -- functions and operators -------------------------------------------
     def _apply_function(self, piece: FunctionPiece, target: Any) -> sp.Expr:
         assert piece.func is not None
+        func = piece.func
         if isinstance(target, Value) and target.is_bracket:
+            if target.sub is not None:
+                func = self._component_function(piece.name, func, target)
             target.check_plain()
             args = target.args or ()
             power_after = target.power
@@ -577,7 +654,6 @@ class Builder:
             power_after = None
         if piece.arity and len(args) != piece.arity:
             raise _fail(f"{piece.what} takes {piece.arity} argument{'s' if piece.arity > 1 else ''}", piece)
-        func = piece.func
         if piece.sub is not None:
             if piece.name != "\\log":
                 raise _fail(f"a subscript on {piece.what}", piece.sub)
@@ -593,6 +669,81 @@ class Builder:
         if power_after is not None:
             result = safe_power(result, power_after, target)
         return result
+
+    def _component_function(self, name: str, func: Callable[..., sp.Expr], bracket: Value) -> Callable[..., sp.Expr]:
+        r"""``\sigma(z)_i`` is ``\sigma(z_i)``; ``\mathrm{softmax}(z)_i`` is ``e^{z_i} / \sum_k e^{z_k}``.
+
+        Component ``i`` of a function of a vector ``z`` (a plain name): an element-wise
+        function applies to ``z_i``; softmax sums over the declared range of its index
+        (``index i, k from 1 to n``). Anything else is matrix calculus, not checked.
+        The bracket's subscript is consumed; the returned function takes the bracket's arguments.
+        """
+        assert bracket.sub is not None
+        sub, bracket.sub = bracket.sub, None
+        bracket.vectors = False  # its components are read below, or the whole is refused
+        args = bracket.args or ()
+        word = name.split("{")[-1].rstrip("}").lstrip("\\").lower()
+        vector = args[0] if len(args) == 1 else None
+        if (isinstance(vector, sp.Symbol) and vector.is_real and self.table.definition_of(vector) is None
+                and not vector.name.startswith("∂")):
+            indices = self.indices(sub)
+            if len(indices) == 1:
+                (index,) = indices
+                member = self._entry(vector, index, sub)
+                if func is sigmoid or (word in _ELEMENTWISE and func is _OPERATOR_NAMES[word][0]):
+                    return lambda _z: func(member)
+                if word == "softmax":
+                    bounds = self._vector_range(index)
+                    if bounds is not None:
+                        k = index_symbol(SOFTMAX_INDEX)
+                        total = sp.Sum(sp.exp(self._entry(vector, k, sub)), (k, *bounds))
+                        return lambda _z: sp.exp(member) / total
+                    raise _fail(f"not checked: matrix calculus (component {index} of softmax({vector}), a vector "
+                                "function, over a range the note does not give); declare it, as in "
+                                "<!-- symgrad: index i, j from 1 to n -->", sub, unsupported=True)
+        raise _fail(f"not checked: matrix calculus (a component of {name}(...), a function of a vector); "
+                    "write the components, such as f(z)_i = f(z_i) for an element-wise f", sub, unsupported=True)
+
+    def _entry(self, vector: sp.Symbol, index: sp.Expr, at: Any) -> sp.Expr:
+        """Entry ``index`` of the vector ``vector``, exactly as ``z_i`` written out reads (families, lets)."""
+        family = self.table.family(vector.name, 1)
+        value = family.instantiate((index,)) if family is not None else subscripted(Str(vector.name), index)
+        return self._substituted(value, at) if self.substitute else value
+
+    def explicit_vector(self, piece: Piece) -> Piece:
+        r"""``\mathbf{x}`` defined as an explicit matrix (``\mathbf{x} = \begin{bmatrix} ... \end{bmatrix}``): that matrix."""
+        if not (isinstance(piece, NamePiece) and piece.kind == "vector" and piece.sub is None):
+            return piece
+        definition = self.table.family(piece.base, 0)
+        if definition is None or not isinstance(definition.body, sp.MatrixBase):
+            return piece
+        return Value(piece.line, piece.column, expr=definition.body, what_text="a matrix")
+
+    def _vector_entry(self, piece: NamePiece, indices: tuple[sp.Expr, ...]) -> sp.Expr | None:
+        r"""``\mathbf{x}_2`` of an explicitly defined ``\mathbf{x}``: that entry (1-based); None if not defined."""
+        definition = self.table.family(piece.base, 0)
+        if definition is None or not isinstance(definition.body, sp.MatrixBase):
+            return None
+        matrix = definition.body
+        if not all(i.is_Integer for i in indices):
+            raise _fail(f"not checked: matrix calculus (an entry with a symbolic index of {piece.base}, defined "
+                        "as an explicit matrix)", piece, unsupported=True)
+        positions = [int(i) - 1 for i in indices]
+        if len(positions) == 1 and 1 in matrix.shape:
+            positions = [positions[0], 0] if matrix.shape[1] == 1 else [0, positions[0]]
+        if len(positions) != 2 or not all(0 <= p < n for p, n in zip(positions, matrix.shape)):
+            raise _fail(f"{piece.base} has no entry {', '.join(map(str, indices))} (it is {matrix.shape[0]} by "
+                        f"{matrix.shape[1]})", piece)
+        return matrix[positions[0], positions[1]]  # type: ignore[no-any-return]
+
+    def _vector_range(self, index: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+        """The declared range of ``index`` (or the one range the note declares, for an integer index)."""
+        if isinstance(index, sp.Symbol):
+            declared = self.table.range_of(index.name)
+            if declared is not None:
+                return declared
+        ranges = {(lower, upper) for _, lower, upper in self.table.ranges}
+        return next(iter(ranges)) if len(ranges) == 1 else None
 
     def _call(self, func: Callable[..., sp.Expr], args: Sequence[sp.Expr], primes: int, at: Any) -> sp.Expr:
         if primes == 0:
@@ -712,6 +863,13 @@ class Builder:
                 raise _fail(f"the derivative by {_name_text(variable)}, which is defined as an expression: "
                             "symgrad cannot hold it fixed inside other definitions", at, unsupported=True)
         meaning = self._substituted(body, at)
+        taken: set[sp.Symbol] = set()
+        for variable in names:  # d/dw_jk of a sum over k: the sum's k is another k
+            family = member_family(meaning, variable)
+            taken |= {s for s in variable.free_symbols if isinstance(s, sp.Symbol) and s.is_integer}
+            if family is not None:
+                taken |= {s for i in family[1] for s in i.free_symbols if isinstance(s, sp.Symbol)}
+        meaning, body = rename_bound(meaning, taken), rename_bound(body, taken)
         for variable in names:
             family = member_family(meaning, variable)
             if family is not None and any(s.base_name == family[0] and s != variable
@@ -879,11 +1037,15 @@ class TreeToPieces(Transformer):  # type: ignore[type-arg]
         return Product(entries)
 
     def factor(self, piece: Piece, *posts: Any) -> Piece:
+        if not any(isinstance(t, Token) and t.type == "SUB" for t in posts):
+            piece = self.b.explicit_vector(piece)  # \mathbf{x}_2 stays a name: an entry
         k = 0
         while k < len(posts):
             token = posts[k]
             if token.type == "TRANSPOSE" or (token.type == "SUP" and _is_letter_t(posts[k + 1])
-                                             and isinstance(piece, Value) and _is_matrix(piece.expr)):
+                                             and isinstance(piece, Value)
+                                             and (_is_matrix(piece.expr)
+                                                  or (piece.is_bracket and not self.b.table.is_plain("T")))):
                 if not (isinstance(piece, Value) and _is_matrix(piece.expr)) or piece.power is not None:
                     raise _fail("not checked: matrix calculus (a transpose of a name or an expression); "
                                 "write the matrix out, or the entries with an index", token, unsupported=True)
@@ -906,9 +1068,9 @@ class TreeToPieces(Transformer):  # type: ignore[type-arg]
                 else:
                     piece.add_sup(arg, self.b, token)
             else:
-                if isinstance(piece, Value):
+                if isinstance(piece, Value) and not (piece.is_bracket and piece.sub is None):
                     raise _fail(f"a subscript on {piece.what} (subscripts belong to names, like x_i)", token)
-                piece.add_sub(arg, self.b, token)
+                piece.add_sub(arg, self.b, token)  # on a bracket: a component, f(z)_i
             k += 2
         return piece
 
@@ -924,10 +1086,12 @@ class TreeToPieces(Transformer):  # type: ignore[type-arg]
         return Value(token.line, token.column, expr=sp.Rational(fraction.numerator, fraction.denominator))
 
     def letter(self, token: Token) -> NamePiece:
-        return NamePiece(token.line, token.column, base=str(token.value), kind="letter")
+        kind = "vector" if getattr(token, "vector", False) else "letter"
+        return NamePiece(token.line, token.column, base=str(token.value), kind=kind)
 
     def greek(self, token: Token) -> NamePiece:
-        return NamePiece(token.line, token.column, base=str(token.value), kind="greek")
+        kind = "vector" if getattr(token, "vector", False) else "greek"
+        return NamePiece(token.line, token.column, base=str(token.value), kind=kind)
 
     def roman_name(self, token: Token) -> Piece:
         name = str(token.value)
@@ -1044,8 +1208,20 @@ class TreeToPieces(Transformer):  # type: ignore[type-arg]
         return self.b.value(items[0].node)
 
     def brackets(self, opener: Token, values: list[SumNode], closer: Token) -> Value:
-        args = tuple(self.b.value(v) for v in values)
-        return Value(opener.line, opener.column, args=args, what_text="a bracket")
+        args: list[sp.Expr] = []
+        vectors = False
+        for node in values:
+            product = node.single_product()
+            piece = product.entries[0][1] if product is not None and len(product.entries) == 1 else None
+            if (isinstance(piece, NamePiece) and piece.kind == "vector" and piece.sub is None
+                    and piece.power is None and not piece.primes):
+                args.append(real_symbol(piece.base))  # (\mathbf{z}): only its components f(z)_i are read
+                vectors = True
+            else:
+                args.append(self.b.value(node))
+        value = Value(opener.line, opener.column, args=tuple(args), what_text="a bracket")
+        value.vectors = vectors
+        return value
 
     def group(self, opener: Token, node: SumNode, closer: Token) -> Value:
         return Value(opener.line, opener.column, expr=self.b.value(node), what_text="a group")

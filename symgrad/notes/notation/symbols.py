@@ -23,8 +23,8 @@ from typing import Any, Iterable, Sequence
 import sympy as sp
 from sympy.core.symbol import Str
 
-__all__ = ["subscripted", "subscript_name", "index_symbol", "real_symbol", "freeze", "diff_members", "member_family", "Definition",
-           "SymbolTable"]
+__all__ = ["subscripted", "subscript_name", "index_symbol", "real_symbol", "freeze", "diff_members", "member_family",
+           "rename_bound", "Definition", "SymbolTable"]
 
 
 def real_symbol(name: str) -> sp.Symbol:
@@ -155,6 +155,35 @@ def member_family(expr: sp.Basic, variable: sp.Basic) -> tuple[str, tuple[sp.Exp
     return None
 
 
+def rename_bound(expr: sp.Expr, taken: set[sp.Symbol] | frozenset[sp.Symbol]) -> sp.Expr:
+    """``expr`` with every sum or product index in ``taken`` renamed (``k`` to ``k'``): the same value.
+
+    ``\\partial / \\partial w_{jk}`` of ``\\sum_k w_{jk} a_k``: the free ``k`` of the variable is not the
+    bound ``k`` of the sum; renamed, they cannot be confused (a bound variable's name is immaterial).
+    """
+    if not taken or not expr.has(sp.Sum, sp.Product):
+        return expr
+
+    def clashes(e: sp.Basic) -> bool:
+        return isinstance(e, (sp.Sum, sp.Product)) and any(lim[0] in taken for lim in e.limits)
+
+    def renamed(e: sp.Basic) -> sp.Basic:
+        used = {str(s) for s in e.atoms(sp.Symbol)} | {str(s) for s in taken}
+        mapping: dict[sp.Basic, sp.Basic] = {}
+        for lim in e.limits:
+            if lim[0] in taken:
+                name = lim[0].name + "'"
+                while name in used:
+                    name += "'"
+                used.add(name)
+                mapping[lim[0]] = index_symbol(name)
+        body = e.function.xreplace(mapping)
+        limits = [(mapping.get(lim[0], lim[0]), *lim[1:]) for lim in e.limits]
+        return type(e)(body, *limits)
+
+    return expr.replace(clashes, renamed)
+
+
 def diff_members(expr: sp.Expr, variables: Sequence[tuple[sp.Expr, int]]) -> sp.Expr:
     """``d expr / d x_j`` where ``expr`` holds other members ``x_k`` of the family: Kronecker deltas.
 
@@ -163,6 +192,10 @@ def diff_members(expr: sp.Expr, variables: Sequence[tuple[sp.Expr, int]]) -> sp.
     """
     for variable, count in variables:
         family = member_family(expr, variable)
+        taken = {s for s in variable.free_symbols if isinstance(s, sp.Symbol) and s.is_integer}
+        if family is not None:
+            taken |= {s for i in family[1] for s in i.free_symbols}
+        expr = rename_bound(expr, taken)
         if family is None:
             expr = sp.diff(expr, (variable, count))
             continue

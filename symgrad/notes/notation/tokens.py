@@ -155,7 +155,8 @@ _UNICODE_CHARS = {"≤": ("LE", "\\le"), "≥": ("GE", "\\ge"), "·": ("MULOP", 
                   "−": ("PLUSMINUS", "-"), "∂": ("PARTIAL", "\\partial"), "∞": ("INFTY", "\\infty")}
 _DELIMITERS = {"(": "(", ")": ")", "[": "[", "]": "]", "\\{": "{", "\\}": "}", "\\lbrace": "{",
                "\\rbrace": "}", "\\lbrack": "[", "\\rbrack": "]", "|": "|", "\\vert": "|", "\\lvert": "|",
-               "\\rvert": "|", ".": ".", "\\|": "||", "\\Vert": "||", "\\langle": "<", "\\rangle": ">"}
+               "\\rvert": "|", ".": ".", "\\|": "||", "\\Vert": "||", "\\lVert": "||", "\\rVert": "||",
+               "\\langle": "<", "\\rangle": ">"}
 _OPEN_TYPE = {"(": "LPAREN", "[": "LBRACK", "{": "LCURLY", "|": "LVERT"}
 _CLOSE_TYPE = {")": "RPAREN", "]": "RBRACK", "}": "RCURLY", "|": "RVERT"}
 _NEEDS_BRACES = frozenset(("mathrm mathit mathsf mathtt mathnormal operatorname mathcal mathscr mathfrak "
@@ -228,8 +229,23 @@ def _named_argument(token: Token) -> Token:
         if content == "E":
             return _retype(token, "EXPECT", "E")
         return _unsupported(token, f"\\mathbb{{{content}}}: sets are not supported (only \\mathbb{{E}}, the expectation)")
-    return _unsupported(token, f"\\{command}{{{content}}}: vectors and matrices are not supported; "
-                               "write their components, such as x_1, x_2")
+    if len(content) == 1 and content.isalpha():
+        return _vector(token, "LETTER", content)
+    if content.startswith("\\") and content[1:] in GREEK_LETTERS and content[1:] != "pi":
+        return _vector(token, "GREEK", GREEK_LETTERS[content[1:]])
+    return _unsupported(token, f"not checked: matrix calculus (\\{command}{{{content}}}); "
+                               "write the components, such as x_1, x_2")
+
+
+class VectorToken(Token):
+    """``\\mathbf{x}``, ``\\boldsymbol{\\delta}``, ``\\vec{v}``: a letter that names a vector or a matrix."""
+
+    vector: bool = True
+
+
+def _vector(token: Token, type_: str, value: str) -> Token:
+    """A bold (or arrowed) letter: its entries ``\\mathbf{x}_i`` are the names ``x_i``; alone it is a vector."""
+    return VectorToken.new_borrow_pos(type_, value, token)
 
 
 def _control_word(token: Token, following: Token | None) -> tuple[Token | None, bool]:
@@ -265,7 +281,8 @@ def _control_word(token: Token, following: Token | None) -> tuple[Token | None, 
         return _retype(token, "PARTIAL"), False
     if name == "infty":
         return _retype(token, "INFTY"), False
-    if name in ("lvert", "vert", "rvert", "lbrace", "rbrace", "lbrack", "rbrack", "Vert", "langle", "rangle"):
+    if name in ("lvert", "vert", "rvert", "lbrace", "rbrace", "lbrack", "rbrack", "Vert", "lVert", "rVert", "langle",
+                "rangle"):
         return _delimiter(token, "\\" + name, None), False
     if name in _SIZE_WORDS:
         if following is None or str(following.value) not in _DELIMITERS:
