@@ -145,6 +145,8 @@ def _prepare(expr: sp.Expr, keep_sums: bool = False) -> sp.Expr:
     value the user gave them. With ``keep_sums`` sums and products stay as written
     (sampling evaluates them term by term at integer sizes, :func:`_exact_finite`).
     """
+    if expr.has(sp.UnevaluatedExpr):  # a display device (keeps a product unexpanded): its value is its argument
+        expr = expr.replace(lambda e: isinstance(e, sp.UnevaluatedExpr), lambda e: e.args[0])
     if expr.has(sp.Limit):
         expr = expr.replace(lambda e: isinstance(e, sp.Limit), _limit_value)
     if expr.has(sp.Derivative):

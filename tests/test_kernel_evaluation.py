@@ -1,5 +1,5 @@
-"""Sums and products at integer sizes: evaluated exactly, term by term, where sampling looks.
-
+"""How the kernel evaluates what was written: sums and products at integer sizes exactly, term by term;
+display devices (UnevaluatedExpr) by their value.
 The oracle: Python's ``fractions`` summing (multiplying) the terms one by one.
 """
 
@@ -64,3 +64,12 @@ def test_products_false_only_for_large_n_are_refuted_exactly() -> None:
 def test_a_true_bound_on_a_product_is_never_refuted() -> None:
     step = sg.calc(sp.Product(1 + 1 / k**2, (k, 1, n))).le(R(368, 100)).check(budget=3).steps[0]
     assert step.status in ("numeric", "proved")
+
+
+def test_unevaluated_expressions_are_checked_by_their_value() -> None:
+    x = sp.Symbol("x", real=True)
+    half = sp.UnevaluatedExpr(sp.Rational(1, 2))
+    wrong = sg.calc(half * (x + 1)).eq(x / 2 + 1).check(budget=3).steps[0]
+    assert wrong.status == "refuted"
+    right = sg.calc(half * (x + 1)).eq(x / 2 + sp.Rational(1, 2)).check(budget=3).steps[0]
+    assert right.status == "proved"
