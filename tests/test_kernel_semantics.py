@@ -55,6 +55,9 @@ def test_a_limit_is_checked_as_written() -> None:
     assert status(calc(sp.Limit(sp.Abs(x) / x, x, 0)).eq(1)) is Status.PROVED
     assert "0^+" in sg.render(calc(sp.Limit(sp.Abs(x) / x, x, 0)).eq(1), "markdown")
     assert status(calc(sp.Limit(sp.Abs(x) / x, x, 0, "+-")).eq(1)) is not Status.PROVED
+    no_limit = calc(sp.Limit(sp.Abs(x) / x, x, 0, "+-")).eq(1).check(budget=3).steps[0]
+    assert no_limit.status is Status.UNKNOWN and "does not exist" in no_limit.note
+    assert "left-hand limit = -1" in no_limit.note
     assert status(calc(sp.Limit(sp.sin(x) / x, x, 0, "+-")).eq(1)) is Status.PROVED
 
 

@@ -701,3 +701,14 @@ def test_a_bold_vector_defined_as_an_explicit_matrix_is_checked_through_it() -> 
                                  6: sg.Status.REFUTED, 7: sg.Status.PROVED, 9: sg.Status.REFUTED}, repr(report)
     (problem,) = report.problems
     assert problem.line == 8 and problem.message.startswith("not checked: matrix calculus")
+
+
+def test_a_display_ending_in_a_new_name_defines_it() -> None:
+    """"The variance is $$\\frac1m\\sum_i (x_i - \\mu)^2 = \\sigma^2$$" names sigma^2: no claim, no false alarm."""
+    report = check("The mean and the variance are\n\n$$ \\frac1m \\sum_{i=1}^m x_i = \\mu $$\n\n"
+                    "$$ \\frac1m \\sum_{i=1}^m (x_i - \\mu)^2 = \\sigma^2 $$\n\n"
+                    "so $$ \\sigma^2 = \\frac1m \\sum_{i=1}^m x_i^2 - \\mu^2 $$\n\n"
+                    "and a slip: $$ \\sigma^2 = \\frac1m \\sum_{i=1}^m x_i^2 + \\mu^2 $$\n")
+    statuses = [(step.line, step.verdict.status.value) for chain in report.chains for step in chain.steps]
+    assert all(status != "refuted" for line, status in statuses if line in (3, 5, 7)), statuses
+    assert any(line == 9 and status == "refuted" for line, status in statuses), statuses

@@ -187,6 +187,18 @@ def _limit_value(limit: sp.Limit) -> sp.Expr:
         return _KINK
 
 
+def _no_limit(side: sp.Expr) -> str:
+    """Why a side written with a limit has no value (a two-sided limit whose one-sided limits differ)."""
+    for limit in side.atoms(sp.Limit):
+        try:
+            sp.Limit(by_definitions(limit.args[0].doit()), *limit.args[1:]).doit()
+        except ValueError as exc:
+            reason = str(exc).replace("The limit does not exist since ", "").replace(" hand limit", "-hand limit")
+            return f"a side has no value: the two-sided limit {limit.args[0]} as {limit.args[1]} -> " \
+                   f"{limit.args[2]} does not exist ({reason})"
+    return "a side has no value: a limit written in it does not exist"
+
+
 #: The value a derivative takes at a kink: undefined (``nan``), never a convention.
 _KINK = sp.nan
 
@@ -324,6 +336,9 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     else:
         small, big = left, right
         written_small, written_big = written_left, written_right
+    for side, prepared in ((lhs, left), (rhs, right)):
+        if prepared is _KINK and isinstance(side, sp.Basic) and side.has(sp.Limit):
+            return verdict(Status.UNKNOWN, "no value", note=_no_limit(side))
     complex_symbols = _complex_symbols(left, right, assumptions)
     written = [side for side in (lhs, rhs) if isinstance(side, sp.Basic) and side.has(sp.I)
                and not side.is_extended_real]

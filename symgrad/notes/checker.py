@@ -642,6 +642,7 @@ class _Found:
     definitions: int = 0
     last: sp.Expr | None = None  #: the last expression of the display before (a display may open with =)
     unread: set[str] = field(default_factory=set)  #: names opening rows of displays that could not be read
+    seen: set[str] = field(default_factory=set)  #: names (and family names) of the displays read so far
 
 
 _ARGUMENT = r"\\?[A-Za-z]+(?:\s*_\s*(?:\{[^{}]*\}|\\?[A-Za-z0-9]))?"
@@ -695,13 +696,17 @@ def _check_display(math: _Math, file_scope: _Scope, scope: _Scope, lines: _Lines
     if sources:
         found.last = sources[-1].links[-1].rhs if sources[-1].links else sources[-1].start
     assumptions = file_scope.assumptions + scope.assumptions
+    seen_before = set(found.seen)
+    for source in sources:
+        for expr in (source.start, *(link.rhs for link in source.links)):
+            found.seen |= _names_in(expr)
     k = 0
     while k < len(sources):
         source = sources[k]
         k += 1
         start, links = source.start, source.links
         try:
-            definition = _definition(source, table, _first_right_side(source, lines), found.unread)
+            definition = _definition(source, table, _first_right_side(source, lines), found.unread, seen_before)
         except _Located as exc:
             found.problems.append(NoteProblem(path, exc.line, exc.column, exc.message))
             continue
@@ -859,7 +864,7 @@ def _first_right_side(source: ChainSource, lines: _Lines) -> str:
 
 
 def _definition(source: ChainSource, table: SymbolTable, written: str = "",
-                unread: set[str] | frozenset[str] = frozenset()) -> Definition | None:
+                unread: set[str] | frozenset[str] = frozenset(), seen: set[str] | None = None) -> Definition | None:
     r"""The definition a chain opens with (``NAME = EXPR`` with ``NAME`` new, or ``:=``), else None.
 
     A name is definable when nothing defines it yet and its own definition does not
@@ -898,6 +903,43 @@ def _definition(source: ChainSource, table: SymbolTable, written: str = "",
     if source.defines:
         raise _Located("the left side of a definition (:=) must be a new name, such as z, \\hat{x}_i or f(x)",
                        source.line, source.column)
+    return None if seen is None else _definition_on_the_right(source, table, seen)
+
+
+def _names_in(expr: sp.Basic) -> set[str]:
+    """The names in ``expr``: symbols (with the family name before ``_``) and indexed families."""
+    names: set[str] = set()
+    for atom in expr.atoms(sp.Symbol, subscripted):
+        name = str(atom.base_name) if isinstance(atom, subscripted) else atom.name
+        names |= {name, name.split("_", 1)[0]}
+    return names
+
+
+def _definition_on_the_right(source: ChainSource, table: SymbolTable, seen: set[str]) -> Definition | None:
+    r"""``\frac1m \sum_i x_i = \mu`` or ``... = \sigma^2``: a one-link display ending in a new name names it.
+
+    A reader takes "the variance is $$\frac1m\sum_i (x_i - \mu)^2 = \sigma^2$$" as the definition of
+    ``sigma^2``, not as a claim about a ``sigma`` given elsewhere. Only for a name no earlier display
+    of the file uses (``seen``) and nothing defines, not used by the left side, when the left side is
+    not itself a bare name and holds no derivative, limit or integral (``\\partial z/\\partial w = a_i``
+    states a result: a claim).
+    """
+    if len(source.links) != 1 or source.links[0].relation is not Relation.EQ:
+        return None
+    start, end = source.start, source.links[0].rhs
+    if isinstance(start, sp.Symbol) or not start.free_symbols:
+        return None
+    if start.has(sp.Derivative, sp.Limit, sp.Integral) or _opaque_names(start):
+        return None  # "dz/dw = a_i": the result of a calculation, a claim to check
+    if _names_in(end) & seen:
+        return None  # a name used before: the display is a claim about it
+    text = f"{end} = {start}"
+    if isinstance(end, sp.Symbol) and end.is_real and not end.name.startswith("∂"):
+        if table.definition_of(end) is None and end not in start.free_symbols:
+            return Definition(text, start, target=end)
+    if (isinstance(end, sp.Pow) and end.exp == 2 and isinstance(end.base, sp.Symbol)
+            and table.definition_of(end.base) is None and end.base not in start.free_symbols):
+        return Definition(text, sp.sqrt(start), target=end.base)  # ... = \sigma^2: sigma is its square root
     return None
 
 
@@ -1279,9 +1321,12 @@ def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Just
     if not tried or len(tried) < min(MIN_INSTANCES, len(tried) + undecided):
         return given_up
     names = ", ".join(str(s) for s in [*sizes[:1], *sorted(coupled, key=str)])
+    shown_instances = [t for t in tried if t]
+    listed = (f" ({'; '.join(shown_instances[:4])}{'; ...' if len(shown_instances) > 4 else ''})"
+              if shown_instances else "")
     return replace(given_up, status=Status.NUMERIC, method="small sizes", samples=samples, digits=digits, note=(
-        f"no proof for every {names}; holds at {len(tried)} instances ({'; '.join(tried[:4])}"
-        f"{'; ...' if len(tried) > 4 else ''})" + (f"; {undecided} undecided" if undecided else "")))
+        f"no proof for every {names or 'case'}; holds at {len(tried)} instance{'s' if len(tried) != 1 else ''}"
+        f"{listed}" + (f"; {undecided} undecided" if undecided else "")))
 
 
 def _symbolic_sizes(lhs: sp.Expr, rhs: sp.Expr, definitions: Sequence[tuple[sp.Basic, sp.Basic]]
