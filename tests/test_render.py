@@ -304,6 +304,66 @@ def test_math_latex() -> None:
         math_latex(object())
 
 
+# ----------------------------------------------------------------- the notation pass of the printer
+
+_mu, _x1, _c, _eta, _lam = sp.symbols("mu_B x_1 c eta lambda", real=True)
+_n_in, _n_out, _b, _w = sp.symbols("n_in n_out b w", positive=True)
+_HALF = sp.Rational(1, 2)
+
+#: (expression, exact LaTeX the printer must give): the order a person writes, numbers evaluated.
+NOTATION_CASES = [
+    (_x1 - _mu, r"x_{1} - \mu_{B}"),
+    (_c - _c * _eta * _lam, r"c - c \eta \lambda"),
+    (_b - _w * _x1, r"b - w x_{1}"),
+    (-_x1 - 1, r"- x_{1} - 1"),  # no positive term: SymPy's order
+    (_x1**2 - 2 * _x1 + 1, r"x_{1}^{2} - 2 x_{1} + 1"),  # already starts positive: unchanged
+    (1 - sp.tanh(_x1) ** 2, r"1 - \tanh^{2}{\left(x_{1} \right)}"),
+    (sp.Mul(sp.Add(-_HALF, 1, evaluate=False), _HALF, evaluate=False), r"\frac{1}{2} \cdot \frac{1}{2}"),
+    (sp.Pow(2 / (_n_in + _n_out), -1, evaluate=False), r"\left(\frac{2}{n_{in} + n_{out}}\right)^{-1}"),
+    (sp.Mul(sp.Mul(-1, sp.Pow(sp.exp(-1) + 1, -2), evaluate=False), sp.exp(-1), evaluate=False),
+     r"- \frac{1}{e \left(e^{-1} + 1\right)^{2}}"),
+    (sp.Mul(-1, _x1 + 1, evaluate=False), r"- \left(x_{1} + 1\right)"),
+    (s, r"\sigma\left(x\right)"),
+]
+
+
+@pytest.mark.parametrize("expr, expected", NOTATION_CASES, ids=[c[1] for c in NOTATION_CASES])
+def test_printer_notation(expr, expected) -> None:
+    assert math_latex(expr) == expected
+
+
+#: Cases SymPy's LaTeX parser reads (it knows no sigmoid and no ``\tanh^{2}{(...)}``).
+PARSEABLE = [c for c in NOTATION_CASES if not c[0].has(sigmoid, sp.tanh)]
+
+
+@pytest.mark.parametrize("expr, expected", PARSEABLE, ids=[c[1] for c in PARSEABLE])
+def test_printer_prints_the_same_expression(expr, expected) -> None:
+    """Parsed back (SymPy's LaTeX parser, an independent reader), the printed text is the expression."""
+    pytest.importorskip("lark")
+    from sympy.parsing.latex import parse_latex
+
+    text = math_latex(expr)
+    parsed = parse_latex(text, backend="lark")
+    # an ambiguous parse (``e(...)`` may be read as a call): the printed text must mean the expression
+    readings = parsed.children if not isinstance(parsed, sp.Basic) else [parsed]
+    plain = expr.xreplace({v: sp.Symbol(sp.latex(v).replace("\\", "")) for v in expr.free_symbols})
+
+    def means_expr(reading: sp.Basic) -> bool:
+        names = {sym: sp.E if sym.name == "e" else sp.Symbol(sym.name) for sym in reading.free_symbols}
+        return sp.simplify(reading.xreplace(names) - plain) == 0
+
+    assert any(means_expr(r) for r in readings if isinstance(r, sp.Basic)), (text, readings)
+
+
+def test_printer_is_pure_and_keeps_the_outer_sum() -> None:
+    sum_of_numbers = sp.Add(1, 2, evaluate=False)
+    assert math_latex(sum_of_numbers) == "1 + 2"  # a chain may start from it: the root is kept
+    expr = sp.Mul(sp.Add(-_HALF, 1, evaluate=False), _x1, evaluate=False)
+    before = sp.srepr(expr)
+    assert math_latex(expr) == math_latex(expr) == r"\frac{x_{1}}{2}"
+    assert sp.srepr(expr) == before  # the argument is not changed
+
+
 # ----------------------------------------------------------------- formats and errors
 
 
