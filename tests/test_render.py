@@ -324,6 +324,8 @@ NOTATION_CASES = [
      r"- \frac{1}{e \left(e^{-1} + 1\right)^{2}}"),
     (sp.Mul(-1, _x1 + 1, evaluate=False), r"- \left(x_{1} + 1\right)"),
     (s, r"\sigma\left(x\right)"),
+    (1 + sp.Subs(sp.Derivative(sp.Function("F")(t), t), t, x**2), r"F'\left(x^{2}\right) + 1"),
+    (sp.Subs(sp.Derivative(sp.Function("F")(t), (t, 2)), t, 0), r"F''\left(0\right)"),
 ]
 
 
@@ -333,7 +335,7 @@ def test_printer_notation(expr, expected) -> None:
 
 
 #: Cases SymPy's LaTeX parser reads (it knows no sigmoid and no ``\tanh^{2}{(...)}``).
-PARSEABLE = [c for c in NOTATION_CASES if not c[0].has(sigmoid, sp.tanh)]
+PARSEABLE = [c for c in NOTATION_CASES if not c[0].has(sigmoid, sp.tanh, sp.Subs)]
 
 
 @pytest.mark.parametrize("expr, expected", PARSEABLE, ids=[c[1] for c in PARSEABLE])

@@ -162,6 +162,17 @@ class NotationPrinter(LatexPrinter):
         return super()._print_Pow(expr)
 
 
+    def _print_Subs(self, subs: sp.Subs) -> str:
+        r"""``f'(a)`` for the derivative of a one-argument undefined function at a point (Lagrange)."""
+        inner, variables, points = subs.args
+        if (isinstance(inner, sp.Derivative) and len(variables) == 1 and isinstance(inner.expr, AppliedUndef)
+                and inner.expr.args == variables and inner.variables == variables * len(inner.variables)
+                and len(inner.variables) <= 2):
+            primes = "'" * len(inner.variables)
+            return r"%s%s\left(%s\right)" % (self._print(inner.expr.func), primes, self._print(points[0]))
+        return super()._print_Subs(subs)
+
+
 def notation_latex(expr: Any) -> str:
     """LaTeX for a SymPy object by :class:`NotationPrinter`, after :func:`tidy_numbers`."""
     return NotationPrinter().doprint(tidy_numbers(expr))
