@@ -152,7 +152,21 @@ class NotationPrinter(LatexPrinter):
             if isinstance(inner, sp.Add) or inner.could_extract_minus_sign():
                 body = r"\left(%s\right)" % body
             return "- " + body
+        if isinstance(expr, sp.Mul) and len(expr.args) > 1 and sp.Mul(*expr.args) != expr:
+            return self._unevaluated_product(expr.args)
         return super()._print_Mul(expr)
+
+    def _unevaluated_product(self, factors: Sequence[sp.Basic]) -> str:
+        r"""Factors as written, side by side; ``\cdot`` before a factor that starts with a number or a fraction."""
+        tex = ""
+        for i, factor in enumerate(factors):
+            term = self._print(factor)
+            if self._needs_mul_brackets(factor, first=i == 0, last=i == len(factors) - 1):
+                term = r"\left(%s\right)" % term
+            if tex:
+                tex += r" \cdot " if re.match(r"[0-9.]|\\frac|- ", term) else " "
+            tex += term
+        return tex
 
     def _print_Pow(self, expr: sp.Pow) -> str:
         base = expr.base
