@@ -217,7 +217,7 @@ def test_wrong_variance_formula_is_refuted() -> None:
     assert biased.check().status is sg.Status.REFUTED
 
 
-# -- He / Xavier initialisation ------------------------------------------------
+# -- He / Xavier initialization ------------------------------------------------
 
 def test_relu_second_moment_by_quadrature() -> None:
     for s in (0.4, 1.3, 3.0):
@@ -248,7 +248,7 @@ def test_stats_table_confirms_second_moment_and_refutes_variance() -> None:
         assert sp.simplify(computed - fan_in * initialization.sigma_w**2 * 2 / initialization.rate**2) == 0
 
 
-def test_initialisation_variances_agree_with_torch_init() -> None:
+def test_initialization_variances_agree_with_torch_init() -> None:
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     fan_out, fan_in = 300, 500
