@@ -17,6 +17,7 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.latex import LatexPrinter
 
 from ..core.errors import InputError
+from ..core.functions import sigmoid
 from ..core.verdicts import Justification, Status, Verdict
 from ..proofs.documents import (
     Document,
@@ -123,6 +124,15 @@ class NotationPrinter(LatexPrinter):
     - the reciprocal of a fraction is ``\left(\frac{a}{b}\right)^{-1}``, not ``1/(a \cdot 1/b)``.
     Only the layout changes: what is printed is the same expression.
     """
+
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        r"""``\sigma{\left(x\right)}``: braces make the call one ordinary atom, so TeX puts no space
+        between the name and its parenthesis (``\sigma\left(x\right)`` prints as σ (x))."""
+        if isinstance(expr, sigmoid):
+            base = r"\sigma{\left(%s\right)}" % self._print(expr.args[0])
+            exp = kwargs.get("exp")
+            return rf"{base}^{{{exp}}}" if exp is not None else base
+        return super()._print(expr, **kwargs)
 
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
         terms = list(self._as_ordered_terms(expr, order=order))
