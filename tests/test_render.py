@@ -367,6 +367,8 @@ def test_printer_is_pure_and_keeps_the_outer_sum() -> None:
     before = sp.srepr(expr)
     assert math_latex(expr) == math_latex(expr) == r"\frac{x_{1}}{2}"
     assert sp.srepr(expr) == before  # the argument is not changed
+    relation = sp.Eq(sp.Add(1, -_HALF, evaluate=False), _HALF, evaluate=False)
+    assert math_latex(relation) == r"\frac{1}{2} = \frac{1}{2}"  # evaluated inside, never to "True"
 
 
 # ----------------------------------------------------------------- formats and errors

@@ -66,9 +66,12 @@ def _is_rational_sum(expr: sp.Basic) -> bool:
 
 def _rebuild(expr: sp.Basic, args: Sequence[sp.Basic]) -> sp.Basic:
     """``expr`` with new ``args``; sums, products and powers stay as unevaluated as they were."""
-    if isinstance(expr, (sp.Add, sp.Mul, sp.Pow, sp.MatAdd, sp.MatMul)):
+    if isinstance(expr, (sp.Add, sp.Mul, sp.Pow, sp.MatAdd, sp.MatMul, sp.core.relational.Relational)):
         return expr.func(*args, evaluate=False)
-    return expr.func(*args)
+    try:
+        return expr.func(*args)
+    except (TypeError, ValueError):  # a node that cannot be rebuilt from its arguments is printed as it is
+        return expr
 
 
 def tidy_numbers(expr: Any) -> Any:
