@@ -75,10 +75,13 @@ def relu_uniform_proof() -> Proof:
 
 def product_variance_proof() -> Proof:
     """``Var(w a) = E[w^2] E[a^2] - (E[w] E[a])^2 = Var(w) E[a^2]`` for independent ``w, a`` with ``E[w] = 0``."""
-    return (calc(E_w2 * E_a2 - (E_w * E_a) ** 2, where={E_w: 0, E_w2: v_w},
+    second = sp.Mul(E_w2, E_a2, evaluate=False)
+    mean_squared = sp.Pow(sp.Mul(E_w, E_a, evaluate=False), 2, evaluate=False)
+    return (calc(sp.Add(second, sp.Mul(-1, mean_squared, evaluate=False), evaluate=False),
+                 where={E_w: 0, E_w2: v_w},
                  title=r"One term: $\operatorname{Var}(wa) = \operatorname{Var}(w)\,\mathbb{E}[a^2]$ when "
                        r"$\mathbb{E}[w] = 0$")
-            .eq(v_w * E_a2, by=r"$\mathbb{E}[w] = 0$, so $\mathbb{E}[w^2] = \operatorname{Var}(w)$"))
+            .eq(sp.Mul(v_w, E_a2, evaluate=False), by=r"$\mathbb{E}[w] = 0$, so $\mathbb{E}[w^2] = \operatorname{Var}(w)$"))
 
 
 def propagation_proof() -> Proof:
@@ -87,15 +90,15 @@ def propagation_proof() -> Proof:
     That ``Var(z_l)`` is this sum (the variance of a sum of uncorrelated terms is the sum of their
     variances) is the stated assumption, not part of the chain.
     """
-    return (calc(sp.Sum(v_w * q, (j, 1, n)),
+    return (calc(sp.Sum(sp.Mul(v_w, q, evaluate=False), (j, 1, n)),
                  title=r"The $n$ terms add up: $\sum_{j=1}^{n} \operatorname{Var}(w)\,\mathbb{E}[a^2] = "
                        r"n \operatorname{Var}(w)\,\mathbb{E}[a^2]$ for every $n$")
-            .eq(n * v_w * q, by="$n$ equal terms"))
+            .eq(sp.Mul(n, v_w, q, evaluate=False), by="$n$ equal terms"))
 
 
 def he_step_proof() -> Proof:
     """With ReLU, ``E[a^2] = Var(z_{l-1})/2``; with ``Var(w) = 2/n`` the variance is kept."""
-    return (calc(n * v_w * q, where={q: V / 2, v_w: 2 / n},
+    return (calc(sp.Mul(n, v_w, q, evaluate=False), where={q: V / 2, v_w: 2 / n},
                  title=r"He: $\operatorname{Var}(w) = 2/n$ keeps the variance")
             .eq(V, by=r"$\mathbb{E}[a^2] = \operatorname{Var}(z_{l-1})/2$ for ReLU of a symmetric $z$; "
                       r"$\operatorname{Var}(w) = 2/n$"))

@@ -81,12 +81,9 @@ def block_outputs(depth: int) -> list[sp.Function]:
 def product_proof(depth: int) -> Proof:
     """``dh_L/dx = prod_l (1 + F_l'(h_{l-1}))`` for undefined branches; ``h_l`` named with ``where=``."""
     named = block_outputs(depth)
-    definitions = {}
-    previous: sp.Expr = x
-    for F, h in zip(block_functions(depth), named):
-        definitions[h] = sp.Lambda(x, previous + F(previous))
-        previous = previous + F(previous)
-    inputs = [x] + [h(x) for h in named[:-1]]
+    inputs = [x] + [h(x) for h in named[:-1]]  # block l's input h_{l-1}(x), with h_0(x) = x
+    definitions = {h: sp.Lambda(x, before + F(before))
+                   for F, h, before in zip(block_functions(depth), named, inputs)}
     factors = [1 + sp.Subs(sp.Derivative(F(u), u), u, h) for F, h in zip(block_functions(depth), inputs)]
     return (calc(sp.Derivative(named[-1](x), x), where=definitions,
                  title=f"{_words(depth)} blocks: the derivative is a product of factors $1 + F_l'$")
