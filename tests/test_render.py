@@ -317,6 +317,8 @@ NOTATION_CASES = [
     (_b - _w * _x1, r"b - w x_{1}"),
     (-_x1 - 1, r"- x_{1} - 1"),  # no positive term: SymPy's order
     (_x1**2 - 2 * _x1 + 1, r"x_{1}^{2} - 2 x_{1} + 1"),  # already starts positive: unchanged
+    (sp.Add(_x1, _c, evaluate=False), r"x_{1} + c"),  # written unevaluated: the author's order
+    (sp.Add(-_c, _x1, _eta, evaluate=False), r"x_{1} - c + \eta"),
     (1 - sp.tanh(_x1) ** 2, r"1 - \tanh^{2}{\left(x_{1} \right)}"),
     (sp.Mul(sp.Add(-_HALF, 1, evaluate=False), _HALF, evaluate=False), r"\frac{1}{2} \cdot \frac{1}{2}"),
     (sp.Pow(2 / (_n_in + _n_out), -1, evaluate=False), r"\left(\frac{2}{n_{in} + n_{out}}\right)^{-1}"),

@@ -82,7 +82,7 @@ def product_proof(depth: int) -> Proof:
     """``dh_L/dx = prod_l (1 + F_l'(h_{l-1}))`` for undefined branches; ``h_l`` named with ``where=``."""
     named = block_outputs(depth)
     inputs = [x] + [h(x) for h in named[:-1]]  # block l's input h_{l-1}(x), with h_0(x) = x
-    definitions = {h: sp.Lambda(x, before + F(before))
+    definitions = {h: sp.Lambda(x, sp.Add(before, F(before), evaluate=False))
                    for F, h, before in zip(block_functions(depth), named, inputs)}
     factors = [1 + sp.Subs(sp.Derivative(F(u), u), u, h) for F, h in zip(block_functions(depth), inputs)]
     return (calc(sp.Derivative(named[-1](x), x), where=definitions,

@@ -122,7 +122,8 @@ class NotationPrinter(LatexPrinter):
     r"""SymPy's LaTeX printer with terms in the order a person writes them.
 
     - a sum starts with a term that has no minus sign when it has one (``x_1 - \mu_B``,
-      not ``- \mu_B + x_1``); the other terms keep SymPy's order;
+      not ``- \mu_B + x_1``); the other terms keep SymPy's order, or the order they were
+      written in when the sum was built unevaluated;
     - a factor ``-1`` of an unevaluated product is a leading minus sign (``-a``, not ``(-1) a``);
     - the reciprocal of a fraction is ``\left(\frac{a}{b}\right)^{-1}``, not ``1/(a \cdot 1/b)``.
     Only the layout changes: what is printed is the same expression.
@@ -138,7 +139,10 @@ class NotationPrinter(LatexPrinter):
         return super()._print(expr, **kwargs)
 
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
-        terms = list(self._as_ordered_terms(expr, order=order))
+        if sp.Add(*expr.args) != expr:  # written unevaluated: the author's order is the reader's order
+            terms = list(expr.args)
+        else:
+            terms = list(self._as_ordered_terms(expr, order=order))
         if terms and terms[0].could_extract_minus_sign():
             first = next((k for k, term in enumerate(terms) if not term.could_extract_minus_sign()), None)
             if first is not None:
