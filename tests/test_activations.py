@@ -72,7 +72,7 @@ def test_methods_attainment_and_verdicts(sups):
     assert sups["sigmoid"].value == sp.Rational(1, 4)
     assert sups["sigmoid"].attained_at == sp.Eq(act.x, 0, evaluate=False)
     assert sups["softplus"].attained_at.startswith("not attained")
-    assert sups["ReLU"].attained_at == "every x > 0"
+    assert sups["ReLU"].attained_at == "every positive x"
     assert sups["GELU (exact, erf)"].method == "symbolic"  # critical points from solve
     # Both transcendental bounds are proved by rigorous interval arithmetic (critical points isolated).
     assert sups["GELU (exact, erf)"].verdict is Status.PROVED

@@ -236,8 +236,8 @@ def test_mimebundle_of_a_proof(no_kernel: None) -> None:
     assert "**Claim** (not checked)" in bundle["text/markdown"]
     assert bundle["text/latex"] == (
         "$$\n\\begin{aligned}\n"
-        "\\frac{d}{d x} \\sigma\\left(x\\right) &= \\left(1 - \\sigma\\left(x\\right)\\right) "
-        "\\sigma\\left(x\\right) && \\text{(derivative of the logistic function)} \\\\\n"
+        "\\frac{d}{d x} \\sigma{\\left(x\\right)} &= \\left(1 - \\sigma{\\left(x\\right)}\\right) "
+        "\\sigma{\\left(x\\right)} && \\text{(derivative of the logistic function)} \\\\\n"
         "&\\le \\frac{1}{4} && \\text{(square-nonnegative)}\n"
         "\\end{aligned}\n$$\n"
     )

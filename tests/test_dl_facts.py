@@ -126,7 +126,8 @@ def test_residual_product_formula_matches_sympy_diff_and_torch() -> None:
 def test_two_block_jacobian_matches_finite_differences() -> None:
     proof = residual.concrete_two_block_proof()
     point = {residual.x1: 0.4, residual.x2: -0.7}
-    claimed = np.array(sp.Matrix(proof.end.doit()).subs(point), dtype=float)
+    named = {k: v for k, v in proof.definitions if isinstance(k, sp.Symbol)}  # the pre-activations z_{l,i}
+    claimed = np.array(sp.Matrix(proof.end.doit()).xreplace(named).subs(point), dtype=float)
 
     def forward(v: np.ndarray) -> np.ndarray:
         h1 = v + np.tanh(np.array(residual.W1, dtype=float) @ v)
@@ -155,8 +156,17 @@ def test_lower_bound_needs_its_hypothesis() -> None:
     assert sp.expand(tight - (1 - residual.delta) ** 2) == 0
 
 
+def test_lower_bound_conclusion_is_the_promised_relation() -> None:
+    """The chain under the heading "at least (1 - delta)^L" concludes exactly that, not a weaker > 0."""
+    for depth in residual.DEPTHS:
+        report = residual.lower_bound_proof(depth).check()
+        assert report.ok
+        assert report.conclusion == sp.GreaterThan(residual.lower_bound_proof(depth).start,
+                                                   (1 - residual.delta) ** depth, evaluate=False)
+        assert residual.positive_bound_proof(depth).check().ok
+
 def test_depth_table_is_all_proved() -> None:
-    table = [t for t in _tables(residual.NAME) if "2^L paths" in t.columns][0]
+    table = [t for t in _tables(residual.NAME) if "product formula" in t.columns][0]
     assert [row[0] for row in table.rows] == list(residual.DEPTHS)
     for row in table.rows:
         assert set(row[1:6]) == {"proved"}
@@ -207,7 +217,7 @@ def test_wrong_variance_formula_is_refuted() -> None:
     assert biased.check().status is sg.Status.REFUTED
 
 
-# -- He / Xavier initialisation ------------------------------------------------
+# -- He / Xavier initialization ------------------------------------------------
 
 def test_relu_second_moment_by_quadrature() -> None:
     for s in (0.4, 1.3, 3.0):
@@ -238,7 +248,7 @@ def test_stats_table_confirms_second_moment_and_refutes_variance() -> None:
         assert sp.simplify(computed - fan_in * initialization.sigma_w**2 * 2 / initialization.rate**2) == 0
 
 
-def test_initialisation_variances_agree_with_torch_init() -> None:
+def test_initialization_variances_agree_with_torch_init() -> None:
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     fan_out, fan_in = 300, 500

@@ -104,7 +104,7 @@ Assuming $t > 0$.
 
 ```math
 \begin{aligned}
-\frac{d}{d x} \sigma\left(x\right) &= \left(1 - \sigma\left(x\right)\right) \sigma\left(x\right) && \text{(1)} \\
+\frac{d}{d x} \sigma{\left(x\right)} &= \left(1 - \sigma{\left(x\right)}\right) \sigma{\left(x\right)} && \text{(1)} \\
 &\le \frac{1}{4} && \text{(2)}
 \end{aligned}
 ```
@@ -114,7 +114,7 @@ Assuming $t > 0$.
 | 1 | derivative of the logistic function | **proved** | identical after differentiating |
 | 2 | 50% of \\input\{x\} \& \_y\_ | **refuted** | counterexample at $x = 0$: lhs $= \frac{1}{4}$, rhs $= \frac{1}{8}$ |
 
-**Refuted:** step 2 is false, so the chain does not establish $\frac{d}{d x} \sigma\left(x\right) \leq \frac{1}{4}$.
+**Refuted:** step 2 is false, so the chain does not establish $\frac{d}{d x} \sigma{\left(x\right)} \leq \frac{1}{4}$.
 """
 
 
@@ -123,7 +123,7 @@ def test_report_markdown_golden() -> None:
 
 
 @pytest.mark.parametrize("status, phrase", [
-    (Status.PROVED, r"**Proved:** $\frac{d}{d x} \sigma\left(x\right) \leq \frac{1}{4}$."),
+    (Status.PROVED, r"**Proved:** $\frac{d}{d x} \sigma{\left(x\right)} \leq \frac{1}{4}$."),
     (Status.NUMERIC, "**Checked numerically, not proved:**"),
     (Status.UNKNOWN, "**Unknown:** step 2 could not be decided"),
 ])
@@ -168,7 +168,7 @@ def test_document_markdown() -> None:
     assert "\n## The logistic function\n" in md and "\n### Values\n" in md
     assert r"It is \*smooth\* \| bounded \<b\>: $\sigma(x) = 1/(1 + e^{-x})$." in md
     assert "\n\\- not a list\n" in md
-    assert "```math\ny = \\sigma\\left(x\\right)\n```" in md
+    assert "```math\ny = \\sigma{\\left(x\\right)}\n```" in md
     # tables: pipes in text escaped, in math spelled \vert; numbers as text
     assert "| point | value | note |\n|---|---|---|\n" in md
     assert r"| $0$ | $\left\vert {x - 1}\right\vert$ | a\|b |" in md
@@ -232,8 +232,8 @@ def test_report_latex() -> None:
     assert "\\title{Slope of the sigmoid}\n\\author{}\n\\date{}\n\\maketitle\n" in tex
     assert "Assuming $t > 0$.\n\\begin{align*}\n" in tex
     # each step tagged with its number; its justification is printed once, in the table
-    assert (r"\frac{d}{d x} \sigma\left(x\right) &= "
-            r"\sgfit[0.787\linewidth]{\left(1 - \sigma\left(x\right)\right) \sigma\left(x\right)}"
+    assert (r"\frac{d}{d x} \sigma{\left(x\right)} &= "
+            r"\sgfit[0.787\linewidth]{\left(1 - \sigma{\left(x\right)}\right) \sigma{\left(x\right)}}"
             r" \tag*{(1)} \\") in tex
     assert r"&\le \sgfit[0.787\linewidth]{\frac{1}{4}} \tag*{(2)}" + "\n\\end{align*}" in tex
     assert tex.count("derivative of the logistic function") == 1
@@ -250,7 +250,7 @@ def test_document_latex() -> None:
     assert "\\begin{abstract}\nThe slope of $\\sigma$ is at most $1/4$; costs \\$0.\n\\end{abstract}" in tex
     assert "\\section{The logistic function}" in tex and "\\subsection{Values}" in tex
     assert r"It is {*}smooth{*} \textbar{} bounded \textless{}b\textgreater{}: $\sigma(x) = 1/(1 + e^{-x})$." in tex
-    assert "\\begin{equation}\n\\label{eq:def-sigma}\ny = \\sigma\\left(x\\right)\n\\end{equation}" in tex
+    assert "\\begin{equation}\n\\label{eq:def-sigma}\ny = \\sigma{\\left(x\\right)}\n\\end{equation}" in tex
     assert "\\[\n\\sigma'(x) = \\sigma(x)\\,(1 - \\sigma(x))\n\\]" in tex
     assert r"$0$ & $\left|{x - 1}\right|$ & a\textbar{}b \\" in tex
     assert "\\caption{Values of $|x - 1|$}" in tex
@@ -298,10 +298,79 @@ def test_section_levels_and_labels() -> None:
 
 
 def test_math_latex() -> None:
-    assert math_latex(sp.Derivative(s, x)) == r"\frac{d}{d x} \sigma\left(x\right)"
+    assert math_latex(sp.Derivative(s, x)) == r"\frac{d}{d x} \sigma{\left(x\right)}"
     assert math_latex("  a \\\\\n\n b ") == "a \\\\\n b"
     with pytest.raises(InputError):
         math_latex(object())
+
+
+# ----------------------------------------------------------------- the notation pass of the printer
+
+_mu, _x1, _c, _eta, _lam = sp.symbols("mu_B x_1 c eta lambda", real=True)
+_n_in, _n_out, _b, _w = sp.symbols("n_in n_out b w", positive=True)
+_HALF = sp.Rational(1, 2)
+
+#: (expression, exact LaTeX the printer must give): the order a person writes, numbers evaluated.
+NOTATION_CASES = [
+    (_x1 - _mu, r"x_{1} - \mu_{B}"),
+    (_c - _c * _eta * _lam, r"c - c \eta \lambda"),
+    (_b - _w * _x1, r"b - w x_{1}"),
+    (-_x1 - 1, r"- x_{1} - 1"),  # no positive term: SymPy's order
+    (_x1**2 - 2 * _x1 + 1, r"x_{1}^{2} - 2 x_{1} + 1"),  # already starts positive: unchanged
+    (sp.Add(_x1, _c, evaluate=False), r"x_{1} + c"),  # written unevaluated: the author's order
+    (sp.Add(-_c, _x1, _eta, evaluate=False), r"x_{1} - c + \eta"),
+    (1 - sp.tanh(_x1) ** 2, r"1 - \tanh^{2}{\left(x_{1} \right)}"),
+    (sp.Mul(sp.Add(-_HALF, 1, evaluate=False), _HALF, evaluate=False), r"\frac{1}{2} \cdot \frac{1}{2}"),
+    (sp.Pow(2 / (_n_in + _n_out), -1, evaluate=False), r"\left(\frac{2}{n_{in} + n_{out}}\right)^{-1}"),
+    (sp.Mul(sp.Mul(-1, sp.Pow(sp.exp(-1) + 1, -2), evaluate=False), sp.exp(-1), evaluate=False),
+     r"- \frac{1}{e \left(e^{-1} + 1\right)^{2}}"),
+    (sp.Mul(-1, _x1 + 1, evaluate=False), r"- \left(x_{1} + 1\right)"),
+    (s, r"\sigma{\left(x\right)}"),
+    (1 + sp.Subs(sp.Derivative(sp.Function("F")(t), t), t, x**2), r"F'\left(x^{2}\right) + 1"),
+    (sp.Subs(sp.Derivative(sp.Function("F")(t), (t, 2)), t, 0), r"F''\left(0\right)"),
+    # an unevaluated product keeps its order (f'(g(x)) g'(x)); a number or fraction after a factor gets \cdot
+    (sp.Mul(sp.cos(_x1**2), 2 * _x1, evaluate=False), r"\cos{\left(x_{1}^{2} \right)} \cdot 2 x_{1}"),
+    (sp.Mul(s, 1 - s, evaluate=False), r"\sigma{\left(x\right)} \left(1 - \sigma{\left(x\right)}\right)"),
+]
+
+
+@pytest.mark.parametrize("expr, expected", NOTATION_CASES, ids=[c[1] for c in NOTATION_CASES])
+def test_printer_notation(expr, expected) -> None:
+    assert math_latex(expr) == expected
+
+
+#: Cases SymPy's LaTeX parser reads (it knows no sigmoid, no Subs and no ``\cos{\left(x\right)}`` form).
+PARSEABLE = [c for c in NOTATION_CASES if not c[0].has(sigmoid, sp.tanh, sp.cos, sp.Subs)]
+
+
+@pytest.mark.parametrize("expr, expected", PARSEABLE, ids=[c[1] for c in PARSEABLE])
+def test_printer_prints_the_same_expression(expr, expected) -> None:
+    """Parsed back (SymPy's LaTeX parser, an independent reader), the printed text is the expression."""
+    pytest.importorskip("lark")
+    from sympy.parsing.latex import parse_latex
+
+    text = math_latex(expr)
+    parsed = parse_latex(text, backend="lark")
+    # an ambiguous parse (``e(...)`` may be read as a call): the printed text must mean the expression
+    readings = parsed.children if not isinstance(parsed, sp.Basic) else [parsed]
+    plain = expr.xreplace({v: sp.Symbol(sp.latex(v).replace("\\", "")) for v in expr.free_symbols})
+
+    def means_expr(reading: sp.Basic) -> bool:
+        names = {sym: sp.E if sym.name == "e" else sp.Symbol(sym.name) for sym in reading.free_symbols}
+        return sp.simplify(reading.xreplace(names) - plain) == 0
+
+    assert any(means_expr(r) for r in readings if isinstance(r, sp.Basic)), (text, readings)
+
+
+def test_printer_is_pure_and_keeps_the_outer_sum() -> None:
+    sum_of_numbers = sp.Add(1, 2, evaluate=False)
+    assert math_latex(sum_of_numbers) == "1 + 2"  # a chain may start from it: the root is kept
+    expr = sp.Mul(sp.Add(-_HALF, 1, evaluate=False), _x1, evaluate=False)
+    before = sp.srepr(expr)
+    assert math_latex(expr) == math_latex(expr) == r"\frac{x_{1}}{2}"
+    assert sp.srepr(expr) == before  # the argument is not changed
+    relation = sp.Eq(sp.Add(1, -_HALF, evaluate=False), _HALF, evaluate=False)
+    assert math_latex(relation) == r"\frac{1}{2} = \frac{1}{2}"  # evaluated inside, never to "True"
 
 
 # ----------------------------------------------------------------- formats and errors

@@ -74,13 +74,8 @@ _OVERFULL = re.compile(r"^Overfull \\[hv]box \((\d+(?:\.\d+)?)pt too (?:wide|hig
 #: Layout defects still open (issue 12): a listed document may have at most this many overfull
 #: boxes wider than 1pt, or formulas too wide even at 80%. The tests fail when a count rises and
 #: when a listed document has fewer than listed, so these lists can only shrink.
-KNOWN_OVERFULL: dict[str, int] = {
-    "activation-derivative-bounds.tex": 1,  # the 7-column table
-    "chain-rule.tex": 4,  # unbreakable formulas in the compositions table
-    "he-initialization.tex": 1,
-    "residual-gradient.tex": 2,  # 2x2 matrices of long expressions
-}
-KNOWN_TOO_WIDE: dict[str, int] = {"residual-gradient.tex": 4}
+KNOWN_OVERFULL: dict[str, int] = {}
+KNOWN_TOO_WIDE: dict[str, int] = {}
 
 
 @pytest.mark.tools

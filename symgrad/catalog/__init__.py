@@ -56,7 +56,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry('gradient-product-bound', 'gradient_bound', 'build',
           "Backpropagated gradients through n sigmoid layers are at most 4^-n times the weights' product"),
     Entry('he-initialization', 'initialization', 'build',
-          'He initialisation: Var(z_l) = n Var(w) E[a^2], E[relu(z)^2] = Var(z)/2, so Var(w) = 2/n; Xavier beside it'),
+          'He initialization: Var(z_l) = n Var(w) E[a^2], E[relu(z)^2] = Var(z)/2, so Var(w) = 2/n; Xavier beside it'),
     Entry('layernorm-backward', 'batchnorm', 'build_layernorm',
           'Layer normalization backward: normalizing over the features, compact form proved'),
     Entry('learning-rate-momentum', 'learning_rate', 'build',

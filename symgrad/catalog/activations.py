@@ -158,8 +158,8 @@ def supremum(activation: Activation) -> Supremum:
             method = "numeric"
         candidates: list[tuple[sp.Expr, sp.Basic | str]] = []
         if slope.free_symbols.isdisjoint({x}):
-            region = ("every x > 0" if piece.lo == 0 and piece.hi.is_infinite else
-                      "every x < 0" if piece.hi == 0 and piece.lo.is_infinite else "every x")
+            region = ("every positive x" if piece.lo == 0 and piece.hi.is_infinite else
+                      "every negative x" if piece.hi == 0 and piece.lo.is_infinite else "every x")
             candidates.append((sp.Abs(slope), region))
         for point in points:
             value = sp.Abs(slope.subs(x, point))
@@ -198,11 +198,33 @@ def _kernel_bound(activation: Activation, bound: sp.Expr) -> tuple[Status, str]:
     return worst, detail.evidence()
 
 
+#: Short names for the tables; the parameters are stated in the text (leaky slope alpha, ELU scale 1, exact GELU).
+SHORT_NAMES = {"leaky ReLU (slope alpha, 0 < alpha < 1)": "leaky ReLU", "ELU (alpha = 1)": "ELU",
+               "SiLU / swish": "SiLU (swish)", "GELU (exact, erf)": "GELU"}
+
+
+def _short_name(activation: Activation) -> str:
+    return SHORT_NAMES.get(activation.name, activation.name)
+
+
+def function_of(activation: Activation) -> sp.Expr:
+    """``f`` itself (a Piecewise for piecewise activations, as given on open intervals)."""
+    if len(activation.pieces) == 1:
+        return activation.pieces[0].expr
+    return sp.Piecewise(*[(p.expr, _inside(p)) for p in activation.pieces])
+
+
+def derivative_rows(sups: Sequence[Supremum]) -> tuple[tuple[object, ...], ...]:
+    """(name, f, f') per activation."""
+    return tuple((_short_name(s.activation), function_of(s.activation), s.derivative) for s in sups)
+
+
 def table_rows(sups: Sequence[Supremum]) -> tuple[tuple[object, ...], ...]:
+    """(name, sup |f'|, its value, where it is attained, how it was found, the kernel's verdict)."""
     rows = []
     for s in sups:
         value = s.value if s.method == "symbolic" else f"{s.numeric_value:.12f}"
-        rows.append((s.activation.name, s.derivative, value, f"{s.numeric_value:.12f}", s.attained_at,
+        rows.append((_short_name(s.activation), value, f"{s.numeric_value:.12f}", s.attained_at,
                      s.method, s.verdict.value))
     return tuple(rows)
 
@@ -212,9 +234,10 @@ def gelu_proofs() -> tuple[Proof, Proof]:
     gelu = ACTIVATIONS[-1].pieces[0].expr
     phi = sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
     second = (calc(sp.Derivative(gelu, (x, 2)), title="GELU: the second derivative")
-              .eq(phi * (2 - x**2), by="differentiate twice; Phi' = phi, phi' = -x phi"))
-    value = (calc(sp.Subs(sp.Derivative(gelu, x), x, sp.sqrt(2)), title="GELU: the slope at x = sqrt(2)")
-             .eq((1 + sp.erf(1)) / 2 + sp.exp(-1) / sp.sqrt(sp.pi), by="Phi(sqrt 2) + sqrt(2) phi(sqrt 2)"))
+              .eq(phi * (2 - x**2), by=r"differentiate twice; $\Phi' = \varphi$, $\varphi' = -x\,\varphi$"))
+    value = (calc(sp.Subs(sp.Derivative(gelu, x), x, sp.sqrt(2)), title=r"GELU: the slope at $x = \sqrt{2}$")
+             .eq((1 + sp.erf(1)) / 2 + sp.exp(-1) / sp.sqrt(sp.pi),
+                 by=r"$\Phi(\sqrt{2}) + \sqrt{2}\,\varphi(\sqrt{2})$"))
     return second, value
 
 
@@ -227,13 +250,16 @@ def bound_proofs() -> tuple[Proof, ...]:
         .le(sp.Rational(1, 4), rule="square-nonnegative"),
         calc(sp.Derivative(sp.tanh(x), x), title="tanh").eq(1 - sp.tanh(x) ** 2, by="derivative of tanh")
         .le(1, rule="square-nonnegative"),
-        calc(sp.Derivative(sp.log(1 + sp.exp(x)), x), title="softplus: the slope is sigma(x) < 1, never 1")
-        .eq(sigmoid(x), by="d/dx log(1 + e^x) = e^x/(1 + e^x) = sigma(x)")
-        .lt(1, by="0 < sigma < 1"),
-        calc(sp.Limit(sp.Derivative(sp.log(1 + sp.exp(x)), x), x, sp.oo), title="softplus: the slope tends to 1")
+        calc(sp.Derivative(sp.log(1 + sp.exp(x)), x),
+             title=r"softplus: the slope is $\sigma(x) < 1$, never $1$")
+        .eq(sigmoid(x), by=r"$\frac{d}{dx} \log(1 + e^x) = \frac{e^x}{1 + e^x} = \sigma(x)$")
+        .lt(1, by=r"$0 < \sigma < 1$"),
+        calc(sp.Limit(sp.Derivative(sp.log(1 + sp.exp(x)), x), x, sp.oo),
+             title="softplus: the slope tends to $1$")
         .eq(1),
-        calc(sp.Derivative(sp.exp(x) - 1, x), assume=[x < 0], title="ELU, x < 0: the slope e^x is below 1")
-        .eq(sp.exp(x)).lt(1, by="exp is increasing and exp(0) = 1"),
+        calc(sp.Derivative(sp.exp(x) - 1, x), assume=[x < 0],
+             title="ELU for $x < 0$: the slope $e^x$ is below $1$")
+        .eq(sp.exp(x)).lt(1, by="$\\exp$ is increasing and $e^0 = 1$"),
     )
 
 
@@ -247,7 +273,7 @@ def build() -> Document:
     silu_left = sp.N(silu.derivative.subs(x, -silu_at), DIGITS)
     return Document(
         name=NAME,
-        title="How steep can an activation be? sup |f'| for common activations",
+        title="How steep can an activation be? The largest slope of common activations",
         summary=("Backpropagation multiplies the gradient by $f'(z)$ once per layer. The table gives, for "
                  "eight activations, the derivative and the largest value of $|f'|$ with where it is reached. "
                  "The sigmoid's $1/4$ makes gradients shrink geometrically with depth; ReLU's slope is exactly "
@@ -263,9 +289,14 @@ def build() -> Document:
                   "constant piece; if only a limit reaches it, it is not attained. The last column is the "
                   "kernel's verdict on $-S \\le f'(x) \\le S$ on every piece (proved, or numeric when only "
                   "sampling found no counterexample)."),
-            Table(columns=("activation", "f'(x)", "sup |f'|", "value", "attained at", "sup found", "kernel"),
+            Table(columns=("activation", "function", "derivative"), rows=derivative_rows(sups),
+                  caption="The activations $f$ and their derivatives $f'$ (leaky ReLU with slope "
+                          "$0 < \\alpha < 1$, ELU with scale $1$, GELU in its exact form $x\\,\\Phi(x)$ with "
+                          "$\\operatorname{erf}$); the piecewise ones have no derivative at $x = 0$."),
+            Table(columns=("activation", "supremum", "value", "attained at", "found", "kernel"),
                   rows=table_rows(sups),
-                  caption="sup |f'| per activation: how it was found (symbolic/numeric) and the kernel's verdict."),
+                  caption="$\\sup |f'|$ per activation, where it is attained, how it was found "
+                          "(symbolic or numeric) and the kernel's verdict on $-S \\le f'(x) \\le S$."),
             Section("Proofs of the symbolic bounds"),
             *(ProofBlock(p) for p in bound_proofs()),
             Section("GELU"),

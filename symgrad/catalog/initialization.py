@@ -18,16 +18,16 @@ n = sp.Symbol("n", positive=True, integer=True)
 n_in, n_out = sp.symbols("n_in n_out", positive=True, integer=True)
 L = sp.Symbol("L", positive=True, integer=True)
 l, j = sp.symbols("l j", positive=True, integer=True)
-v_w = sp.Symbol("v_w", positive=True)  # Var(w)
-q = sp.Symbol("q", positive=True)  # E[a^2]
-V = sp.Symbol("V", positive=True)  # Var(z_{l-1})
-V1 = sp.Symbol("V_1", positive=True)  # Var(z_1)
+v_w = sp.Symbol(r"\operatorname{Var}(w)", positive=True)
+q = sp.Symbol(r"\mathbb{E}[a^{2}]", positive=True)
+V = sp.Symbol(r"\operatorname{Var}(z_{l-1})", positive=True)
+V1 = sp.Symbol(r"\operatorname{Var}(z_{1})", positive=True)
 sigma = sp.Symbol("sigma", positive=True)
 sigma_w = sp.Symbol("sigma_w", positive=True)
 rate = sp.Symbol("lambda", positive=True)
 r = sp.Symbol("r", positive=True)
 E_w, E_a = sp.Symbol(r"\mathbb{E}[w]", real=True), sp.Symbol(r"\mathbb{E}[a]", real=True)
-E_w2, E_a2 = sp.Symbol(r"\mathbb{E}[w^{2}]", positive=True), sp.Symbol(r"\mathbb{E}[a^{2}]", positive=True)
+E_w2, E_a2 = sp.Symbol(r"\mathbb{E}[w^{2}]", positive=True), q
 
 #: Fan-ins for which SymPy's stats module computes Var(z) exactly.
 STATS_FAN_INS = (1, 2)
@@ -56,10 +56,10 @@ def relu_second_moment_proof() -> Proof:
     z = sp.Symbol("z", real=True)
     density = gaussian_density(z)
     return (calc(sp.Integral(z**2 * density, (z, 0, sp.oo)),
-                 title="ReLU of a centred Gaussian: E[max(0, z)^2] = Var(z)/2")
-            .eq(sigma**2 / 2, by="SymPy integrates z^2 against the density over z > 0")
+                 title=r"ReLU of a centered Gaussian: $\mathbb{E}[\max(0, z)^2] = \operatorname{Var}(z)/2$")
+            .eq(sigma**2 / 2, by="SymPy integrates $z^2$ against the density over $z > 0$")
             .eq(sp.Integral(z**2 * density, (z, -sp.oo, sp.oo)) / 2,
-                by="Var(z) = E[z^2], the integral over the whole line"))
+                by=r"$\operatorname{Var}(z) = \mathbb{E}[z^2]$, the integral over the whole line"))
 
 
 def relu_uniform_proof() -> Proof:
@@ -67,51 +67,67 @@ def relu_uniform_proof() -> Proof:
     z = sp.Symbol("z", real=True)
     moment = sp.Integral(sp.Max(0, z) ** 2 / (2 * r), (z, -r, r))
     var = sp.Integral(z**2 / (2 * r), (z, -r, r))
-    return (calc(moment, title="ReLU of a centred uniform variable: E[max(0, z)^2] = Var(z)/2")
-            .eq(r**2 / 6, by="SymPy integrates the density against max(0, z)^2")
-            .eq(var / 2, by="Var(z) = E[z^2] = r^2/3"))
+    return (calc(moment, title=r"ReLU of a centered uniform variable: $\mathbb{E}[\max(0, z)^2] = "
+                               r"\operatorname{Var}(z)/2$")
+            .eq(r**2 / 6, by=r"SymPy integrates the density against $\max(0, z)^2$")
+            .eq(var / 2, by=r"$\operatorname{Var}(z) = \mathbb{E}[z^2] = r^2/3$"))
 
 
 def product_variance_proof() -> Proof:
     """``Var(w a) = E[w^2] E[a^2] - (E[w] E[a])^2 = Var(w) E[a^2]`` for independent ``w, a`` with ``E[w] = 0``."""
-    return (calc(E_w2 * E_a2 - (E_w * E_a) ** 2, where={E_w: 0, E_w2: v_w},
-                 title="One term: Var(w a) = Var(w) E[a^2] when E[w] = 0")
-            .eq(v_w * E_a2, by="E[w] = 0, so E[w^2] = Var(w)"))
+    second = sp.Mul(E_w2, E_a2, evaluate=False)
+    mean_squared = sp.Pow(sp.Mul(E_w, E_a, evaluate=False), 2, evaluate=False)
+    return (calc(sp.Add(second, sp.Mul(-1, mean_squared, evaluate=False), evaluate=False),
+                 where={E_w: 0, E_w2: v_w},
+                 title=r"One term: $\operatorname{Var}(wa) = \operatorname{Var}(w)\,\mathbb{E}[a^2]$ when "
+                       r"$\mathbb{E}[w] = 0$")
+            .eq(sp.Mul(v_w, E_a2, evaluate=False), by=r"$\mathbb{E}[w] = 0$, so $\mathbb{E}[w^2] = \operatorname{Var}(w)$"))
 
 
 def propagation_proof() -> Proof:
-    """``Var(z_l) = sum_j Var(w_j a_j) = n Var(w) E[a^2]`` for every fan-in ``n``."""
-    return (calc(sp.Sum(v_w * q, (j, 1, n)), title="Var(z_l) = n_l Var(w_l) E[a_{l-1}^2] for every n")
-            .eq(n * v_w * q, by="n equal terms"))
+    """``sum_{j=1}^n Var(w) E[a^2] = n Var(w) E[a^2]`` for every fan-in ``n``.
+
+    That ``Var(z_l)`` is this sum (the variance of a sum of uncorrelated terms is the sum of their
+    variances) is the stated assumption, not part of the chain.
+    """
+    return (calc(sp.Sum(sp.Mul(v_w, q, evaluate=False), (j, 1, n)),
+                 title=r"The $n$ terms add up: $\sum_{j=1}^{n} \operatorname{Var}(w)\,\mathbb{E}[a^2] = "
+                       r"n \operatorname{Var}(w)\,\mathbb{E}[a^2]$ for every $n$")
+            .eq(sp.Mul(n, v_w, q, evaluate=False), by="$n$ equal terms"))
 
 
 def he_step_proof() -> Proof:
     """With ReLU, ``E[a^2] = Var(z_{l-1})/2``; with ``Var(w) = 2/n`` the variance is kept."""
-    return (calc(n * v_w * q, where={q: V / 2, v_w: 2 / n}, title="He: Var(w) = 2/n keeps the variance")
-            .eq(V, by="E[a^2] = Var(z_{l-1})/2 for ReLU of a symmetric z; Var(w) = 2/n"))
+    return (calc(sp.Mul(n, v_w, q, evaluate=False), where={q: V / 2, v_w: 2 / n},
+                 title=r"He: $\operatorname{Var}(w) = 2/n$ keeps the variance")
+            .eq(V, by=r"$\mathbb{E}[a^2] = \operatorname{Var}(z_{l-1})/2$ for ReLU of a symmetric $z$; "
+                      r"$\operatorname{Var}(w) = 2/n$"))
 
 
 def depth_proofs() -> tuple[Proof, Proof]:
     """Over ``L`` layers: He keeps ``Var(z_L) = Var(z_1)``; ``Var(w) = 1/n`` halves it per layer."""
     he = (calc(sp.Product(n * v_w / 2, (l, 2, L)) * V1, where={v_w: 2 / n},
-               title="L layers with He initialisation: Var(z_L) = Var(z_1)")
-          .eq(V1, by="each factor n Var(w)/2 is 1"))
+               title=r"$L$ layers with He initialization: $\operatorname{Var}(z_L) = \operatorname{Var}(z_1)$")
+          .eq(V1, by=r"each factor $n \operatorname{Var}(w)/2$ is $1$"))
     halving = (calc(sp.Product(n * v_w / 2, (l, 2, L)) * V1, where={v_w: 1 / n},
-                    title="L ReLU layers with Var(w) = 1/n (Xavier for n_in = n_out): the variance halves per layer")
-               .eq(V1 / 2 ** (L - 1), by="each factor n Var(w)/2 is 1/2"))
+                    title=r"$L$ ReLU layers with $\operatorname{Var}(w) = 1/n$ (Xavier for $n_{in} = n_{out}$): "
+                          "the variance halves per layer")
+               .eq(V1 / 2 ** (L - 1), by=r"each factor $n \operatorname{Var}(w)/2$ is $1/2$"))
     return he, halving
 
 
 def xavier_proofs() -> tuple[Proof, Proof, Proof]:
     """Glorot: ``1/Var(w)`` is the mean of the fan-in and fan-out; equal fans give ``1/n``; the uniform bound."""
-    mean = (calc(sp.Pow(2 / (n_in + n_out), -1, evaluate=False), title="Xavier/Glorot: 1/Var(w) is the mean of n_in and n_out")
-            .eq((n_in + n_out) / 2, by="the compromise between n_in Var(w) = 1 and n_out Var(w) = 1"))
-    equal = (calc(2 / (n_in + n_out), where={n_in: n, n_out: n}, title="Equal fans: Xavier gives 1/n")
+    mean = (calc(sp.Pow(2 / (n_in + n_out), -1, evaluate=False),
+                 title=r"Xavier/Glorot: $1/\operatorname{Var}(w)$ is the mean of $n_{in}$ and $n_{out}$")
+            .eq((n_in + n_out) / 2, by=r"the compromise between $n_{in} \operatorname{Var}(w) = 1$ and "
+                                       r"$n_{out} \operatorname{Var}(w) = 1$"))
+    equal = (calc(2 / (n_in + n_out), where={n_in: n, n_out: n}, title="Equal fans: Xavier gives $1/n$")
              .eq(1 / n))
     w = sp.Symbol("w", real=True)
     uniform = (calc(sp.Integral(w**2 / (2 * r), (w, -r, r)), where={r: sp.sqrt(6 / (n_in + n_out))},
-                    title="Xavier uniform: U(-r, r) with r = sqrt(6/(n_in + n_out))")
-               .eq(r**2 / 3, by="the variance of U(-r, r): integrate w^2 against the density 1/(2r)")
+                    title=r"Xavier uniform: $U(-r, r)$ with $r = \sqrt{6/(n_{in} + n_{out})}$")
+               .eq(r**2 / 3, by=r"the variance of $U(-r, r)$: integrate $w^2$ against the density $1/(2r)$")
                .eq(2 / (n_in + n_out)))
     return mean, equal, uniform
 
@@ -161,14 +177,16 @@ def monte_carlo() -> tuple[MonteCarlo, MonteCarlo]:
     inputs = np.maximum(rng.normal(0.0, 1.0, (batch, fan_in)), 0.0)
     weights = rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out))
     layer = float(np.var(inputs @ weights))
-    return (MonteCarlo("E[max(0, z)^2] / Var(z), z ~ N(0, 1.7^2)", ratio, 0.5),
-            MonteCarlo(f"Var(z) of one layer, n = {fan_in}, Var(w) = 2/n, inputs ReLU(N(0, 1))", layer, 1.0))
+    return (MonteCarlo("ReLU's second moment over the variance, Gaussian with standard deviation 1.7",
+                       ratio, 0.5),
+            MonteCarlo(f"variance of one layer of fan-in {fan_in} with He weights, fed ReLU of standard normals",
+                       layer, 1.0))
 
 
 def deep_variances() -> dict[str, list[float]]:
     """Var(z_l) for l = 1..DEPTH in a seeded ReLU network of width WIDTH: He, Xavier, and Var(w) = 1/(2n)."""
     out: dict[str, list[float]] = {}
-    for label, scale in (("He 2/n", 2.0), ("Xavier 2/(n_in + n_out) = 1/n", 1.0), ("1/(2n)", 0.5)):
+    for label, scale in (("He", 2.0), ("Xavier", 1.0), ("half of Xavier", 0.5)):
         rng = np.random.default_rng(SEED + 1)
         z = rng.normal(0.0, 1.0, (BATCH, WIDTH))
         variances = [float(np.var(z))]
@@ -200,7 +218,7 @@ def build() -> Document:
     deep = deep_variances()
     return Document(
         name=NAME,
-        title="He initialisation: keeping the variance through ReLU layers",
+        title="He initialization: keeping the variance through ReLU layers",
         summary=("A layer computes $z_l = W_l a_{l-1}$ with $a_{l-1} = \\operatorname{ReLU}(z_{l-1})$. With "
                  "independent zero-mean weights the variance of a pre-activation is $n_l \\operatorname{Var}(w_l)\\,"
                  "\\mathbb{E}[a_{l-1}^2]$, and for a symmetric $z$ the ReLU keeps half of the second moment, "
@@ -213,7 +231,9 @@ def build() -> Document:
             Prose("Within a layer the weights $w_{ij}$ are independent, with mean $0$ and the same variance "
                   "$\\operatorname{Var}(w_l)$, and independent of the inputs $a_{l-1,j}$, which are identically "
                   "distributed; biases are $0$; $z_{l-1}$ is symmetric about $0$. Then $z_l = \\sum_{j=1}^{n_l} "
-                  "w_j a_j$ has mean $0$ and its terms are uncorrelated, so its variance is the sum of theirs."),
+                  "w_j a_j$ has mean $0$ and its terms are uncorrelated, so its variance is the sum of theirs. "
+                  "These are assumptions of the model, not checked by the kernel: the chains below prove the "
+                  "variance of one term and the sum of $n$ equal terms."),
             Section("Variance propagation"),
             ProofBlock(product_variance_proof()),
             ProofBlock(propagation_proof()),
@@ -224,18 +244,22 @@ def build() -> Document:
                   "$\\mathbb{E}[a^2] = 2/\\lambda^2$ but $\\operatorname{Var}(a) = 1/\\lambda^2$); the kernel "
                   "confirms the formula with $\\mathbb{E}[a^2]$ and refutes the one with $\\operatorname{Var}(a)$ "
                   "(the expected verdict)."),
-            Table(columns=("n", "Var(z) by sympy.stats", "n sigma_w^2 E[a^2]", "kernel",
-                           "n sigma_w^2 Var(a) (wrong)", "kernel (expected: refuted)"),
-                  rows=stats_rows(), caption="Computed when this document was built."),
+            Table(columns=("fan-in", "by sympy.stats", "with second moment", "kernel",
+                           "with variance (wrong)", "kernel (expected: refuted)"),
+                  rows=stats_rows(),
+                  caption="$\\operatorname{Var}(z)$ for fan-in $n$ computed by sympy.stats, beside "
+                          "$n \\sigma_w^2\\, \\mathbb{E}[a^2]$ and the wrong $n \\sigma_w^2 \\operatorname{Var}(a)$; "
+                          "computed when this document was built."),
             Section("ReLU keeps half of the second moment"),
-            Prose("For $z$ symmetric about $0$, $\\max(0, z)^2$ is $z^2$ on one half of the line and $0$ on "
-                  "the other, so $\\mathbb{E}[\\max(0, z)^2] = \\mathbb{E}[z^2]/2 = \\operatorname{Var}(z)/2$. "
+            Prose("When $z$ is symmetric about $0$, the square $\\max(0, z)^2$ equals $z^2$ on one half of "
+                  "the line and $0$ on the other half, so "
+                  "$\\mathbb{E}[\\max(0, z)^2] = \\mathbb{E}[z^2]/2$, which is $\\operatorname{Var}(z)/2$. "
                   "For a Gaussian $z$ the expectation is the integral of $z^2$ against the density (SymPy stats' "
                   "own) over $z > 0$; for a uniform $z$ it is the integral of $\\max(0, z)^2$ against the density "
                   "$1/(2r)$ on $[-r, r]$. SymPy evaluates the integrals; the kernel checks the equalities."),
             ProofBlock(relu_second_moment_proof()),
             ProofBlock(relu_uniform_proof()),
-            Section("He initialisation"),
+            Section("He initialization"),
             ProofBlock(he_step_proof()),
             Prose("Over $L$ layers the variances multiply: each layer contributes the factor $n \\operatorname{Var}"
                   "(w)/2$. With He's choice it is $1$ at every depth; with $\\operatorname{Var}(w) = 1/n$ "
@@ -263,17 +287,19 @@ def build() -> Document:
                   "about 0.7% (the standard deviation of $\\max(0, z)^2/\\sigma^2$ is $\\sqrt{5}/2$), so the "
                   "tolerance is about three standard errors."),
             Table(columns=("quantity", "Monte Carlo", "predicted", "relative error", "within tolerance"),
-                  rows=_monte_carlo_rows(), caption=f"numpy.random.default_rng({SEED}); relative tolerance "
-                                                    f"{TOLERANCE}."),
+                  rows=_monte_carlo_rows(),
+                  caption=f"numpy's default generator with seed {SEED}; relative tolerance {TOLERANCE}."),
             Prose(f"A ReLU network of width {WIDTH} and depth {DEPTH} (batch {BATCH}, inputs $N(0, 1)$, seed "
                   f"{SEED + 1}): the empirical variance of the pre-activations at each layer for three weight "
-                  "variances, beside the predictions $1$ (He), $2^{-(l-1)}$ (Var(w) = 1/n) and $4^{-(l-1)}$ "
-                  "(Var(w) = 1/(2n)). Finite width and a finite batch add fluctuations of a few per cent per layer, "
+                  "variances, beside the predictions $1$ (He, $\\operatorname{Var}(w) = 2/n$), $2^{-(l-1)}$ "
+                  "(Xavier, $\\operatorname{Var}(w) = 1/n$) and $4^{-(l-1)}$ (half of Xavier, "
+                  "$\\operatorname{Var}(w) = 1/(2n)$). Finite width and a finite batch add fluctuations of a few per cent per layer, "
                   "which compound: with He's choice the variance wanders around $1$ but neither explodes nor "
                   "vanishes, while the other two fall by factors of about $2$ and $4$ per layer as predicted."),
-            Table(columns=("layer l", *(f"Var(z_l): {k}" for k in deep), "predicted 2^-(l-1)",
-                           "predicted 4^-(l-1)"),
-                  rows=_deep_rows(deep), caption="Empirical variances; prediction for He: 1 at every layer."),
+            Table(columns=("layer", *deep, "predicted, Xavier", "predicted, half of Xavier"),
+                  rows=_deep_rows(deep),
+                  caption="Empirical variances $\\operatorname{Var}(z_l)$ per layer $l$ and the predictions "
+                          "$2^{-(l-1)}$ and $4^{-(l-1)}$; the prediction for He is $1$ at every layer."),
         ),
     )
 

@@ -134,10 +134,14 @@ def _source(nodes: list[_Node]) -> str:
             piece = "{" + _source(n.children) + "}"
         elif n.kind == "leftright":
             open_delim, close_delim = n.text.split("|", 1)
-            piece = rf"\left{open_delim} " + _source(n.children) + rf" \right{close_delim}"
+            gap = " " if re.search(r"\\[A-Za-z]+$", open_delim) else ""  # \left\langle x, but \left(x
+            piece = rf"\left{open_delim}{gap}" + _source(n.children) + rf"\right{close_delim}"
         else:
             piece = n.text
-        if out and re.match(r"\\[A-Za-z]+\*?$", out[-1]) and re.match(r"[A-Za-z]", piece):
+        if (out and piece.startswith(r"\left") and re.search(r"[A-Za-z0-9}']$", out[-1])
+                and out[-1] not in _BINOPS and out[-1] not in _RELATIONS):
+            pass  # a function's argument follows its name without a space: \sigma\left(z\right)
+        elif out and re.match(r"\\[A-Za-z]+\*?$", out[-1]) and re.match(r"[A-Za-z]", piece):
             out.append(" ")
         elif out and out[-1] not in ("{", "_", "^") and piece not in ("_", "^") and not out[-1].endswith(" "):
             out.append(" ")

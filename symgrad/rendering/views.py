@@ -14,8 +14,10 @@ from typing import Any, Mapping, Sequence, Union
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
+from sympy.printing.latex import LatexPrinter
 
 from ..core.errors import InputError
+from ..core.functions import sigmoid
 from ..core.verdicts import Justification, Status, Verdict
 from ..proofs.documents import (
     Document,
@@ -31,7 +33,7 @@ from ..proofs.documents import (
 from ..proofs.proof import Proof, Report
 from .escape import escape_latex_math_text, latex_math_ascii, split_math
 
-__all__ = ["math_latex", "safe_name", "with_safe_names", "proof_view", "document_view", "ProofView", "StepView",
+__all__ = ["math_latex", "notation_latex", "tidy_numbers", "safe_name", "with_safe_names", "proof_view", "document_view", "ProofView", "StepView",
            "DocumentView", "TableView"]
 
 
@@ -49,13 +51,162 @@ def math_latex(obj: Any) -> str:
     if isinstance(obj, str):
         text = obj.strip()
     elif isinstance(obj, (sp.Basic, sp.MatrixBase)):
-        text = sp.latex(with_safe_names(obj))
+        text = notation_latex(with_safe_names(obj))
     elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
-        text = sp.latex(sp.sympify(obj))
+        text = notation_latex(sp.sympify(obj))
     else:
         raise InputError(f"cannot typeset {type(obj).__name__} {obj!r} as math: use a SymPy object or a LaTeX string")
     text = "\n".join(line for line in text.splitlines() if line.strip())
     return latex_math_ascii(text)
+
+
+def _is_rational_sum(expr: sp.Basic) -> bool:
+    return isinstance(expr, sp.Add) and all(isinstance(a, sp.Rational) for a in expr.args)
+
+
+def _rebuild(expr: sp.Basic, args: Sequence[sp.Basic]) -> sp.Basic:
+    """``expr`` with new ``args``; sums, products and powers stay as unevaluated as they were."""
+    if isinstance(expr, (sp.Add, sp.Mul, sp.Pow, sp.MatAdd, sp.MatMul, sp.core.relational.Relational)):
+        return expr.func(*args, evaluate=False)
+    try:
+        return expr.func(*args)
+    except (TypeError, ValueError):  # a node that cannot be rebuilt from its arguments is printed as it is
+        return expr
+
+
+def tidy_numbers(expr: Any) -> Any:
+    """``expr`` with every nested sum of rational numbers replaced by its value (law: ``-1/2 + 1 = 1/2``).
+
+    The value of the whole expression is unchanged; the outermost node is kept, so a chain that
+    starts from ``1 + 2`` still shows it. Unevaluated products and powers are left as written.
+    """
+    if isinstance(expr, sp.MatrixBase):
+        return expr.applyfunc(tidy_numbers)
+    if not isinstance(expr, sp.Basic) or not expr.args:
+        return expr
+
+    def walk(node: sp.Basic) -> sp.Basic:
+        if _is_rational_sum(node):
+            return sp.Add(*node.args)
+        if not node.args or isinstance(node, sp.MatrixBase):
+            return node
+        args = [walk(a) for a in node.args]
+        if all(a is b for a, b in zip(args, node.args)):
+            return node
+        return _rebuild(node, args)
+
+    args = [walk(a) for a in expr.args]
+    if all(a is b for a, b in zip(args, expr.args)):
+        return expr
+    return _rebuild(expr, args)
+
+
+def _without_minus_one(expr: sp.Mul) -> list[sp.Basic] | None:
+    """The factors of an unevaluated product with one factor ``-1`` (also one level down) removed, or ``None``."""
+    args = list(expr.args)
+    if len(args) < 2:
+        return None
+    if sp.S.NegativeOne in args:
+        args.remove(sp.S.NegativeOne)
+        return args
+    for k, arg in enumerate(args):
+        if isinstance(arg, sp.Mul) and len(arg.args) > 1 and sp.S.NegativeOne in arg.args:
+            inner = list(arg.args)
+            inner.remove(sp.S.NegativeOne)
+            args[k] = inner[0] if len(inner) == 1 else sp.Mul(*inner, evaluate=False)
+            return args
+    return None
+
+
+class NotationPrinter(LatexPrinter):
+    r"""SymPy's LaTeX printer with terms in the order a person writes them.
+
+    - a sum starts with a term that has no minus sign when it has one (``x_1 - \mu_B``,
+      not ``- \mu_B + x_1``); the other terms keep SymPy's order, or the order they were
+      written in when the sum was built unevaluated;
+    - a factor ``-1`` of an unevaluated product is a leading minus sign (``-a``, not ``(-1) a``);
+    - the reciprocal of a fraction is ``\left(\frac{a}{b}\right)^{-1}``, not ``1/(a \cdot 1/b)``.
+    Only the layout changes: what is printed is the same expression.
+    """
+
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        r"""``\sigma{\left(x\right)}``: braces make the call one ordinary atom, so TeX puts no space
+        between the name and its parenthesis (``\sigma\left(x\right)`` prints as σ (x))."""
+        if isinstance(expr, sigmoid):
+            base = r"\sigma{\left(%s\right)}" % self._print(expr.args[0])
+            exp = kwargs.get("exp")
+            return rf"{base}^{{{exp}}}" if exp is not None else base
+        return super()._print(expr, **kwargs)
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        if sp.Add(*expr.args) != expr:  # written unevaluated: the author's order is the reader's order
+            terms = list(expr.args)
+        else:
+            terms = list(self._as_ordered_terms(expr, order=order))
+        if terms and terms[0].could_extract_minus_sign():
+            first = next((k for k, term in enumerate(terms) if not term.could_extract_minus_sign()), None)
+            if first is not None:
+                terms.insert(0, terms.pop(first))
+        tex = ""
+        for i, term in enumerate(terms):
+            if i > 0:
+                if term.could_extract_minus_sign():
+                    tex += " - "
+                    term = -term
+                else:
+                    tex += " + "
+            term_tex = self._print(term)
+            if self._needs_add_brackets(term):
+                term_tex = r"\left(%s\right)" % term_tex
+            tex += term_tex
+        return tex
+
+    def _print_Mul(self, expr: sp.Expr) -> str:
+        rest = _without_minus_one(expr) if isinstance(expr, sp.Mul) else None
+        if rest is not None:
+            inner = rest[0] if len(rest) == 1 else sp.Mul(*rest, evaluate=False)
+            body = self._print(inner)
+            if isinstance(inner, sp.Add) or inner.could_extract_minus_sign():
+                body = r"\left(%s\right)" % body
+            return "- " + body
+        if isinstance(expr, sp.Mul) and len(expr.args) > 1 and sp.Mul(*expr.args) != expr:
+            return self._unevaluated_product(expr.args)
+        return super()._print_Mul(expr)
+
+    def _unevaluated_product(self, factors: Sequence[sp.Basic]) -> str:
+        r"""Factors as written, side by side; ``\cdot`` before a factor that starts with a number or a fraction."""
+        tex = ""
+        for i, factor in enumerate(factors):
+            term = self._print(factor)
+            if self._needs_mul_brackets(factor, first=i == 0, last=i == len(factors) - 1):
+                term = r"\left(%s\right)" % term
+            if tex:
+                tex += r" \cdot " if re.match(r"[0-9.]|\\frac|- ", term) else " "
+            tex += term
+        return tex
+
+    def _print_Pow(self, expr: sp.Pow) -> str:
+        base = expr.base
+        if expr.exp == -1 and isinstance(base, sp.Mul) and base.is_commutative \
+                and sp.fraction(base, exact=True)[1] != 1:
+            return r"\left(%s\right)^{-1}" % self._print(base)
+        return super()._print_Pow(expr)
+
+
+    def _print_Subs(self, subs: sp.Subs) -> str:
+        r"""``f'(a)`` for the derivative of a one-argument undefined function at a point (Lagrange)."""
+        inner, variables, points = subs.args
+        if (isinstance(inner, sp.Derivative) and len(variables) == 1 and isinstance(inner.expr, AppliedUndef)
+                and inner.expr.args == variables and inner.variables == variables * len(inner.variables)
+                and len(inner.variables) <= 2):
+            primes = "'" * len(inner.variables)
+            return r"%s%s\left(%s\right)" % (self._print(inner.expr.func), primes, self._print(points[0]))
+        return super()._print_Subs(subs)
+
+
+def notation_latex(expr: Any) -> str:
+    """LaTeX for a SymPy object by :class:`NotationPrinter`, after :func:`tidy_numbers`."""
+    return NotationPrinter().doprint(tidy_numbers(expr))
 
 
 #: LaTeX commands a symbol or function name may use (letters, accents, fonts); any other
