@@ -156,7 +156,7 @@ def test_nielsen_construction_against_finite_differences():
     for r in rows:
         assert r.exact == sp.Rational(25) ** (r.depth - 1) / 8
         assert r.richardson == pytest.approx(float(r.exact), rel=1e-7)
-        assert r.mpmath == pytest.approx(float(r.exact), rel=1e-12)
+        assert r.mpmath == pytest.approx(float(r.exact), rel=1e-12) and r.mpmath_relative < 1e-25
     # an independent plain central difference, written here
     for n in (1, 3, 5):
         cost = gb.exploding_cost(n)
@@ -222,3 +222,10 @@ def test_per_input_backward_step_obeys_the_norm_bound():
         for l in range(len(deltas) - 1):
             bound = np.linalg.norm(params[l + 1][0], 2) / 4 * np.linalg.norm(deltas[l + 1], axis=0)
             assert np.all(np.linalg.norm(deltas[l], axis=0) <= bound * (1 + 1e-12))
+
+
+def test_a_wrong_construction_product_is_refuted():
+    proof = gb.construction_product()
+    n = gb.n_sym
+    wrong = calc(proof.start, where=dict(proof.definitions)).eq(sp.Rational(1, 4) * 25 ** n)
+    assert wrong.check().status is Status.REFUTED
