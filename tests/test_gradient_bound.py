@@ -124,7 +124,7 @@ def test_exploding_proofs_are_proved():
     for proof in (gb.big_weight_factor_bound(), gb.threshold_factorization(), gb.threshold_inside(),
                   gb.threshold_outside(-1), gb.threshold_outside(+1), gb.threshold_edges(),
                   gb.threshold_edges_low(), gb.zero_preactivation_step(), gb.construction_product(),
-                  gb.construction_attains_bound()):
+                  gb.construction_attains_bound(), gb.slope_as_cosh()):
         assert proof.check().ok, proof.title
 
 

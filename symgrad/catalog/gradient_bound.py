@@ -254,6 +254,14 @@ def threshold_edges_low() -> Proof:
             .eq(S_LOW, by="$\\sigma(2\\log(2\\sqrt6 + 5)) = s_+$ (above)"))
 
 
+def slope_as_cosh() -> Proof:
+    """``sigma'(z) = 1 / (4 cosh^2(z/2))``: the slope as a function of ``|z|`` alone, decreasing in ``|z|``."""
+    z = sp.Symbol("z", real=True)
+    return (calc(_sp(z), where=dict(SIGMA_PRIME_DEFINITION), title="The slope in terms of $\\cosh$")
+            .eq(1 / (4 * sp.cosh(z / 2) ** 2),
+                by="$\\sigma(z)(1 - \\sigma(z)) = e^{z}/(1 + e^{z})^2$ and $e^{z/2} + e^{-z/2} = 2\\cosh(z/2)$"))
+
+
 def zero_preactivation_step() -> Proof:
     """Nielsen's biases: ``b_k = -50`` and ``a_{k-1} = sigma(z_{k-1})`` with ``z_{k-1} = 0`` give ``z_k = 0``."""
     z_prev, z_k = sp.symbols("z_{k-1} z_k", real=True)
@@ -513,8 +521,13 @@ def build() -> Document:
             ProofBlock(threshold_edges_low()),
             Prose("So for $w = 100$ the factor $|w|\\,\\sigma'(z)$ exceeds $1$ exactly when "
                   "$|z| < 2\\log(2\\sqrt6 + 5) \\approx 4.585$, equals $1$ at the two ends, and is below $1$ "
-                  "outside. (For a general $|w| > 4$ the same computation gives "
-                  "$|z| < 2\\operatorname{arccosh}(\\sqrt{|w|}/2)$, since $\\sigma'(z) = 1/(4\\cosh^2(z/2))$.)"),
+                  "outside. For a general weight the slope written with $\\cosh$ (checked below) shows the same "
+                  "picture: $|w|\\,\\sigma'(z) > 1$ means $\\cosh^2(z/2) < |w|/4$, which has solutions only "
+                  "for $|w| > 4$ and then holds exactly for $|z| < 2\\operatorname{arccosh}(\\sqrt{|w|}/2)$ "
+                  "(for $w = 100$, $\\operatorname{arccosh} 5 = \\log(5 + 2\\sqrt6)$). This last "
+                  "equivalence uses that $\\cosh$ is increasing on $[0, \\infty)$; it is stated, not checked by "
+                  "the kernel."),
+            ProofBlock(slope_as_cosh()),
             Prose("Nielsen's construction (Neural Networks and Deep Learning, ch. 5) puts every layer at the "
                   "peak. Take the input $a_0 = 1/2$, all weights $w_k = 100$ and all biases $b_k = -50$. "
                   "Then $z_1 = 100 \\cdot \\tfrac12 - 50 = 0$, and if $z_{k-1} = 0$ then $a_{k-1} = 1/2$ and "
