@@ -229,3 +229,19 @@ def test_a_wrong_construction_product_is_refuted():
     n = gb.n_sym
     wrong = calc(proof.start, where=dict(proof.definitions)).eq(sp.Rational(1, 4) * 25 ** n)
     assert wrong.check().status is Status.REFUTED
+
+
+def test_proof_titles_typeset_their_math_and_escape_their_text():
+    proof = gb.base_case()
+    md, tex = sg.render(proof, "markdown"), sg.render(proof, "latex")
+    assert "**Base case $n = 1$: $|P_1| = |\\sigma'(z_1)| \\le 1/4$**" in md
+    assert "\\title{Base case $n = 1$: $|P_1| = |\\sigma'(z_1)| \\le 1/4$}" in tex  # a proof alone
+    inside = sg.render(sg.Document(name="t", title="t", summary="s", blocks=(sg.ProofBlock(proof),)),
+                       "latex")  # a proof inside a document
+    assert "\\subsubsection*{Base case $n = 1$: $|P_1| = |\\sigma'(z_1)| \\le 1/4$}" in inside
+    x = sp.Symbol("x", real=True)
+    hostile = calc(x, title="a_b & 50% <i> $x^2$ *c*").eq(x)
+    tex = sg.render(hostile, "latex")
+    assert "a\\_b \\& 50\\% " in tex and "$x^2$" in tex and "\\input" not in tex
+    md = sg.render(hostile, "markdown")
+    assert "$x^2$" in md and "<i>" not in md and "a\\_b" in md
