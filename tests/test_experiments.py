@@ -85,7 +85,9 @@ def test_sigmoid_normal_gradients_vanish_towards_the_input():
     assert result.ratio < 0.2
     relu = gradient_flow(activation="relu", init="he", seeds=(0, 1), inputs=200)
     assert relu.ratio > 2 * result.ratio
-    assert result.label == "sigmoid, N(0,1) init"
+    assert result.label == "sigmoid, network2 init"
+    old = gradient_flow(init="normal", cost="quadratic", seeds=(0, 1), inputs=200)
+    assert old.label == "sigmoid, N(0,1) init" and old.ratio < 0.2
 
 
 def test_results_are_deterministic_and_averaged_over_seeds():
@@ -122,3 +124,75 @@ def test_misuse_raises_input_errors():
 
 def test_exported_as_sg_experiments():
     assert sg.experiments.gradient_flow is gradient_flow
+
+
+def _cross_entropy(weights, biases, x, y, activation) -> float:
+    """Cross-entropy of a sigmoid output layer, written independently of symgrad.experiments."""
+    funcs = {"sigmoid": lambda z: 1 / (1 + np.exp(-z)), "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0)}
+    a = x
+    for index, (w, b) in enumerate(zip(weights, biases)):
+        a = funcs["sigmoid" if index == len(weights) - 1 else activation](w @ a + b)
+    return float(-(y * np.log(a) + (1 - y) * np.log(1 - a)).sum() / x.shape[1])
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh"])
+def test_cross_entropy_bias_gradients_match_finite_differences(activation):
+    weights, biases, x, y = _small_network(5)
+    deltas = hidden_deltas(weights, biases, x, y, activation, cost="cross-entropy")
+    h = 1e-6
+    for layer, delta in enumerate(deltas):
+        for unit in range(delta.shape[0]):
+            up = [b.copy() for b in biases]
+            down = [b.copy() for b in biases]
+            up[layer][unit] += h
+            down[layer][unit] -= h
+            numeric = (_cross_entropy(weights, up, x, y, activation)
+                       - _cross_entropy(weights, down, x, y, activation)) / (2 * h)
+            assert delta[unit].sum() == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+    # the quadratic cost's deltas are different numbers: the cost option is not ignored
+    quadratic = hidden_deltas(weights, biases, x, y, activation, cost="quadratic")
+    assert not np.allclose(deltas[0], quadratic[0])
+
+
+def test_cross_entropy_deltas_match_torch_autograd():
+    torch = pytest.importorskip("torch")
+    weights, biases, x, y = _small_network(11)
+    deltas = hidden_deltas(weights, biases, x, y, "sigmoid", cost="cross-entropy")
+    a = torch.tensor(x, dtype=torch.float64)
+    shifts = []
+    for index, (w, b) in enumerate(zip(weights, biases)):
+        z = torch.tensor(w) @ a + torch.tensor(b)
+        shift = torch.zeros_like(z, requires_grad=True)
+        shifts.append(shift)
+        a = torch.sigmoid(z + shift)
+    cost = torch.nn.functional.binary_cross_entropy(a, torch.tensor(y), reduction="sum") / x.shape[1]
+    for mine, theirs in zip(deltas, torch.autograd.grad(cost, shifts[:-1])):
+        np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-9, atol=1e-14)
+
+
+def test_network2_init_draws_weights_with_variance_one_over_fan_in():
+    from symgrad.numerics.experiments import _init_layer
+    w, b = _init_layer(np.random.default_rng(0), "network2", 784, 300)
+    assert w.shape == (300, 784) and b.shape == (300, 1)
+    assert w.var() == pytest.approx(1 / 784, rel=0.02)
+    assert b.var() == pytest.approx(1.0, rel=0.25)
+
+
+def test_nielsen_setup_is_the_default_and_reproduces_his_pattern():
+    result = gradient_flow(seeds=(0,), inputs=1000)
+    assert (result.init, result.cost) == ("network2", "cross-entropy")
+    # Nielsen's ch. 5 numbers 0.003, 0.017, 0.070, 0.285 (MNIST); synthetic inputs land near them
+    for mine, his in zip(result.norms, sg.experiments.NIELSEN_NETWORK2):
+        assert his / 1.6 < mine < his * 1.6
+    with pytest.raises(InputError, match="cost"):
+        gradient_flow(cost="hinge")
+
+
+def test_plot_colours_agree_between_svg_and_tikz():
+    results = [gradient_flow(seeds=(0,), inputs=50), gradient_flow(activation="tanh", seeds=(0,), inputs=50)]
+    svg, tikz = plot_svg(results, labels=["a", "b"]), plot_tikz(results, labels=["a", "b"])
+    for r, g, b in ((31, 119, 180), (214, 39, 40)):
+        assert f"#{r:02x}{g:02x}{b:02x}" in svg
+        assert f"rgb,255:red,{r};green,{g};blue,{b}" in tikz
+    with pytest.raises(InputError, match="label"):
+        plot_tikz(results, labels=["only one"])

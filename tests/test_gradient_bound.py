@@ -61,7 +61,7 @@ def test_conclusion_rests_on_the_induction_lemma_only():
 
 def test_consequences_are_proved():
     for proof in (gb.small_weights_decay(), gb.large_weight_needed(), gb.large_weight_needed_negative(),
-                  gb.exploding_example(), gb.vector_inductive_step()):
+                  gb.vector_inductive_step()):
         assert proof.check().ok, proof.title
     layer = gb.vector_layer_step().check()
     assert layer.ok_given_lemmas and layer.lemmas == ("operator-norm-submultiplicative",)
@@ -115,3 +115,133 @@ def test_general_product_step_and_flow_facts_are_proved():
     wrong = gb.residual_factor()
     bad = calc(wrong.start).eq(wrong.end - 1)
     assert bad.check().status is Status.REFUTED
+
+
+# -- the exploding example -------------------------------------------------------------------
+
+
+def test_exploding_proofs_are_proved():
+    for proof in (gb.big_weight_factor_bound(), gb.threshold_factorization(), gb.threshold_inside(),
+                  gb.threshold_outside(-1), gb.threshold_outside(+1), gb.threshold_edges(),
+                  gb.threshold_edges_low(), gb.zero_preactivation_step(), gb.construction_product(),
+                  gb.construction_attains_bound(), gb.slope_as_cosh()):
+        assert proof.check().ok, proof.title
+
+
+def test_threshold_interval_against_an_independent_computation():
+    # independent oracle: solve 100 sigma'(z) = 1 with sympy on the exp form; the roots are +-2 ln(5 + 2 sqrt 6)
+    z = sp.Symbol("z", real=True)
+    slope = sp.exp(-z) / (1 + sp.exp(-z)) ** 2
+    roots = sorted(float(r) for r in sp.solve(sp.Eq(100 * slope, 1), z))
+    edge = float(gb.Z_EDGE)
+    assert roots == pytest.approx([-edge, edge], rel=1e-12)
+    assert edge == pytest.approx(4.5848, abs=1e-4)
+    factor = lambda t: 100 * np.exp(-t) / (1 + np.exp(-t)) ** 2  # noqa: E731
+    inside = np.linspace(-edge, edge, 1001)[1:-1]
+    outside = np.concatenate([np.linspace(-30, -edge, 500)[:-1], np.linspace(edge, 30, 500)[1:]])
+    assert np.all(factor(inside) > 1) and np.all(factor(outside) < 1)
+    assert float(gb.S_LOW) == pytest.approx(1 / (1 + np.exp(edge)), rel=1e-12)
+
+
+def test_a_wrong_threshold_is_refuted():
+    # claiming the factor exceeds 1 on a slightly wider interval of s must fail
+    s = sp.Symbol("s", real=True)
+    wider = calc(100 * s * (1 - s), assume=[s > gb.S_LOW - sp.Rational(1, 1000), s < gb.S_HIGH]).gt(1)
+    assert wider.check().status is Status.REFUTED
+
+
+def test_nielsen_construction_against_finite_differences():
+    rows = gb.exploding_rows()
+    assert [r.depth for r in rows] == list(gb.EXPLODING_DEPTHS)
+    for r in rows:
+        assert r.exact == sp.Rational(25) ** (r.depth - 1) / 8
+        assert r.richardson == pytest.approx(float(r.exact), rel=1e-7)
+        assert r.mpmath == pytest.approx(float(r.exact), rel=1e-12) and r.mpmath_relative < 1e-25
+    # an independent plain central difference, written here
+    for n in (1, 3, 5):
+        cost = gb.exploding_cost(n)
+        h = 1e-8  # the derivative grows like 25^n, so the step must be small
+        numeric = (cost(-50.0 + h) - cost(-50.0 - h)) / (2 * h)
+        assert numeric == pytest.approx(25 ** (n - 1) / 8, rel=1e-4)
+
+
+def test_nielsen_construction_against_torch_autograd():
+    torch = pytest.importorskip("torch")
+    for n in gb.EXPLODING_DEPTHS:
+        b1 = torch.tensor(-50.0, dtype=torch.float64, requires_grad=True)
+        a = torch.tensor(0.5, dtype=torch.float64)
+        for k in range(n):
+            a = torch.sigmoid(100 * a + (b1 if k == 0 else -50.0))
+        (a ** 2 / 2).backward()
+        assert float(b1.grad) == pytest.approx(25 ** (n - 1) / 8, rel=1e-12)
+
+
+def test_a_slope_below_the_peak_breaks_the_construction():
+    # the exact 25^(n-1)/8 needs every z_k = 0: with b_k = -49 the gradient is different
+    def cost(b1: float, n: int = 3) -> float:
+        a = 0.5
+        for k in range(n):
+            a = 1 / (1 + np.exp(-(100 * a + (b1 if k == 0 else -49.0))))
+        return a * a / 2
+
+    h = 1e-6
+    numeric = (cost(-50.0 + h) - cost(-50.0 - h)) / (2 * h)
+    assert abs(numeric - 25 ** 2 / 8) > 1.0
+
+
+def test_flow_document_claims_match_its_numbers():
+    results = gb.flow_results()
+    nielsen, normal = results[0], results[1]
+    assert (nielsen.init, nielsen.cost, nielsen.inputs) == ("network2", "cross-entropy", 1000)
+    reference = sg.experiments.NIELSEN_NETWORK2
+    # "agree within a factor of 1.5 in every layer", "about 1/100"
+    assert all(1 / 1.5 < mine / his < 1.5 for mine, his in zip(nielsen.norms, reference))
+    assert 1 / 150 < nielsen.ratio < 1 / 70 and 1 / 150 < reference[0] / reference[-1] < 1 / 70
+    # "close to 1/2", "about 0.2", "above 2.5"
+    assert all(0.4 < n / 4 < 0.55 for n in nielsen.weight_norms[1:-1])
+    steps = [nielsen.per_example[l - 1] / nielsen.per_example[l] for l in range(1, 4)]
+    assert all(0.15 < f < 0.3 for f in steps)
+    assert all(n / 4 > 2.5 for n in normal.weight_norms[1:-1])
+    assert all(normal.per_example[l - 1] < normal.per_example[l] for l in range(1, 4))
+    # "tanh, ReLU with He initialization and the residual connections ... within a factor of 5"
+    for r in (results[2], results[3], results[5]):
+        assert max(r.norms) / min(r.norms) < 5, r.label
+    # and the network2 sigmoid run loses most among the runs without batch normalization
+    assert nielsen.ratio == min(r.ratio for r in results if not r.batchnorm)
+
+
+def test_per_input_backward_step_obeys_the_norm_bound():
+    # one input, sigmoid units: ||delta^l_x|| <= ||W^{l+1}|| / 4 ||delta^{l+1}_x|| (the vector form)
+    from symgrad.numerics.experiments import _init_layer, hidden_deltas, synthetic_inputs
+    for init in ("network2", "normal"):
+        rng = np.random.default_rng(3)
+        layers = gb.FLOW_LAYERS
+        params = [_init_layer(rng, init, i, o) for i, o in zip(layers[:-1], layers[1:])]
+        x, y = synthetic_inputs(rng, layers[0], 50, layers[-1])
+        deltas = hidden_deltas([w for w, _ in params], [b for _, b in params], x, y, cost="cross-entropy")
+        for l in range(len(deltas) - 1):
+            bound = np.linalg.norm(params[l + 1][0], 2) / 4 * np.linalg.norm(deltas[l + 1], axis=0)
+            assert np.all(np.linalg.norm(deltas[l], axis=0) <= bound * (1 + 1e-12))
+
+
+def test_a_wrong_construction_product_is_refuted():
+    proof = gb.construction_product()
+    n = gb.n_sym
+    wrong = calc(proof.start, where=dict(proof.definitions)).eq(sp.Rational(1, 4) * 25 ** n)
+    assert wrong.check().status is Status.REFUTED
+
+
+def test_proof_titles_typeset_their_math_and_escape_their_text():
+    proof = gb.base_case()
+    md, tex = sg.render(proof, "markdown"), sg.render(proof, "latex")
+    assert "**Base case $n = 1$: $|P_1| = |\\sigma'(z_1)| \\le 1/4$**" in md
+    assert "\\title{Base case $n = 1$: $|P_1| = |\\sigma'(z_1)| \\le 1/4$}" in tex  # a proof alone
+    inside = sg.render(sg.Document(name="t", title="t", summary="s", blocks=(sg.ProofBlock(proof),)),
+                       "latex")  # a proof inside a document
+    assert "\\subsubsection*{Base case $n = 1$: $|P_1| = |\\sigma'(z_1)| \\le 1/4$}" in inside
+    x = sp.Symbol("x", real=True)
+    hostile = calc(x, title="a_b & 50% <i> $x^2$ *c*").eq(x)
+    tex = sg.render(hostile, "latex")
+    assert "a\\_b \\& 50\\% " in tex and "$x^2$" in tex and "\\input" not in tex
+    md = sg.render(hostile, "markdown")
+    assert "$x^2$" in md and "<i>" not in md and "a\\_b" in md
