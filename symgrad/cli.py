@@ -139,11 +139,13 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     from .rendering.display import terminal_text
+    from .terminal import Style
 
     document = catalog.get(args.name)
     report = document.check(_options(args))
-    out.write(terminal_text(report))
-    if not terminal_text(report).endswith("\n"):
+    text = terminal_text(report)
+    out.write(Style.for_stream(out).report_text(text))
+    if not text.endswith("\n"):
         out.write("\n")
     return 0 if report.ok_given_lemmas else 1
 

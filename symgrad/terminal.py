@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 from typing import TYPE_CHECKING, Any, Iterator, TextIO
 
 import sympy as sp
@@ -177,6 +178,10 @@ STYLES = {"proved": "bold green", "numeric": "yellow", "unknown": "magenta", "re
           "error": "bold red", "rests on a lemma": "cyan"}
 
 
+_STEP_STATUS = re.compile(
+    r"(?m)^\s*step \d+ (?P<status>proved|numeric|refuted|unknown|rests on a lemma) — ")
+
+
 class Style:
     """Colours the verdict words of report lines; plain text when colour is off."""
 
@@ -214,6 +219,19 @@ class Style:
             return text
         head, _, tail = text.partition(marker)
         return self._ansi([(head, None), (": ", None), ("error", STYLES["error"]), (": " + tail, None)])
+
+    def report_text(self, text: str) -> str:
+        """``step N <status> —`` in the terminal text of a report (``symgrad show``) in colour."""
+        if not self.enabled:
+            return text
+        pieces: list[tuple[str, str | None]] = []
+        last = 0
+        for match in _STEP_STATUS.finditer(text):
+            pieces += [(text[last:match.start("status")], None),
+                       (match["status"], STYLES.get(match["status"]))]
+            last = match.end("status")
+        pieces.append((text[last:], None))
+        return self._ansi(pieces)
 
     def summary(self, text: str) -> str:
         """The verdict after ``—`` at the end of a summary line in colour."""

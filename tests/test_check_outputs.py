@@ -206,3 +206,34 @@ def test_a_progress_bar_only_on_a_terminal_and_stdout_unchanged(monkeypatch: pyt
     code_tty, out_tty, err_tty = run("check", *files, "--budget", "5", "-j", "1", err=_Terminal())
     assert code == code_tty and out == out_tty and err == ""
     assert err_tty  # the bar drew on the terminal's standard error
+
+
+def test_render_progress_replaces_the_checking_lines_only_on_a_terminal(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from symgrad import cli
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    names = ["a", "b"]
+
+    def results():  # type: ignore[no-untyped-def]
+        for name in names:
+            yield lambda name=name: ([(f"{name}.md", f"# {name}\n")], name == "a", "proved" if name == "a" else "refuted")
+
+    out, err = io.StringIO(), io.StringIO()
+    assert cli._write_rendered(names, results(), tmp_path, out, err) == 1
+    assert err.getvalue() == "[1/2] a: checking ...\n[1/2] a: proved\n[2/2] b: checking ...\n[2/2] b: refuted\n"
+    out_tty, err_tty = io.StringIO(), _Terminal()
+    assert cli._write_rendered(names, results(), tmp_path, out_tty, err_tty) == 1
+    assert out_tty.getvalue() == out.getvalue() == f"{tmp_path / 'a.md'}\n{tmp_path / 'b.md'}\n"
+    assert "checking ..." not in err_tty.getvalue()
+    assert "[1/2] a: proved" in err_tty.getvalue() and "[2/2] b: refuted" in err_tty.getvalue()
+    assert (tmp_path / "b.md").read_text(encoding="utf-8") == "# b\n"
+
+
+def test_show_colours_the_step_verdicts_only_when_wanted() -> None:
+    text = "Title\n  step 1 proved — SymPy\n  step 2 refuted — counterexample at x = 1\nstep 3 proved by hand\n"
+    coloured = terminal.Style(True).report_text(text)
+    assert ANSI.sub("", coloured) == text
+    assert re.search(r"step 2 \x1b\[[0-9;]*31mrefuted\x1b\[0m — ", coloured)
+    assert "step 3 proved by hand" in coloured  # not a verdict line: untouched
+    assert terminal.Style(False).report_text(text) == text
