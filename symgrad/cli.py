@@ -371,36 +371,30 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for name, text, fmt_or_error in texts:
             if text is None:
                 message = f"symgrad: error: {fmt_or_error}"
-                bar.log(message) if bar.active else err.write(message + "\n")
+                if bar.active:
+                    bar.log(message)
+                else:
+                    err.write(message + "\n")
                 if output == "json":
                     records.append({"kind": "error", "file": "<stdin>" if name == "-" else name, "line": None,
                                     "column": None, "cell": None, "file_line": None, "status": "error",
                                     "message": fmt_or_error, "text": message})
                 elif output == "github":
-                    out.write(f"::error file={terminal.github_property(name)},title=symgrad%3A cannot read::"
-                              f"{terminal.github_escape(fmt_or_error)}\n")
+                    with bar.cleared() if terminal.is_terminal(out) else contextlib.nullcontext():
+                        out.write(f"::error file={terminal.github_property(name)},title=symgrad%3A cannot read::"
+                                  f"{terminal.github_escape(fmt_or_error)}\n")
                 unreadable = True
                 continue
             bar.describe(f"checking {name}")
             lines, summary, ok, steps, found = next(results)()
+            with bar.cleared() if terminal.is_terminal(out) else contextlib.nullcontext():
+                _write_note(output, style, lines, summary, found, out)
             bar.advance()
-            if output == "json":
-                records += found
-            elif output == "github":
-                for record in found:
-                    annotation = terminal.github_annotation(record)
-                    if annotation is not None:
-                        out.write(annotation + "\n")
-                out.write(summary + "\n")
-            else:
-                for line, record in zip(lines, found):
-                    out.write((style.step_line(line, record["label"]) if record["kind"] == "step"
-                               else style.error_line(line)) + "\n")
-                out.write(style.summary(summary) + "\n")
-            out.flush()
             all_ok = all_ok and ok
             totals["steps"] += steps
             totals["files"] += 1
+            if output == "json":
+                records += found
     if output == "json":
         import json
 
@@ -412,6 +406,27 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if unreadable:
         return 2
     return 0 if all_ok else 1
+
+
+def _write_note(output: str, style: Any, lines: list[str], summary: str, found: list[dict[str, Any]],
+                out: TextIO) -> None:
+    """One note's text lines and summary (text), or its annotations and summary (github); json waits for the end."""
+    from . import terminal
+
+    if output == "json":
+        return
+    if output == "github":
+        for record in found:
+            annotation = terminal.github_annotation(record)
+            if annotation is not None:
+                out.write(annotation + "\n")
+        out.write(summary + "\n")
+    else:
+        for line, record in zip(lines, found):
+            out.write((style.step_line(line, record["status"]) if record["kind"] == "step"
+                       else style.error_line(line)) + "\n")
+        out.write(style.summary(summary) + "\n")
+    out.flush()
 
 
 def _notebook(text: str, path: str) -> Any:

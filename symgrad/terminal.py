@@ -73,6 +73,7 @@ def _step_record(path: str, line: int, cell: int | None, file_line: int, verdict
         "kind": "step", "file": path, "line": line, "column": None, "cell": cell, "file_line": file_line,
         "step": verdict.index, "lhs": _text(verdict.lhs), "relation": verdict.relation.value,
         "rhs": _text(verdict.rhs), "status": verdict.status.value, "label": verdict.label,
+        "overall_status": verdict.overall_status.value,
         "method": verdict.method, "evidence": " ".join(verdict.evidence().split()),
         "counterexample": _counterexample(verdict.counterexample), "text": text,
     }
@@ -85,7 +86,8 @@ def step_records(report: "NotesReport", notebook: "NotebookText | None" = None) 
     notebook), ``column`` (``null``: steps are placed by line), ``cell`` (the
     notebook cell or ``null``), ``file_line`` (the line of the file itself: for
     a notebook, where the cell's source line sits in the JSON), ``step``,
-    ``lhs``, ``relation``, ``rhs``, ``status``, ``label``, ``method``,
+    ``lhs``, ``relation``, ``rhs``, ``status``, ``label`` (``rests on a lemma``
+    for a step citing a lemma), ``overall_status`` (with its sub-proofs), ``method``,
     ``evidence``, ``counterexample`` (``null``, or ``point``, ``lhs``, ``rhs``,
     ``exact``, ``text``) and ``text`` (the line ``symgrad check`` prints).
     A problem: ``kind: "error"``, ``file``, ``line``, ``column``, ``cell``,
@@ -244,24 +246,43 @@ class Style:
 
 
 class _Bar:
-    """A progress bar's handle: ``advance()`` one task, ``log(text)`` a line above the bar."""
+    """A progress bar's handle: ``advance()`` one task, ``log(text)`` a line above the bar.
+
+    The bar is redrawn only here (no background thread), so text written to
+    the same terminal between two calls never lands on the bar's line: call
+    :meth:`cleared` around it.
+    """
 
     def __init__(self, progress: Any = None, task: Any = None) -> None:
         self.progress, self.task = progress, task
 
-    def advance(self, description: str | None = None) -> None:
+    def advance(self) -> None:
         if self.progress is not None:
-            if description is not None:
-                self.progress.update(self.task, description=description)
             self.progress.advance(self.task)
+            self.progress.refresh()
 
     def describe(self, description: str) -> None:
         if self.progress is not None:
             self.progress.update(self.task, description=description)
+            self.progress.refresh()
 
     def log(self, text: str) -> None:
         if self.progress is not None:
             self.progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    @contextlib.contextmanager
+    def cleared(self) -> Iterator[None]:
+        """Erase the bar's line while the caller writes to the terminal (e.g. standard output), then redraw it."""
+        if self.progress is None:
+            yield
+            return
+        stream = self.progress.console.file
+        stream.write("\r\x1b[2K")
+        stream.flush()
+        try:
+            yield
+        finally:
+            self.progress.refresh()
 
     @property
     def active(self) -> bool:
@@ -280,10 +301,10 @@ def progress(total: int, description: str, stream: TextIO, *, enabled: bool | No
         yield _Bar()
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     console = Console(file=stream, no_color=bool(os.environ.get("NO_COLOR", "")), highlight=False)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True, auto_refresh=False) as bar:
         task = bar.add_task(description, total=total)
         yield _Bar(bar, task)

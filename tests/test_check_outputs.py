@@ -199,13 +199,22 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(monkeypatch: pytest.M
     assert run("check", path, "--budget", "5", out=_Terminal())[1] == plain
 
 
-def test_a_progress_bar_only_on_a_terminal_and_stdout_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_progress_bar_only_on_a_terminal_and_stdout_unchanged(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    files = [str(CORPUS / "sigmoid_bound.md"), str(CORPUS / "chain_rule.tex")]
+    files = []
+    for name, chain in (("a.md", "(x + 1)^2 = x^2 + 2 x + 1"), ("b.md", "(x + 1)^2 = x^2 + 1")):
+        (tmp_path / name).write_text(f"$$\n{chain}\n$$\n", encoding="utf-8")
+        files.append(str(tmp_path / name))
     code, out, err = run("check", *files, "--budget", "5", "-j", "1")
     code_tty, out_tty, err_tty = run("check", *files, "--budget", "5", "-j", "1", err=_Terminal())
     assert code == code_tty and out == out_tty and err == ""
     assert err_tty  # the bar drew on the terminal's standard error
+    # both on a terminal: the bar's line is erased before each note's lines, and stdout carries no bar
+    out_both, err_both = _Terminal(), _Terminal()
+    assert run("check", *files, "--budget", "5", "-j", "1", out=out_both, err=err_both)[0] == code
+    assert out_both.getvalue() == out
+    assert err_both.getvalue().count("\r\x1b[2K") >= 2
 
 
 def test_render_progress_replaces_the_checking_lines_only_on_a_terminal(tmp_path: Path,

@@ -269,7 +269,7 @@ def test_notes_and_notebooks_through_the_fixture(pytester: pytest.Pytester) -> N
         nb.cells = [nbformat.v4.new_code_cell("1 + 1"), nbformat.v4.new_markdown_cell(source)]
         nbformat.write(nb, str(pytester.path / f"{name}.ipynb"))
     (pytester.path / "bad.md").write_text("$$\n\\sin(x)^2 \\le \\sin(x)\n$$\n", encoding="utf-8")
-    pytester.makepyfile(test_notes=NOTE_TESTS)
+    pytester.makepyfile(test_symgrad_note_fixture=NOTE_TESTS)
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines([
