@@ -14,12 +14,16 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TextIO, TypeVar
 
 from . import catalog
 from .core.errors import SymgradError
 from .core.kernel import CheckOptions
 from .proofs.documents import Document, DocumentReport
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .notes.notebook import NotebookText
+    from .terminal import Style
 
 __all__ = ["main"]
 
@@ -73,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE",
                        help="a .md, .tex or .ipynb file ('-' reads standard input)")
     check.add_argument("--format", "-f", choices=sorted(NOTE_FORMATS) + list(OUTPUT_FORMATS), action="append",
-                       dest="check_formats", default=[],
+                       dest="check_formats", default=[], metavar="FORMAT",
                        help="the output: text (default), json (an array of steps) or github (workflow "
                             "annotations); or the files' format: md, tex or ipynb (default: from the file "
                             "name's extension); repeat to give both")
@@ -408,7 +412,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0 if all_ok else 1
 
 
-def _write_note(output: str, style: Any, lines: list[str], summary: str, found: list[dict[str, Any]],
+def _write_note(output: str, style: "Style", lines: list[str], summary: str, found: list[dict[str, Any]],
                 out: TextIO) -> None:
     """One note's text lines and summary (text), or its annotations and summary (github); json waits for the end."""
     from . import terminal
@@ -429,7 +433,7 @@ def _write_note(output: str, style: Any, lines: list[str], summary: str, found: 
     out.flush()
 
 
-def _notebook(text: str, path: str) -> Any:
+def _notebook(text: str, path: str) -> "NotebookText":
     """The Markdown cells of a notebook (raises SymgradError when it is not one)."""
     from .notes.notebook import read_notebook
 

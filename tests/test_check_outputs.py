@@ -246,3 +246,15 @@ def test_show_colours_the_step_verdicts_only_when_wanted() -> None:
     assert re.search(r"step 2 \x1b\[[0-9;]*31mrefuted\x1b\[0m — ", coloured)
     assert "step 3 proved by hand" in coloured  # not a verdict line: untouched
     assert terminal.Style(False).report_text(text) == text
+
+
+def test_a_display_left_open_ends_with_its_cell(tmp_path: Path) -> None:
+    path = _notebook(tmp_path, ("md", "Open: $$ x + 1"), ("md", "$$\n(x+1)^2 = x^2 + 1\n$$"),
+                     ("md", "```python\nnever closed"), ("md", "$$\n(x+1)^2 = x^2 + 2x + 1\n$$"))
+    code, out, _ = run("check", str(path), "--budget", "5")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == f"{path}:cell 1:line 1:7: error: $$ is never closed"
+    assert lines[1].startswith(f"{path}:cell 2:line 2: step 1: ") and "[refuted]" in lines[1]
+    assert lines[2].startswith(f"{path}:cell 4:line 2: step 1: ") and "[proved]" in lines[2]
+    assert lines[3] == f"{path}: 2 steps in 2 chains: 1 proved, 1 refuted; 1 error — not proved"

@@ -571,10 +571,18 @@ def check_text(text: str, fmt: str = "markdown", *, path: str | None = None,
         from .notebook import read_notebook
 
         cells = read_notebook(text, name)
-        return cells.relocate(check_text(cells.markdown, "markdown", path=name, options=options))
+        # Each cell is scanned on its own (a display left open ends with its cell); one scope runs through all.
+        events = [replace(event, offset=event.offset + start)
+                  for source, start in cells.pieces() for event in _markdown_events(source)]
+        return cells.relocate(_check_events(cells.markdown, iter(events), name, options))
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    lines = _Lines(text)
     events = _markdown_events(text) if kind == "markdown" else _latex_events(text)
+    return _check_events(text, events, name, options)
+
+
+def _check_events(text: str, events: Iterator[_Event], name: str, options: CheckOptions | None) -> NotesReport:
+    """Apply the directives and check the displays ``events`` of ``text`` in order, in one scope."""
+    lines = _Lines(text)
     file_scope = _Scope()
     next_scope = _Scope()
     found = _Found()

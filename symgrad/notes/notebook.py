@@ -3,7 +3,9 @@
 :func:`read_notebook` joins the Markdown cells of an ``.ipynb`` (in order, a
 blank line between cells) so that the checker reads them as one Markdown file:
 a declaration (``<!-- symgrad: ... -->``) or a definition in one cell holds in
-the cells after it, exactly as further down a Markdown file. Code and raw cells
+the cells after it, exactly as further down a Markdown file. The checker scans
+each cell on its own (:meth:`NotebookText.pieces`), so a display or fence left
+open ends with its cell instead of swallowing the next. Code and raw cells
 are not read. :meth:`NotebookText.relocate` turns the lines of that text back
 into cells: a step is reported at ``notebook.ipynb:cell 7:line 3`` (cells are
 counted from 1 over all cells, code cells included, as they appear in the
@@ -38,6 +40,12 @@ class NotebookText:
     cells: tuple[int, ...]  #: 1-based cell number of each Markdown cell, in order
     starts: tuple[int, ...]  #: 1-based line of ``markdown`` where that cell begins
     file_lines: tuple[tuple[int, ...], ...]  #: per Markdown cell, the raw file line of each source line
+    offsets: tuple[int, ...] = ()  #: the offset in ``markdown`` where that cell's source begins
+    sources: tuple[str, ...] = ()  #: each Markdown cell's source (newlines normalized, ending in one)
+
+    def pieces(self) -> list[tuple[str, int]]:
+        """``(source, offset in markdown)`` of each Markdown cell: scan cells one by one, shift by the offset."""
+        return list(zip(self.sources, self.offsets))
 
     def locate(self, line: int) -> tuple[int, int]:
         """``(cell, line in cell)`` of a line of :attr:`markdown` (both 1-based)."""
@@ -90,6 +98,9 @@ def read_notebook(text: str, path: str = "<notebook>") -> NotebookText:
         raise InputError(f"cannot read {path}: not a notebook nbformat can read ({message})") from None
     positions = _source_lines(text)
     pieces: list[str] = []
+    sources: list[str] = []
+    offsets: list[int] = []
+    offset = 0
     cells: list[int] = []
     starts: list[int] = []
     file_lines: list[tuple[int, ...]] = []
@@ -109,8 +120,12 @@ def read_notebook(text: str, path: str = "<notebook>") -> NotebookText:
         starts.append(line)
         file_lines.append(positions[number - 1] if number - 1 < len(positions) else ())
         pieces.append(source + "\n")
+        sources.append(source)
+        offsets.append(offset)
+        offset += len(source) + 1
         line += source.count("\n") + 1
-    return NotebookText("".join(pieces), tuple(cells), tuple(starts), tuple(file_lines))
+    return NotebookText("".join(pieces), tuple(cells), tuple(starts), tuple(file_lines), tuple(offsets),
+                        tuple(sources))
 
 
 # ---------------------------------------------------------------------------
