@@ -204,7 +204,9 @@ def _write_rendered(names: list[str], results: Iterator[Callable[[], tuple[list[
                     path.write_text(text, encoding="utf-8", newline="\n")
                 except OSError as exc:
                     raise SymgradError(f"cannot write {path}: {exc.strerror}") from None
-                out.write(f"{path}\n")
+                with bar.cleared() if bar.active and terminal.is_terminal(out) else contextlib.nullcontext():
+                    out.write(f"{path}\n")
+                    out.flush()
             done = f"[{i}/{len(names)}] {name}: {outcome}"
             if bar.active:
                 bar.log(done)

@@ -237,6 +237,9 @@ def test_render_progress_replaces_the_checking_lines_only_on_a_terminal(tmp_path
     assert "checking ..." not in err_tty.getvalue()
     assert "[1/2] a: proved" in err_tty.getvalue() and "[2/2] b: refuted" in err_tty.getvalue()
     assert (tmp_path / "b.md").read_text(encoding="utf-8") == "# b\n"
+    out_both, err_both = _Terminal(), _Terminal()  # both on one terminal: the bar's line is erased first
+    assert cli._write_rendered(names, results(), tmp_path, out_both, err_both) == 1
+    assert out_both.getvalue() == out.getvalue() and err_both.getvalue().count("\r\x1b[2K") >= 2
 
 
 def test_show_colours_the_step_verdicts_only_when_wanted() -> None:
