@@ -296,23 +296,25 @@ def _outcome(report: DocumentReport) -> str:
 
 #: A note larger than this is refused (it is not a note, and reading it all would exhaust memory).
 MAX_NOTE_BYTES = 8 * 1024 * 1024
+#: A notebook may be larger (its outputs, images included, are stored in it but never read).
+MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
 
 
-def _read_note(name: str) -> str:
-    """The text of a note (``-`` is standard input); unreadable input raises SymgradError."""
+def _read_note(name: str, limit: int = MAX_NOTE_BYTES) -> str:
+    """The text of a note (``-`` is standard input), at most ``limit`` bytes; unreadable input raises SymgradError."""
     try:
         if name == "-" and not hasattr(sys.stdin, "buffer"):  # a text stream (e.g. in tests)
-            text = sys.stdin.read(MAX_NOTE_BYTES + 1)
-            if len(text) > MAX_NOTE_BYTES:
-                raise SymgradError(f"cannot read {name}: larger than {MAX_NOTE_BYTES // (1024 * 1024)} MiB")
+            text = sys.stdin.read(limit + 1)
+            if len(text) > limit:
+                raise SymgradError(f"cannot read {name}: larger than {limit // (1024 * 1024)} MiB")
             return text
         if name == "-":
-            data = sys.stdin.buffer.read(MAX_NOTE_BYTES + 1)
+            data = sys.stdin.buffer.read(limit + 1)
         else:
             with open(name, "rb") as handle:
-                data = handle.read(MAX_NOTE_BYTES + 1)
-        if len(data) > MAX_NOTE_BYTES:
-            raise SymgradError(f"cannot read {name}: larger than {MAX_NOTE_BYTES // (1024 * 1024)} MiB")
+                data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise SymgradError(f"cannot read {name}: larger than {limit // (1024 * 1024)} MiB")
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SymgradError(f"cannot read {name}: not UTF-8 text (byte {exc.start})") from None
@@ -361,7 +363,7 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     texts: list[tuple[str, str | None, str]] = []
     for name, fmt in zip(args.files, formats):
         try:
-            text = _read_note(name)
+            text = _read_note(name, MAX_NOTEBOOK_BYTES if fmt == "notebook" else MAX_NOTE_BYTES)
             if fmt == "notebook":
                 _notebook(text, "<stdin>" if name == "-" else name)  # a broken notebook is unreadable input
             texts.append((name, text, fmt))

@@ -261,3 +261,19 @@ def test_a_display_left_open_ends_with_its_cell(tmp_path: Path) -> None:
     assert lines[1].startswith(f"{path}:cell 2:line 2: step 1: ") and "[refuted]" in lines[1]
     assert lines[2].startswith(f"{path}:cell 4:line 2: step 1: ") and "[proved]" in lines[2]
     assert lines[3] == f"{path}: 2 steps in 2 chains: 1 proved, 1 refuted; 1 error — not proved"
+
+
+def test_a_notebook_with_large_outputs_is_read(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    image = "A" * (10 * 1024 * 1024)  # a 10 MiB output: larger than a Markdown note may be, never read
+    code = nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": image, "text/plain": "<Figure>"})])
+    nb.cells = [code, nbformat.v4.new_markdown_cell("$$\n(x+1)^2 = x^2 + 2x + 1\n$$")]
+    path = tmp_path / "big.ipynb"
+    nbformat.write(nb, str(path))
+    assert path.stat().st_size > 10 * 1024 * 1024
+    code_, out, err = run("check", str(path), "--budget", "5", "-f", "json")
+    assert code_ == 0, err
+    [record] = json.loads(out)
+    assert (record["cell"], record["line"], record["status"]) == (2, 2, "proved")
+    assert "(x+1)^2" in path.read_text(encoding="utf-8").splitlines()[record["file_line"] - 1]
