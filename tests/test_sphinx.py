@@ -145,3 +145,25 @@ def test_a_catalog_entry(tmp_path: Path) -> None:
     assert "Gradient clipping: by norm and by value" in text
     assert "<strong>refuted</strong>" not in page and page.count("<strong>proved</strong>") >= 10  # step verdicts
     assert page.count('<table') >= 10  # verdict tables and the entry's own tables
+
+
+def test_a_myst_markdown_page(tmp_path: Path) -> None:
+    _sphinx()
+    try:
+        import myst_parser  # noqa: F401
+    except ImportError:
+        message = "myst-parser is not installed (pip install -e '.[test]')"
+        if in_ci():
+            pytest.fail(f"{message} (CI is set, so this is a failure)", pytrace=False)
+        pytest.skip(message)
+    src = _project(tmp_path, "", conf='extensions.append("myst_parser")')
+    (src / "index.rst").unlink()
+    (src / "index.md").write_text("# Tiny\n\nBefore.\n\n```{symgrad} tiny_proofs:wrong\n```\n", encoding="utf-8")
+    code, err = _build(src, tmp_path / "html")
+    assert code == 1
+    assert f"{src / 'index.md'}:5: ERROR: symgrad:: tiny_proofs:wrong: 1 step(s) refuted:" in err
+    (src / "index.md").write_text("# Tiny\n\n```{symgrad} tiny_proofs:good\n:budget: 5\n```\n", encoding="utf-8")
+    code, err = _build(src, tmp_path / "html")
+    assert code == 0, err
+    page = (tmp_path / "html" / "index.html").read_text(encoding="utf-8")
+    assert page.count("<strong>proved</strong>") == 3 and "\\begin{aligned}" in page
