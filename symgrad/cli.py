@@ -14,12 +14,16 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TextIO, TypeVar
 
 from . import catalog
 from .core.errors import SymgradError
 from .core.kernel import CheckOptions
 from .proofs.documents import Document, DocumentReport
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .notes.notebook import NotebookText
+    from .terminal import Style
 
 __all__ = ["main"]
 
@@ -27,9 +31,12 @@ T = TypeVar("T")
 
 FORMATS = {"md": ("markdown", ".md"), "markdown": ("markdown", ".md"),
            "tex": ("latex", ".tex"), "latex": ("latex", ".tex")}
-NOTE_FORMATS = {"md": "markdown", "markdown": "markdown", "tex": "latex", "latex": "latex"}
+NOTE_FORMATS = {"md": "markdown", "markdown": "markdown", "tex": "latex", "latex": "latex",
+                "ipynb": "notebook", "notebook": "notebook"}
 NOTE_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".mdown": "markdown", ".mkd": "markdown",
-                 ".tex": "latex", ".latex": "latex", ".ltx": "latex"}
+                 ".tex": "latex", ".latex": "latex", ".ltx": "latex", ".ipynb": "notebook"}
+#: What ``symgrad check`` prints: the text lines, a JSON array of steps, or GitHub workflow commands.
+OUTPUT_FORMATS = ("text", "json", "github")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,10 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cache(render)
     _add_jobs(render)
 
-    check = sub.add_parser("check", help="check the derivations in Markdown or LaTeX notes, step by step")
-    check.add_argument("files", nargs="+", metavar="FILE", help="a .md or .tex file ('-' reads standard input)")
-    check.add_argument("--format", "-f", choices=sorted(NOTE_FORMATS), dest="note_format",
-                       help="the files' format (default: from the file name's extension)")
+    check = sub.add_parser("check", help="check the derivations in Markdown or LaTeX notes and Jupyter notebooks, "
+                                         "step by step")
+    check.add_argument("files", nargs="+", metavar="FILE",
+                       help="a .md, .tex or .ipynb file ('-' reads standard input)")
+    check.add_argument("--format", "-f", choices=sorted(NOTE_FORMATS) + list(OUTPUT_FORMATS), action="append",
+                       dest="check_formats", default=[], metavar="FORMAT",
+                       help="the output: text (default), json (an array of steps) or github (workflow "
+                            "annotations); or the files' format: md, tex or ipynb (default: from the file "
+                            "name's extension); repeat to give both")
     _add_budget(check)
     _add_cache(check)
     _add_jobs(check)
@@ -131,11 +143,13 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     from .rendering.display import terminal_text
+    from .terminal import Style
 
     document = catalog.get(args.name)
     report = document.check(_options(args))
-    out.write(terminal_text(report))
-    if not terminal_text(report).endswith("\n"):
+    text = terminal_text(report)
+    out.write(Style.for_stream(out).report_text(text))
+    if not text.endswith("\n"):
         out.write("\n")
     return 0 if report.ok_given_lemmas else 1
 
@@ -167,21 +181,38 @@ def _cmd_render(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _write_rendered(names: list[str], results: Iterator[Callable[[], tuple[list[tuple[str, str]], bool, str]]],
                     out_dir: Path, out: TextIO, err: TextIO) -> int:
-    """Write each entry's files as its result comes, in the order of ``names``."""
+    """Write each entry's files as its result comes, in the order of ``names``.
+
+    On a terminal's standard error a progress bar replaces the ``checking ...``
+    lines; elsewhere standard error gets one line before and one after each entry.
+    """
+    from . import terminal
+
     all_ok = True
-    for i, (name, result) in enumerate(zip(names, results), start=1):
-        err.write(f"[{i}/{len(names)}] {name}: checking ...\n")
-        err.flush()
-        files, ok, outcome = result()
-        all_ok = all_ok and ok
-        for file_name, text in files:
-            path = out_dir / file_name
-            try:
-                path.write_text(text, encoding="utf-8", newline="\n")
-            except OSError as exc:
-                raise SymgradError(f"cannot write {path}: {exc.strerror}") from None
-            out.write(f"{path}\n")
-        err.write(f"[{i}/{len(names)}] {name}: {outcome}\n")
+    with terminal.progress(len(names), "rendering", err, enabled=len(names) > 1 and terminal.is_terminal(err)) as bar:
+        for i, (name, result) in enumerate(zip(names, results), start=1):
+            if bar.active:
+                bar.describe(f"checking {name}")
+            else:
+                err.write(f"[{i}/{len(names)}] {name}: checking ...\n")
+                err.flush()
+            files, ok, outcome = result()
+            all_ok = all_ok and ok
+            for file_name, text in files:
+                path = out_dir / file_name
+                try:
+                    path.write_text(text, encoding="utf-8", newline="\n")
+                except OSError as exc:
+                    raise SymgradError(f"cannot write {path}: {exc.strerror}") from None
+                with bar.cleared() if bar.active and terminal.is_terminal(out) else contextlib.nullcontext():
+                    out.write(f"{path}\n")
+                    out.flush()
+            done = f"[{i}/{len(names)}] {name}: {outcome}"
+            if bar.active:
+                bar.log(done)
+                bar.advance()
+            else:
+                err.write(done + "\n")
     return 0 if all_ok else 1
 
 
@@ -265,23 +296,25 @@ def _outcome(report: DocumentReport) -> str:
 
 #: A note larger than this is refused (it is not a note, and reading it all would exhaust memory).
 MAX_NOTE_BYTES = 8 * 1024 * 1024
+#: A notebook may be larger (its outputs, images included, are stored in it but never read).
+MAX_NOTEBOOK_BYTES = 64 * 1024 * 1024
 
 
-def _read_note(name: str) -> str:
-    """The text of a note (``-`` is standard input); unreadable input raises SymgradError."""
+def _read_note(name: str, limit: int = MAX_NOTE_BYTES) -> str:
+    """The text of a note (``-`` is standard input), at most ``limit`` bytes; unreadable input raises SymgradError."""
     try:
         if name == "-" and not hasattr(sys.stdin, "buffer"):  # a text stream (e.g. in tests)
-            text = sys.stdin.read(MAX_NOTE_BYTES + 1)
-            if len(text) > MAX_NOTE_BYTES:
-                raise SymgradError(f"cannot read {name}: larger than {MAX_NOTE_BYTES // (1024 * 1024)} MiB")
+            text = sys.stdin.read(limit + 1)
+            if len(text) > limit:
+                raise SymgradError(f"cannot read {name}: larger than {limit // (1024 * 1024)} MiB")
             return text
         if name == "-":
-            data = sys.stdin.buffer.read(MAX_NOTE_BYTES + 1)
+            data = sys.stdin.buffer.read(limit + 1)
         else:
             with open(name, "rb") as handle:
-                data = handle.read(MAX_NOTE_BYTES + 1)
-        if len(data) > MAX_NOTE_BYTES:
-            raise SymgradError(f"cannot read {name}: larger than {MAX_NOTE_BYTES // (1024 * 1024)} MiB")
+                data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise SymgradError(f"cannot read {name}: larger than {limit // (1024 * 1024)} MiB")
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SymgradError(f"cannot read {name}: not UTF-8 text (byte {exc.start})") from None
@@ -298,13 +331,31 @@ def _note_format(name: str, given: str | None) -> str:
     return fmt
 
 
+def _check_formats(given: list[str]) -> tuple[str, str | None]:
+    """``--format`` values: the output format (text, json, github) and the files' format (or None)."""
+    outputs = [f for f in given if f in OUTPUT_FORMATS]
+    inputs = [f for f in given if f in NOTE_FORMATS]
+    if len(set(outputs)) > 1:
+        raise SymgradError(f"give one output format, not {' and '.join(sorted(set(outputs)))}")
+    if len({NOTE_FORMATS[f] for f in inputs}) > 1:
+        raise SymgradError(f"give one input format, not {' and '.join(sorted(set(inputs)))}")
+    return (outputs[0] if outputs else "text"), (inputs[0] if inputs else None)
+
+
 def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Per step ``file:line: step N: ...  [status] evidence``, then a summary per file.
 
+    ``--format json`` prints instead one JSON array of every step and problem
+    (see :func:`symgrad.terminal.step_records`); ``--format github`` prints a
+    workflow command per step that is not proved (``::error`` for refuted,
+    ``::warning`` for numeric or unknown) and per problem, then the summaries.
     Exit 0 when every step of every file is proved, 1 otherwise, 2 when a file
     cannot be read (the other files are still checked).
     """
-    formats = [_note_format(name, args.note_format) for name in args.files]  # fail before checking anything
+    from . import terminal
+
+    output, note_format = _check_formats(args.check_formats)
+    formats = [_note_format(name, note_format) for name in args.files]  # fail before checking anything
     options = _options(args)
     unreadable = False
     all_ok = True
@@ -312,39 +363,100 @@ def _cmd_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     texts: list[tuple[str, str | None, str]] = []
     for name, fmt in zip(args.files, formats):
         try:
-            texts.append((name, _read_note(name), fmt))
+            text = _read_note(name, MAX_NOTEBOOK_BYTES if fmt == "notebook" else MAX_NOTE_BYTES)
+            if fmt == "notebook":
+                _notebook(text, "<stdin>" if name == "-" else name)  # a broken notebook is unreadable input
+            texts.append((name, text, fmt))
         except SymgradError as exc:
             texts.append((name, None, str(exc)))
     readable = [(text, fmt, "<stdin>" if name == "-" else name, options) for name, text, fmt in texts
                 if text is not None]
-    with contextlib.closing(_in_order(_check_note, readable, args.jobs, args.no_cache)) as results:
+    style = terminal.Style.for_stream(out) if output == "text" else terminal.Style(False)
+    records: list[dict[str, Any]] = []
+    bar_wanted = len(readable) > 1 and terminal.is_terminal(err)
+    with contextlib.closing(_in_order(_check_note, readable, args.jobs, args.no_cache)) as results, \
+            terminal.progress(len(readable), "checking", err, enabled=bar_wanted) as bar:
         for name, text, fmt_or_error in texts:
             if text is None:
-                err.write(f"symgrad: error: {fmt_or_error}\n")
+                message = f"symgrad: error: {fmt_or_error}"
+                if bar.active:
+                    bar.log(message)
+                else:
+                    err.write(message + "\n")
+                if output == "json":
+                    records.append({"kind": "error", "file": "<stdin>" if name == "-" else name, "line": None,
+                                    "column": None, "cell": None, "file_line": None, "status": "error",
+                                    "message": fmt_or_error, "text": message})
+                elif output == "github":
+                    with bar.cleared() if terminal.is_terminal(out) else contextlib.nullcontext():
+                        out.write(f"::error file={terminal.github_property(name)},title=symgrad%3A cannot read::"
+                                  f"{terminal.github_escape(fmt_or_error)}\n")
                 unreadable = True
                 continue
-            lines, summary, ok, steps = next(results)()
-            for line in lines:
-                out.write(line + "\n")
-            out.write(summary + "\n")
-            out.flush()
+            bar.describe(f"checking {name}")
+            lines, summary, ok, steps, found = next(results)()
+            with bar.cleared() if terminal.is_terminal(out) else contextlib.nullcontext():
+                _write_note(output, style, lines, summary, found, out)
+            bar.advance()
             all_ok = all_ok and ok
             totals["steps"] += steps
             totals["files"] += 1
-    if len(args.files) > 1:
+            if output == "json":
+                records += found
+    if output == "json":
+        import json
+
+        out.write(json.dumps(records, ensure_ascii=False, indent=2) + "\n")
+    elif len(args.files) > 1:
         verdict = "all proved" if all_ok and not unreadable else "not all proved"
-        out.write(f"total: {totals['steps']} steps in {totals['files']} of {len(args.files)} files — {verdict}\n")
+        out.write(style.summary(f"total: {totals['steps']} steps in {totals['files']} of {len(args.files)} files "
+                                f"— {verdict}") + "\n")
     if unreadable:
         return 2
     return 0 if all_ok else 1
 
 
-def _check_note(text: str, fmt: str, path: str, options: CheckOptions | None) -> tuple[list[str], str, bool, int]:
-    """Check one note: its step lines, its summary, whether all is proved, its number of steps."""
+def _write_note(output: str, style: "Style", lines: list[str], summary: str, found: list[dict[str, Any]],
+                out: TextIO) -> None:
+    """One note's text lines and summary (text), or its annotations and summary (github); json waits for the end."""
+    from . import terminal
+
+    if output == "json":
+        return
+    if output == "github":
+        for record in found:
+            annotation = terminal.github_annotation(record)
+            if annotation is not None:
+                out.write(annotation + "\n")
+        out.write(summary + "\n")
+    else:
+        for line, record in zip(lines, found):
+            out.write((style.step_line(line, record["status"]) if record["kind"] == "step"
+                       else style.error_line(line)) + "\n")
+        out.write(style.summary(summary) + "\n")
+    out.flush()
+
+
+def _notebook(text: str, path: str) -> "NotebookText":
+    """The Markdown cells of a notebook (raises SymgradError when it is not one)."""
+    from .notes.notebook import read_notebook
+
+    return read_notebook(text, path)
+
+
+def _check_note(text: str, fmt: str, path: str, options: CheckOptions | None
+                ) -> tuple[list[str], str, bool, int, list[dict[str, Any]]]:
+    """Check one note: its step lines, its summary, whether all is proved, its number of steps, its records."""
     from .notes.checker import check_text
+    from .terminal import step_records
 
     report = check_text(text, fmt, path=path, options=options)
-    return list(report.lines()), report.summary(), report.ok, len(report.steps)
+    notebook = _notebook(text, path) if fmt == "notebook" else None
+    records = step_records(report, notebook)
+    lines = list(report.lines())
+    if [r["text"] for r in records] != lines:
+        raise RuntimeError("the records of a note disagree with its lines")
+    return lines, report.summary(), report.ok, len(report.steps), records
 
 
 def _cmd_cache(args: argparse.Namespace, out: TextIO) -> int:

@@ -5,8 +5,9 @@ disables it. It adds
 
 - the fixture ``symgrad_check``: ``symgrad_check.gradient(f, grad_f, *inputs)``,
   ``symgrad_check.layer(forward, backward, *inputs, static=(...))``,
-  ``symgrad_check.against(reference, grad_f, args)`` and
-  ``symgrad_check.proof(proof)`` assert like :func:`symgrad.assert_gradient` and
+  ``symgrad_check.against(reference, grad_f, args)``,
+  ``symgrad_check.proof(proof)`` and ``symgrad_check.note(path)`` (a Markdown,
+  LaTeX or Jupyter notebook file, checked like ``symgrad check``) assert like :func:`symgrad.assert_gradient` and
   :func:`symgrad.assert_proof` (same messages), with the seed of
   ``--symgrad-seed``; a failing test gets a "symgrad" report section listing
   every check it made;
@@ -23,12 +24,14 @@ own output instead of breaking the run.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Generator
 
 import pytest
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .notes.checker import NotesReport
     from .numerics.gradcheck import GradientReport
     from .proofs.proof import Proof, Report
 
@@ -104,6 +107,33 @@ class SymgradChecker:
         self.reports.append(report)
         return assert_proof(report)
 
+    def note(self, path: "str | os.PathLike[str]", fmt: str | None = None, **options: Any) -> "NotesReport":
+        """Check the note at ``path`` (``.md``, ``.tex`` or ``.ipynb``; or ``fmt``): every step must be proved.
+
+        Fails the test with the lines of the steps and problems that are not
+        proved (``file:line`` or ``file:cell C:line L``), and the note's summary.
+        """
+        __tracebackhide__ = True
+        from .core.errors import InputError
+        from .core.kernel import CheckOptions
+        from .notes.checker import check_text
+
+        suffixes = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".latex": "latex",
+                    ".ipynb": "notebook"}
+        name = os.fspath(path)
+        kind = fmt or suffixes.get(os.path.splitext(name)[1].lower())
+        if kind is None:
+            raise InputError(f"cannot tell the format of {name}: name it .md, .tex or .ipynb, or pass fmt=")
+        with open(name, encoding="utf-8-sig") as handle:
+            text = handle.read()
+        report = check_text(text, kind, path=name, options=CheckOptions(**options) if options else None)
+        self.reports.append(report)
+        if not report.ok:
+            bad = [step.text() for step in report.steps if not step.verdict.ok]
+            bad += [problem.text() for problem in report.problems]
+            pytest.fail("\n".join([*bad, report.summary()]), pytrace=False)
+        return report
+
     def summary(self) -> str:
         """One line per check made so far."""
         lines = []
@@ -116,6 +146,8 @@ def _one_line(report: Any) -> str:
     verdict = getattr(report, "verdict", None)
     if verdict is not None:  # a GradientReport
         return f"gradient check ({report.mode}) {verdict}: {report.reason}"
+    if hasattr(report, "chains") and hasattr(report, "summary"):  # a NotesReport
+        return f"note {report.summary()}"
     from .rendering.display import expr_text
 
     claim = getattr(report, "claim", None)

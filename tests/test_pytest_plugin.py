@@ -246,3 +246,34 @@ def test_long_expressions_are_elided() -> None:
     lines = explain_sympy_equality(big, sp.exp(x))
     assert all(len(line) < 400 for line in lines)
     assert lines[2].endswith("…")
+
+
+NOTE_TESTS = """
+def test_good_notebook(symgrad_check):
+    report = symgrad_check.note("good.ipynb", budget=5)
+    assert len(report.steps) == 1
+
+def test_bad_notebook(symgrad_check):
+    symgrad_check.note("bad.ipynb", budget=5)
+
+def test_bad_markdown(symgrad_check):
+    symgrad_check.note("bad.md", budget=5)
+"""
+
+
+def test_notes_and_notebooks_through_the_fixture(pytester: pytest.Pytester) -> None:
+    import nbformat
+
+    for name, source in (("good", "$$ (x+1)^2 = x^2 + 2x + 1 $$"), ("bad", "intro\n\n$$\n(x+1)^2 = x^2 + 1\n$$")):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell("1 + 1"), nbformat.v4.new_markdown_cell(source)]
+        nbformat.write(nb, str(pytester.path / f"{name}.ipynb"))
+    (pytester.path / "bad.md").write_text("$$\n\\sin(x)^2 \\le \\sin(x)\n$$\n", encoding="utf-8")
+    pytester.makepyfile(test_symgrad_note_fixture=NOTE_TESTS)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([
+        "*bad.ipynb:cell 2:line 4: step 1: (x + 1)**2 = x**2 + 1  [[]refuted[]] counterexample at x = *",
+        "*bad.ipynb: 1 step in 1 chain: 1 refuted — not proved",
+    ])
+    result.stdout.fnmatch_lines(["*bad.md:2: step 1: *[[]refuted[]] counterexample at x = *"])

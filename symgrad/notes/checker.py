@@ -82,7 +82,13 @@ from .notation.tokens import GREEK_LETTERS
 __all__ = ["NoteStep", "NoteChain", "NoteProblem", "NotesReport", "check_text", "FORMATS"]
 
 #: Accepted names of the two formats.
-FORMATS = {"markdown": "markdown", "md": "markdown", "latex": "latex", "tex": "latex"}
+FORMATS = {"markdown": "markdown", "md": "markdown", "latex": "latex", "tex": "latex",
+           "notebook": "notebook", "ipynb": "notebook"}
+
+
+def _where(path: str, line: int, cell: int | None) -> str:
+    """``path:line``, or ``path:cell C:line L`` in a notebook."""
+    return f"{path}:{line}" if cell is None else f"{path}:cell {cell}:line {line}"
 
 
 # ---------------------------------------------------------------------------
@@ -97,6 +103,11 @@ class NoteStep:
     path: str
     line: int
     verdict: Verdict
+    cell: int | None = None  #: the notebook cell (1-based); ``line`` is then the line in the cell
+
+    @property
+    def location(self) -> str:
+        return _where(self.path, self.line, self.cell)
 
     def text(self) -> str:
         """``path:line: step N: lhs REL rhs  [status] evidence``."""
@@ -104,7 +115,7 @@ class NoteStep:
 
         v = self.verdict
         lhs, rhs = _clip(expr_text(v.lhs)), _clip(expr_text(v.rhs))
-        head = f"{self.path}:{self.line}: step {v.index}: {lhs} {v.relation.unicode} {rhs}"
+        head = f"{self.location}: step {v.index}: {lhs} {v.relation.unicode} {rhs}"
         evidence = " ".join(v.evidence().split())
         if v.note and v.status in (Status.NUMERIC, Status.REFUTED) and v.note not in evidence:
             evidence = f"{evidence}; {v.note}"
@@ -120,10 +131,12 @@ class NoteChain:
     proof: Proof
     report: Report
     lines: tuple[int, ...]
+    cell: int | None = None
 
     @property
     def steps(self) -> tuple[NoteStep, ...]:
-        return tuple(NoteStep(self.path, line, verdict) for line, verdict in zip(self.lines, self.report.steps))
+        return tuple(NoteStep(self.path, line, verdict, self.cell)
+                     for line, verdict in zip(self.lines, self.report.steps))
 
 
 @dataclass(frozen=True)
@@ -134,10 +147,15 @@ class NoteProblem:
     line: int
     column: int | None
     message: str
+    cell: int | None = None
+
+    @property
+    def location(self) -> str:
+        return _where(self.path, self.line, self.cell)
 
     def text(self) -> str:
-        where = f"{self.line}:{self.column}" if self.column is not None else f"{self.line}"
-        return f"{self.path}:{where}: error: {self.message}"
+        where = f"{self.location}:{self.column}" if self.column is not None else self.location
+        return f"{where}: error: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -176,12 +194,12 @@ class NotesReport:
 
     def lines(self) -> list[str]:
         """One line per step and per problem, in the order of the document."""
-        entries: list[tuple[int, int, str]] = []
+        entries: list[tuple[int, int, int, str]] = []
         for step in self.steps:
-            entries.append((step.line, 0, step.text()))
+            entries.append((step.cell or 0, step.line, 0, step.text()))
         for problem in self.problems:
-            entries.append((problem.line, 1, problem.text()))
-        return [text for _, _, text in sorted(entries, key=lambda e: (e[0], e[1]))]
+            entries.append((problem.cell or 0, problem.line, 1, problem.text()))
+        return [text for *_, text in sorted(entries, key=lambda e: e[:3])]
 
     def summary(self) -> str:
         """``path: N steps in C chains: ...; E errors; K not chains; S skipped``."""
@@ -587,20 +605,35 @@ def _evaluates_false(condition: sp.Basic) -> bool:
 
 def check_text(text: str, fmt: str = "markdown", *, path: str | None = None,
                options: CheckOptions | None = None) -> NotesReport:
-    """Check every chain in the display math of ``text`` (``fmt``: ``markdown`` or ``latex``).
+    """Check every chain in the display math of ``text`` (``fmt``: ``markdown``, ``latex`` or ``notebook``).
 
     ``path`` names the document in the report (default ``<text>``);
-    ``options`` are the kernel's (time budget per step, samples).
+    ``options`` are the kernel's (time budget per step, samples). A notebook
+    (the ``.ipynb`` JSON) is checked as the Markdown of its Markdown cells
+    (:mod:`symgrad.notes.notebook`), each step placed in its cell.
     """
     if not isinstance(text, str):
         raise InputError(f"check_text takes the document as a string, got {type(text).__name__}")
     if not isinstance(fmt, str) or fmt.lower() not in FORMATS:
-        raise InputError(f"unknown format {fmt!r}: use 'markdown' or 'latex'")
+        raise InputError(f"unknown format {fmt!r}: use 'markdown', 'latex' or 'notebook'")
     kind = FORMATS[fmt.lower()]
     name = path if path is not None else "<text>"
+    if kind == "notebook":
+        from .notebook import read_notebook
+
+        cells = read_notebook(text, name)
+        # Each cell is scanned on its own (a display left open ends with its cell); one scope runs through all.
+        events = [replace(event, offset=event.offset + start)
+                  for source, start in cells.pieces() for event in _markdown_events(source)]
+        return cells.relocate(_check_events(cells.markdown, iter(events), name, options))
     text = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    lines = _Lines(text)
     events = _markdown_events(text) if kind == "markdown" else _latex_events(text)
+    return _check_events(text, events, name, options)
+
+
+def _check_events(text: str, events: Iterator[_Event], name: str, options: CheckOptions | None) -> NotesReport:
+    """Apply the directives and check the displays ``events`` of ``text`` in order, in one scope."""
+    lines = _Lines(text)
     file_scope = _Scope()
     next_scope = _Scope()
     found = _Found()
