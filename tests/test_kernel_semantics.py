@@ -183,3 +183,15 @@ def test_a_strict_bound_attained_at_an_irrational_point_is_not_proved() -> None:
     supremum = (1 + sp.erf(1)) / 2 + 1 / (sp.E * sp.sqrt(sp.pi))  # attained at x = sqrt(2)
     assert status(calc(gelu_slope).lt(supremum), budget=5) is not Status.PROVED
     assert status(calc(gelu_slope).le(supremum), budget=30) is Status.PROVED
+
+
+def test_assumptions_about_defined_names_use_their_definitions() -> None:
+    """``assume=[s > s_-]`` with ``where={s_-: 1/4}`` restricts s to s > 1/4 (no false alarm at s = 0)."""
+    s = sp.Symbol("s", real=True)
+    lo, hi = sp.Symbol("s_-", real=True), sp.Symbol("s_+", real=True)
+    bounds = dict(assume=[s > lo, s < hi], where={lo: sp.Rational(1, 4), hi: sp.Rational(3, 4)})
+    step = calc(s * (1 - s), **bounds).gt(sp.Rational(3, 16)).check().steps[0]
+    assert step.status is Status.PROVED, (step.method, step.counterexample)
+    assert status(calc(s * (1 - s), **bounds).gt(sp.Rational(1, 6))) is Status.PROVED
+    assert status(calc(s * (1 - s), **bounds).gt(sp.Rational(1, 5))) is Status.REFUTED  # 3/16 < 1/5 near s = 1/4
+    assert status(calc(s * (1 - s), **bounds).gt(sp.Rational(1, 4))) is Status.REFUTED

@@ -1,9 +1,7 @@
 """What the rendered catalog says, checked without external tools.
 
 - no ASCII math in prose, headings, captions or justifications (``**``, ``*``
-  between factors, ``_``-joined names such as ``sigma_B``) outside ``$...$``,
-  except the known offenders listed in tests/ascii_math_allowlist.txt; the
-  list can only shrink (a listed string that no longer occurs fails too);
+  between factors, ``_``-joined names such as ``sigma_B``) outside ``$...$``;
 - every banner counts as proved only the proofs that are proved (never one
   that rests on a cited lemma or is only checked numerically), and never says
   "all N proofs".
@@ -23,7 +21,6 @@ from symgrad.proofs.documents import Figure, Listing, ProofBlock, Prose, Section
 from symgrad.rendering.escape import split_math
 
 ROOT = Path(__file__).resolve().parents[1]
-ALLOWLIST = Path(__file__).with_name("ascii_math_allowlist.txt")
 DERIVATIONS = ROOT / "derivations"
 
 #: ASCII math in text: a power, a product sign between factors, an underscore-joined name.
@@ -81,23 +78,10 @@ def _offenders() -> set[tuple[str, str]]:
     return found
 
 
-def _allowlist() -> set[tuple[str, str]]:
-    entries = set()
-    for line in ALLOWLIST.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, _, text = line.partition("\t")
-            entries.add((name, text))
-    return entries
-
-
 def test_no_ascii_math_in_text() -> None:
-    found, allowed = _offenders(), _allowlist()
-    new = sorted(found - allowed)
-    fixed = sorted(allowed - found)
-    assert not new, ("ASCII math in prose/headings/captions/justifications (write it as $...$ math):\n"
-                     + "\n".join(f"  {n}\t{t}" for n, t in new))
-    assert not fixed, (f"fixed, so remove from {ALLOWLIST.name} (the list only shrinks):\n"
-                       + "\n".join(f"  {n}\t{t}" for n, t in fixed))
+    found = sorted(_offenders())
+    assert not found, ("ASCII math in prose/headings/captions/justifications (write it as $...$ math):\n"
+                       + "\n".join(f"  {n}\t{t}" for n, t in found))
 
 
 @pytest.mark.parametrize("text, bad", [

@@ -71,22 +71,13 @@ def test_derivation_pdf_has_no_type3_font(tex, tmp_path_factory):
 
 _OVERFULL = re.compile(r"^Overfull \\[hv]box \((\d+(?:\.\d+)?)pt too (?:wide|high)\) (.*)$", re.M)
 
-#: Layout defects still open (issue 12): a listed document may have at most this many overfull
-#: boxes wider than 1pt, or formulas too wide even at 80%. The tests fail when a count rises and
-#: when a listed document has fewer than listed, so these lists can only shrink.
-KNOWN_OVERFULL: dict[str, int] = {}
-KNOWN_TOO_WIDE: dict[str, int] = {}
-
-
 @pytest.mark.tools
 @pytest.mark.parametrize("tex", TEX_FILES, ids=[p.name for p in TEX_FILES])
 def test_derivation_has_no_overfull_box(tex, tmp_path_factory):
     """Nothing sticks out of the text block by more than 1pt."""
     bad = [f"{m.group(1)}pt {m.group(2)}" for m in _OVERFULL.finditer(_log(tex, tmp_path_factory))
            if float(m.group(1)) > 1.0]
-    known = KNOWN_OVERFULL.get(tex.name, 0)
-    assert len(bad) <= known, f"{tex.name}: {len(bad)} overfull box(es) wider than 1pt:\n" + "\n".join(bad)
-    assert len(bad) == known, f"{tex.name}: {len(bad)} overfull boxes, {known} listed: shrink KNOWN_OVERFULL"
+    assert not bad, f"{tex.name}: {len(bad)} overfull box(es) wider than 1pt:\n" + "\n".join(bad)
 
 
 @pytest.mark.tools
@@ -96,11 +87,9 @@ def test_derivation_scales_no_formula_below_80_percent(tex, tmp_path_factory):
     log = _log(tex, tmp_path_factory)
     scales = [int(m) for m in re.findall(r"^sgfit: scaled to (\d+)%", log, re.M)]
     needs = [int(m) for m in re.findall(r"^sgfit: scaled to \d+% \(too wide: needs (\d+)%\)", log, re.M)]
-    known = KNOWN_TOO_WIDE.get(tex.name, 0)
-    assert all(s >= 80 for s in scales) and len(needs) <= known, (
+    assert all(s >= 80 for s in scales) and not needs, (
         f"{tex.name}: {len(needs)} formula(s) too wide even at 80% (would need {sorted(needs)}%): "
         "break them into lines")
-    assert len(needs) == known, f"{tex.name}: {len(needs)} too wide, {known} listed: shrink KNOWN_TOO_WIDE"
     assert len(re.findall(r"\\(?:resize|scale)box", tex.read_text(encoding="utf-8"))) <= 2, \
         "formulas are scaled only through \\sgfit"
 

@@ -299,6 +299,9 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
                 assumptions: tuple[sp.Basic, ...], options: CheckOptions,
                 definitions: tuple[tuple[sp.Basic, sp.Basic], ...] = (), symbolic: bool = True) -> Verdict:
     started = time.perf_counter()
+    if definitions:  # an assumption about a defined name is an assumption about what it stands for
+        assumptions = tuple(substitute_definitions(a, definitions) if isinstance(a, sp.Basic) else a
+                            for a in assumptions)
     # A lemma step is only searched for a counterexample: a short budget suffices.
     deadline = Deadline(options.budget if symbolic else min(options.budget, LEMMA_SEARCH_SECONDS))
 
