@@ -140,3 +140,47 @@ def test_kernel_proves_atan_identity_and_bounds() -> None:
     assert bound.status == "proved" and "atan" in bound.method
     too_tight = sg.calc(sp.atan(x)).le(sp.pi / 2 - R(1, 10**20)).check(budget=3).steps[0]
     assert too_tight.status == "refuted"
+
+
+# -- found by an adversarial review ----------------------------------------------------------
+
+def test_constancy_does_not_prove_across_a_hole_of_the_domain() -> None:
+    nonzero = sp.Symbol("x", real=True, nonzero=True)  # (-oo, 0) and (0, oo): two intervals
+    expr = sp.atan(nonzero) + sp.atan(1 / nonzero) - sp.pi / 2
+    decision = constancy.decide_zero(expr, Domain.build({nonzero}), seconds=10)
+    assert decision is None or not decision.proved
+    step = sg.calc(sp.atan(nonzero) + sp.atan(1 / nonzero)).eq(sp.pi / 2).check(budget=3).steps[0]
+    assert step.status != "proved"
+
+
+def test_induction_never_refutes_at_a_point_the_assumptions_exclude() -> None:
+    m = sp.Symbol("m", integer=True, nonzero=True)
+    # m**2 >= 1 > 1/2 for every nonzero integer: true; m = 0 is not in the domain
+    step = sg.calc(sp.factorial(m + 3) * m**2, assume=[m >= -3]).ge(sp.factorial(m + 3) / 2).check(budget=3).steps[0]
+    assert step.status != "refuted"
+    even = sp.Symbol("e", integer=True, even=True, positive=True)
+    decision = induction.decide_sign(2**even - 3 * even, Domain.build({even}), False, seconds=5)
+    assert decision is None or decision.proved or decision.counterexample[even] % 2 == 0
+
+
+def test_sampling_and_closed_forms_agree_on_reversed_sums() -> None:
+    """SymPy's (Karr's) convention sum_{1}^{-1} 1 = -1, at sample points as in closed forms."""
+    j = sp.Symbol("j", integer=True)
+    total = sp.Sum(1, (k, 1, j))
+    as_n = sg.calc(total, assume=[j >= -1]).eq(j).check(budget=3).steps[0]
+    nonnegative = sg.calc(total, assume=[j >= -1]).ge(0).check(budget=3).steps[0]
+    assert as_n.status == "proved"  # sum_{k=1}^{j} 1 = j for every integer j under the convention
+    assert nonnegative.status == "refuted" and nonnegative.counterexample.point[j] == -1
+
+
+@pytest.mark.parametrize("claim", [
+    lambda: sg.calc(sp.Product(1 + 1 / k**2, (k, 1, n + 5000))).ge(1),
+    lambda: sg.calc(sp.S(0)).le(sp.Sum(1 / (k**2 + 1), (k, 3000, n)) + 10),
+    lambda: sg.calc(7 * 2**(10**9 * n)).ge(n**2 + 1),
+])
+def test_induction_and_sampling_hold_the_budget(claim) -> None:
+    import time
+    started = time.perf_counter()
+    step = claim().check(budget=2).steps[0]
+    assert time.perf_counter() - started < 2 * 2 + 1
+    assert step.status != "refuted"

@@ -96,10 +96,21 @@ def decide_zero(expr: sp.Expr, domain: Domain, *, seconds: float = 2.0, rlimit: 
     symbols = expr.free_symbols
     if len(symbols) != 1 or domain.filters:
         return None
-    (x,) = symbols
-    interval = domain.intervals.get(x)
-    if not isinstance(x, sp.Symbol) or x.is_real is not True or interval is None or interval.integer:
+    (declared,) = symbols
+    interval = domain.intervals.get(declared)
+    if not isinstance(declared, sp.Symbol) or declared.is_real is not True or interval is None or interval.integer:
         return None
+    # The law needs the whole interval: a plain real variable on it, so that no declared assumption
+    # (nonzero: a hole at 0) is used to show the difference differentiable where the domain has a hole.
+    x = sp.Dummy(declared.name, real=True)
+    expr = expr.xreplace({declared: x})
+    bounds = []
+    if interval.lo.is_finite:
+        bounds.append(x > interval.lo if interval.lo_open else x >= interval.lo)
+    if interval.hi.is_finite:
+        bounds.append(x < interval.hi if interval.hi_open else x <= interval.hi)
+    domain = Domain.build({x}, bounds)
+    interval = domain.intervals[x]
     conditions: list[sp.Expr] = []
     try:
         _side_conditions(expr, x, conditions)
@@ -126,5 +137,6 @@ def decide_zero(expr: sp.Expr, domain: Domain, *, seconds: float = 2.0, rlimit: 
             conditions_text = ", ".join(f"{c} > 0" for c in dict.fromkeys(conditions))
             where = f" (differentiable there: {conditions_text})" if conditions_text else ""
             return Decision(True, f"constant by its derivative: d/d{x} of the difference is 0 by {how} on "
-                                  f"{interval.describe(str(x))}{where}, and the difference is 0 at {x} = {point}")
+                                  f"{interval.describe(str(x))}{where}, and the difference is 0 at {x} = {point}"
+                            .replace(str(x), declared.name))
     return None

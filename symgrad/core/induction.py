@@ -40,6 +40,10 @@ __all__ = ["decide_sign"]
 _SPLITS = (0, 1, 3, 7, 15, 31, 63)
 #: Induction starts no later than this: the base cases are evaluated exactly.
 _MAX_START = 1000
+#: Largest |a| in an atom b**(a n + d), and most terms of a sum or product (or the largest
+#: factorial) a base case may evaluate exactly: beyond, the procedure does not apply.
+_MAX_SLOPE = 64
+_MAX_TERMS = 2000
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ def _atom(e: sp.Basic, n: sp.Symbol, index: int) -> _Atom | None | bool:
             return None
         slope = sp.expand(e.exp).coeff(n)
         rest = sp.expand(e.exp - slope * n)
-        if not (slope.is_Integer and rest.is_Rational) or rest.has(n):
+        if not (slope.is_Integer and rest.is_Rational) or rest.has(n) or abs(int(slope)) > _MAX_SLOPE:
             return None
         return _Atom(F, e.base**slope * F, (F > 0,), -(10**9))
     if isinstance(e, sp.harmonic):
@@ -117,8 +121,21 @@ def _abstract(expr: sp.Expr, n: sp.Symbol) -> tuple[sp.Expr, dict[sp.Basic, _Ato
     return expr.xreplace({e: a.variable for e, a in atoms.items()}), atoms
 
 
+def _too_big(expr: sp.Expr, n: sp.Symbol, v: int) -> bool:
+    """Whether evaluating ``expr`` at ``n = v`` exactly means too many terms or too large a factorial."""
+    for atom in expr.atoms(sp.Sum, sp.Product):
+        for _, low, high in atom.limits:
+            count = (high - low).subs(n, v)
+            if not count.is_Integer or abs(int(count)) > _MAX_TERMS:
+                return True
+    return any(not (a.args[0].subs(n, v).is_Integer and abs(int(a.args[0].subs(n, v))) <= _MAX_TERMS)
+               for a in expr.atoms(sp.factorial, sp.harmonic) if a.has(n))
+
+
 def _exact_sign_fails(expr: sp.Expr, n: sp.Symbol, v: int, strict: bool) -> bool | None:
     """Whether ``P(v)`` fails, by exact evaluation; None when the value is not an exact rational."""
+    if _too_big(expr, n, v):
+        return None
     value = expr.subs(n, v).doit()
     if not value.is_Rational:
         return None
@@ -159,14 +176,20 @@ def decide_sign(expr: sp.Expr, domain: Domain, strict: bool, *, seconds: float =
     at_next = successor.xreplace({n: m})
     hypothesis = at_m > 0 if strict else at_m >= 0
     start = max(first, *(a.first for a in atoms.values()))
+    if start - first > _MAX_START:
+        return None
     checked = first - 1
     for offset in _SPLITS:
         split = start + offset
         for v in range(checked + 1, split + 1):
+            if time.perf_counter() - started > seconds:
+                return None
             fails = _exact_sign_fails(expr, n, v, strict)
             if fails is None:
                 return None
             if fails:
+                if not domain.satisfied({n: sp.Integer(v)}):
+                    return None  # a hole of the domain (n != 0, n even): the chain of cases breaks here
                 return Decision(False, f"induction: the base case {n} = {v} fails by exact evaluation",
                                 {n: sp.Integer(v)})
         checked = split

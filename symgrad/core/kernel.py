@@ -507,10 +507,12 @@ def _decide(expr: sp.Expr, rel: Relation, domain: Domain, deadline: Deadline,
         attempts.append(("", lambda seconds: real_algebra.decide_zero(expr, domain, seconds=seconds)))
         if powers is not None:
             attempts.append((via_powers, lambda seconds: real_algebra.decide_zero(*powers, seconds=seconds)))
-        attempts.append(("", lambda seconds: constancy.decide_zero(expr, domain, seconds=seconds)))
+        attempts.append(("", lambda seconds: deadline.run(
+            lambda: constancy.decide_zero(expr, domain, seconds=seconds), _PROCEDURE_SHARE + 0.05)))
     else:
         attempts.append(("", lambda seconds: real_algebra.decide_sign(expr, domain, rel.strict, seconds=seconds)))
-        attempts.append(("", lambda seconds: induction.decide_sign(expr, domain, rel.strict, seconds=seconds)))
+        attempts.append(("", lambda seconds: deadline.run(
+            lambda: induction.decide_sign(expr, domain, rel.strict, seconds=seconds), _PROCEDURE_SHARE + 0.05)))
         if powers is not None:
             attempts.append((via_powers,
                              lambda seconds: real_algebra.decide_sign(*powers, rel.strict, seconds=seconds)))
@@ -535,7 +537,7 @@ def _decide(expr: sp.Expr, rel: Relation, domain: Domain, deadline: Deadline,
             continue
         if answer.proved:
             return _Decided(True, done_first + answer.method)
-        if answer.counterexample and not done_first:
+        if answer.counterexample and not done_first and domain.satisfied(dict(answer.counterexample)):
             evidence = recheck(dict(answer.counterexample))
             if evidence is not None:
                 return _Decided(False, answer.method, evidence)
@@ -779,6 +781,17 @@ def _is_heavy(expr: sp.Expr) -> bool:
     return any(atom.free_symbols for atom in expr.atoms(*_FACTORIAL_LIKE))
 
 
+def _huge_power_at(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> bool:
+    """Whether a power with a variable exponent (``2**(10**9 n)``) is enormous at ``point``:
+    then it is evaluated numerically, never as an exact integer with millions of digits."""
+    for power in expr.atoms(sp.Pow):
+        if power.exp.free_symbols and not power.base.free_symbols and power.base not in (0, 1, -1):
+            exponent = power.exp.xreplace(point)
+            if exponent.is_number and exponent.is_Rational and abs(exponent) > _HEAVY_EXPONENT:
+                return True
+    return False
+
+
 def _scale(lhs: sp.Expr, rhs: sp.Expr) -> sp.Expr:
     """The magnitude the tolerance of a rough comparison is relative to (at least 1)."""
     try:
@@ -870,18 +883,25 @@ def _rational_terms(function: sp.Expr, k: sp.Symbol) -> Callable[[int], tuple[in
 def _exact_finite(written: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
     """A sum or product with integer limits at ``point`` and rational terms, as an exact rational.
 
-    Law: a finite sum (product) is the sum (product) of its terms, ``sum_{k=a}^{b} f(k) = 0``
-    and ``prod = 1`` when ``b < a``. ``written`` itself when the limits are not integers there,
+    Law: a finite sum (product) is the sum (product) of its terms; ``sum_{k=a}^{a-1} f(k) = 0``,
+    ``prod = 1``, and for ``b < a - 1`` SymPy's convention ``sum_{a}^{b} = -sum_{b+1}^{a-1}``
+    (``prod_{a}^{b} = 1/prod_{b+1}^{a-1}``), so that sampling agrees with SymPy's closed forms
+    and with induction. ``written`` itself when the limits are not integers there,
     a term is not rational (or undefined), or the count or size bounds are exceeded.
     """
     if len(written.limits) != 1:
         return written
     k, low, high = (lim.xreplace(point) for lim in written.limits[0])
-    if not (low.is_Integer and high.is_Integer) or int(high) - int(low) + 1 > _MAX_TERMS:
+    if not (low.is_Integer and high.is_Integer) or abs(int(high) - int(low)) + 1 > _MAX_TERMS:
         return written
     function = written.function.xreplace({s: v for s, v in point.items() if s != k})
-    key = (isinstance(written, sp.Sum), function, k, int(low), int(high))
-    value = _finite_value(*key)
+    is_sum = isinstance(written, sp.Sum)
+    if high < low - 1:  # SymPy's (Karr's) convention: sum_{a}^{b} = -sum_{b+1}^{a-1}, prod = 1/prod
+        value = _finite_value(is_sum, function, k, int(high) + 1, int(low) - 1)
+        if value is None or (not is_sum and value == 0):
+            return written
+        return -value if is_sum else 1 / value
+    value = _finite_value(is_sum, function, k, int(low), int(high))
     return written if value is None else value
 
 
@@ -934,6 +954,7 @@ def _evaluate(small: sp.Expr, big: sp.Expr, slack_expr: sp.Expr, point: dict[sp.
     evalf can guarantee them. Returns None when a side is not a finite real number
     there (outside its domain).
     """
+    heavy = heavy or _huge_power_at(slack_expr, point)
     if modulus:  # an equality over the complex numbers: |big - small| at the point
         value, how = _certified(_at(slack_expr, point, heavy), digits)
         if value is None or not value.is_number or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
