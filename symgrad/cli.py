@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TextIO, Typ
 
 from . import catalog
 from .core.errors import SymgradError
-from .core.kernel import CheckOptions
-from .proofs.documents import Document, DocumentReport
+
+if TYPE_CHECKING:  # pragma: no cover - imported where used: --help, list and usage errors import no SymPy
+    from .core.kernel import CheckOptions
+    from .proofs.documents import Document, DocumentReport
 
 if TYPE_CHECKING:  # pragma: no cover
     from .notes.notebook import NotebookText
@@ -130,6 +132,8 @@ def _version() -> str:
 
 
 def _options(args: argparse.Namespace) -> CheckOptions | None:
+    from .core.kernel import CheckOptions
+
     return CheckOptions(budget=args.budget) if args.budget is not None else None
 
 
@@ -142,6 +146,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    catalog.describe(args.name)  # fail fast on an unknown name, before importing SymPy
     from .rendering.display import terminal_text
     from .terminal import Style
 

@@ -41,6 +41,8 @@ validate (a corrupt or foreign file or row) is a miss, never trusted.
 The library leaves the cache off; the command line turns it on
 (:func:`configure`), ``--no-cache`` or ``SYMGRAD_NO_CACHE=1`` keep it off, and
 ``SYMGRAD_CACHE_DIR`` moves it from the platform's user cache directory.
+Configuring, locating and clearing the cache import neither SymPy nor the
+kernel (the command line's start-up stays light).
 """
 
 from __future__ import annotations
@@ -56,13 +58,16 @@ import sys
 import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-import sympy as sp
+if TYPE_CHECKING:  # pragma: no cover
+    import sympy as sp
 
-from . import budget
-from .kernel import CheckOptions, DEFAULT_OPTIONS, decide
-from .verdicts import Counterexample, Justification, Relation, Status, Verdict
+    from .kernel import CheckOptions
+    from .verdicts import Counterexample, Justification, Relation, Verdict
+
+# SymPy and the kernel are imported by the functions that use them: turning the cache on or off,
+# locating or clearing it (``symgrad cache path``) import neither.
 
 __all__ = ["VerdictCache", "CacheWarning", "configure", "active", "cached_decide", "default_directory", "clear",
            "step_key", "encode_verdict", "decode_verdict", "parse_number"]
@@ -109,6 +114,7 @@ def _kernel_fingerprint() -> str:
 @functools.lru_cache(maxsize=1)
 def _environment() -> str:
     import mpmath
+    import sympy as sp
 
     try:
         version = importlib.metadata.version("symgrad")
@@ -152,6 +158,8 @@ def step_key(lhs: Any, relation: Relation, rhs: Any, assumptions: Sequence[sp.Ba
 
 def _step_key(lhs: Any, relation: Relation, rhs: Any, assumptions: Sequence[sp.Basic],
               definitions: Sequence[tuple[Any, Any]], options: CheckOptions, symbolic: bool) -> StepKey:
+    import sympy as sp
+
     parts: list[Any] = [lhs, rhs, *assumptions]
     for key, value in definitions:
         parts += [key, value]
@@ -214,7 +222,7 @@ def _step_key(lhs: Any, relation: Relation, rhs: Any, assumptions: Sequence[sp.B
 # ---------------------------------------------------------------------------
 
 _MAX_TEXT = 200_000
-_CONSTANTS: dict[str, sp.Expr] = {"I": sp.I, "nan": sp.nan, "oo": sp.oo, "zoo": sp.zoo}
+_CONSTANTS = ("I", "nan", "oo", "zoo")
 
 
 def parse_number(text: str) -> sp.Expr:
@@ -242,8 +250,10 @@ def _int(node: ast.AST) -> int:
 
 
 def _build(node: ast.AST) -> sp.Expr:
+    import sympy as sp
+
     if isinstance(node, ast.Name) and node.id in _CONSTANTS:
-        return _CONSTANTS[node.id]
+        return getattr(sp, node.id)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Name):
         if node.operand.id == "oo":
             return -sp.oo
@@ -268,6 +278,8 @@ def _build(node: ast.AST) -> sp.Expr:
 
 
 def _number_text(value: Any) -> str:
+    import sympy as sp
+
     text = sp.srepr(value)
     if sp.srepr(parse_number(text)) != text:
         raise _Uncacheable("does not read back exactly")
@@ -305,6 +317,8 @@ def encode_verdict(verdict: Verdict, key: StepKey) -> dict[str, Any]:
 def decode_verdict(data: Any, key: StepKey, index: int, lhs: Any, relation: Relation, rhs: Any,
                    by: Justification) -> Verdict:
     """The verdict from plain data; raises ValueError on anything malformed."""
+    from .verdicts import Counterexample, Status, Verdict
+
     def typed(name: str, kind: type | tuple[type, ...]) -> Any:
         value = data[name]
         if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
@@ -341,6 +355,8 @@ def decode_verdict(data: Any, key: StepKey, index: int, lhs: Any, relation: Rela
 
 def _same(a: Verdict, b: Verdict) -> bool:
     """Field by field, SymPy values compared by their exact srepr text."""
+    import sympy as sp
+
     def text(v: Any) -> Any:
         return None if v is None else sp.srepr(v)
 
@@ -507,8 +523,8 @@ def use(cache: VerdictCache | None) -> None:
 
 #: The phases of a decision (:func:`symgrad.core.budget.phase`) whose cutoffs a status must not have seen.
 _CLOCK_FREE = {
-    Status.PROVED: ("prepare", "symbolic"),  # which procedure succeeded first (quick sampling cannot disprove it)
-    Status.REFUTED: ("prepare", "quick", "full"),  # which sampled point failed first
+    "proved": ("prepare", "symbolic"),  # which procedure succeeded first (quick sampling cannot disprove it)
+    "refuted": ("prepare", "quick", "full"),  # which sampled point failed first
 }
 
 
@@ -516,8 +532,10 @@ def _storable(verdict: Verdict, cut: set[str]) -> bool:
     """Whether the verdict did not depend on the clock, given the phases in which the clock cut something."""
     if verdict.details or verdict.rests_on:
         return False
-    if verdict.status in _CLOCK_FREE:
-        return not cut.intersection(_CLOCK_FREE[verdict.status])
+    from .verdicts import Status
+
+    if verdict.status.value in _CLOCK_FREE:
+        return not cut.intersection(_CLOCK_FREE[verdict.status.value])
     if verdict.status is Status.NUMERIC:  # every sample point was tried, no proof attempt was cut short
         return not cut
     return not cut and "budget" not in verdict.note  # unknown: too few points where both sides are defined
@@ -525,12 +543,17 @@ def _storable(verdict: Verdict, cut: set[str]) -> bool:
 
 def cached_decide(lhs: Any, relation: Relation, rhs: Any, assumptions: Sequence[sp.Basic] = (),
                   definitions: Sequence[tuple[sp.Basic, sp.Basic]] = (), options: CheckOptions | None = None, *,
-                  index: int = 1, by: Justification = Justification(), symbolic: bool = True) -> Verdict:
+                  index: int = 1, by: Justification | None = None, symbolic: bool = True) -> Verdict:
     """:func:`~symgrad.core.kernel.decide`, answered from the cache in use when it holds the step.
 
     With no cache in use this is exactly ``decide``. A verdict is stored only
     when it did not depend on the clock (see the module docstring).
     """
+    from . import budget
+    from .kernel import DEFAULT_OPTIONS, decide
+    from .verdicts import Justification
+
+    by = Justification() if by is None else by
     cache = _ACTIVE
     if cache is None or not cache.usable:
         return decide(lhs, relation, rhs, assumptions, definitions, options, index=index, by=by,
