@@ -48,6 +48,7 @@ kernel (the command line's start-up stays light).
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -69,8 +70,9 @@ if TYPE_CHECKING:  # pragma: no cover
 # SymPy and the kernel are imported by the functions that use them: turning the cache on or off,
 # locating or clearing it (``symgrad cache path``) import neither.
 
-__all__ = ["VerdictCache", "CacheWarning", "configure", "active", "cached_decide", "default_directory", "clear",
-           "step_key", "encode_verdict", "decode_verdict", "parse_number"]
+__all__ = ["VerdictCache", "RenderCache", "CacheWarning", "configure", "active", "cached_decide",
+           "default_directory", "clear", "step_key", "encode_verdict", "decode_verdict", "parse_number",
+           "renders", "unsettled"]
 
 #: The format of the cache file: part of its name and checked in its ``meta`` table.
 FORMAT = "symgrad-verdicts-1"
@@ -479,7 +481,86 @@ def clear(directory: Path | None = None) -> list[Path]:
         if path.exists():
             path.unlink()
             removed.append(path)
+    renders = directory / RENDER_FORMAT
+    if renders.is_dir():
+        for path in sorted(renders.iterdir()):
+            if path.is_file() and path.suffix in (".json", ".tmp"):
+                path.unlink()
+                removed.append(path)
+        with contextlib.suppress(OSError):
+            renders.rmdir()
     return removed
+
+
+# ---------------------------------------------------------------------------
+# Rendered documents: whole catalog entries, as plain JSON files.
+# ---------------------------------------------------------------------------
+
+#: The format of a rendered-entry file, and the name of the subdirectory that holds them.
+RENDER_FORMAT = "symgrad-render-1"
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _valid_key(key: str) -> bool:
+    return isinstance(key, str) and len(key) == 64 and set(key) <= _HEX
+
+
+class RenderCache:
+    """The rendered files of catalog entries, one JSON file per key in ``DIRECTORY/symgrad-render-1/``.
+
+    The caller computes the key (a SHA-256 of everything the output depends
+    on) and stores an entry only when its verdicts did not depend on the
+    clock (:func:`unsettled`). A file is plain data; one that does not parse
+    or validate exactly (a corrupt, truncated or foreign file) is a miss,
+    never trusted. Writes go to a temporary file renamed into place, so a
+    reader never sees half a file.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory) / RENDER_FORMAT
+        self.hits = self.misses = self.stores = 0
+
+    def _path(self, key: str) -> Path:
+        if not _valid_key(key):
+            raise ValueError("a render key is 64 lowercase hex digits")
+        return self.directory / f"{key}.json"
+
+    def get(self, key: str) -> tuple[list[tuple[str, str]], bool, str] | None:
+        """The stored ``(files, ok, outcome)`` under ``key``, or None (absent or not valid)."""
+        try:
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or set(data) != {"format", "key", "files", "ok", "outcome"}:
+                raise ValueError("unexpected fields")
+            if data["format"] != RENDER_FORMAT or data["key"] != key:
+                raise ValueError("another format or key")
+            files = data["files"]
+            if not isinstance(files, list) or not all(
+                    isinstance(f, list) and len(f) == 2 and all(isinstance(t, str) for t in f) for f in files):
+                raise ValueError("malformed files")
+            if not isinstance(data["ok"], bool) or not isinstance(data["outcome"], str):
+                raise ValueError("malformed outcome")
+        except (OSError, ValueError, RecursionError):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return [(name, text) for name, text in files], data["ok"], data["outcome"]
+
+    def put(self, key: str, files: Sequence[tuple[str, str]], ok: bool, outcome: str) -> None:
+        """Store an entry's rendered files (failures to write are ignored: the cache is an optimisation)."""
+        path = self._path(key)
+        data = {"format": RENDER_FORMAT, "key": key, "files": [[name, text] for name, text in files],
+                "ok": bool(ok), "outcome": outcome}
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(json.dumps(data, ensure_ascii=True, sort_keys=True), encoding="utf-8")
+            os.replace(temporary, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            return
+        self.stores += 1
 
 
 # ---------------------------------------------------------------------------
@@ -513,12 +594,33 @@ def configure(enabled: bool = True, directory: Path | str | None = None,
     return _ACTIVE
 
 
+def renders() -> RenderCache | None:
+    """The cache of rendered entries beside the verdict cache in use, or None (no cache in use)."""
+    cache = _ACTIVE
+    return RenderCache(cache.directory) if cache is not None and cache.usable else None
+
+
 def use(cache: VerdictCache | None) -> None:
     """Make ``cache`` (or no cache) the one in use, e.g. to restore :func:`active` after :func:`configure`."""
     global _ACTIVE
     if _ACTIVE is not None and _ACTIVE is not cache:
         _ACTIVE.close()
     _ACTIVE = cache
+
+
+#: Verdicts decided in this process that were not stored (they may depend on the clock), or decided with no cache.
+_UNSETTLED = 0
+
+
+def unsettled() -> int:
+    """How many verdicts this process decided that may depend on the clock (never decreases).
+
+    A verdict answered from the cache, or stored in it, did not depend on the
+    clock; every other one counts (with no cache in use, every verdict). A
+    result built only from verdicts decided while this count stayed the same
+    is reproducible, so the rendered entry may be cached.
+    """
+    return _UNSETTLED
 
 
 #: The phases of a decision (:func:`symgrad.core.budget.phase`) whose cutoffs a status must not have seen.
@@ -553,9 +655,11 @@ def cached_decide(lhs: Any, relation: Relation, rhs: Any, assumptions: Sequence[
     from .kernel import DEFAULT_OPTIONS, decide
     from .verdicts import Justification
 
+    global _UNSETTLED
     by = Justification() if by is None else by
     cache = _ACTIVE
     if cache is None or not cache.usable:
+        _UNSETTLED += 1
         return decide(lhs, relation, rhs, assumptions, definitions, options, index=index, by=by,
                       symbolic=symbolic)
     options = options or DEFAULT_OPTIONS
@@ -575,12 +679,16 @@ def cached_decide(lhs: Any, relation: Relation, rhs: Any, assumptions: Sequence[
     verdict = decide(lhs, relation, rhs, assumptions, definitions, options, index=index, by=by, symbolic=symbolic)
     after = budget.cutoffs()
     cut = {name for name, count in after.items() if count != before.get(name, 0)}
+    stored = False
     if key is not None and _storable(verdict, cut):
         try:
             data = encode_verdict(verdict, key)
             if _same(decode_verdict(json.loads(json.dumps(data)), key, index, lhs, relation, rhs, by), verdict):
                 cache.put(key.digest, data)
                 cache.stores += 1
+                stored = cache.usable
         except (_Uncacheable, ValueError, TypeError, RecursionError):
             pass
+    if not stored:
+        _UNSETTLED += 1
     return verdict
