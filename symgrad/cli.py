@@ -237,7 +237,7 @@ def _render_entry(name: str, options: CheckOptions | None, formats: tuple[tuple[
     """
     from .core import cache
 
-    store = cache.renders()
+    store = cache.renders() if catalog.built_from_modules() else None  # not for a stand-in catalog
     key = _render_key(name, options, formats, template_dir) if store is not None else None
     if store is not None and key is not None:
         hit = store.get(key)
@@ -262,7 +262,7 @@ def _forget_in_process_results() -> None:
     """Drop the built documents and checked proofs this process keeps (they are rebuilt on demand)."""
     from .proofs import proof
 
-    catalog.get.cache_clear()
+    catalog.forget()
     proof._check_cached.cache_clear()
 
 
@@ -282,30 +282,37 @@ def _render_key(name: str, options: CheckOptions | None, formats: tuple[tuple[st
     """
     import dataclasses
     import hashlib
-    import importlib.metadata
     import json
-    import platform
 
     try:
-        versions = {}
-        for distribution in _RENDER_DEPENDENCIES:
-            try:
-                versions[distribution] = importlib.metadata.version(distribution)
-            except importlib.metadata.PackageNotFoundError:
-                versions[distribution] = None
         content = {
             "format": "symgrad-render-1", "entry": name, "sources": catalog.source_fingerprint(name),
             "templates": _tree_digest(_shipped_templates()),
             "template_dirs": [[str(d), _tree_digest(Path(d)) if Path(d).is_dir() else "missing"]
                               for d in template_dir or ()],
-            "python": [platform.python_implementation(), *map(str, sys.version_info[:3])],
-            "platform": [sys.platform, platform.machine()], "versions": versions,
+            "environment": _environment(),
             "options": None if options is None else dataclasses.asdict(options),
             "formats": [list(f) for f in formats], "symgrad": _version(),
         }
     except (OSError, ValueError):
         return None
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> dict[str, Any]:
+    """Python, the platform and the versions of the libraries a rendering depends on."""
+    import importlib.metadata
+    import platform
+
+    versions: dict[str, str | None] = {}
+    for distribution in _RENDER_DEPENDENCIES:
+        try:
+            versions[distribution] = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            versions[distribution] = None
+    return {"python": [platform.python_implementation(), *map(str, sys.version_info[:3])],
+            "platform": [sys.platform, platform.machine()], "versions": versions}
 
 
 def _shipped_templates() -> "Traversable":

@@ -48,17 +48,18 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 
 @pytest.fixture
 def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The entries built (not read from the render cache) while the test runs."""
-    built: list[str] = []
-    real = catalog.get
+    """The entries checked (not read from the render cache) while the test runs."""
+    from symgrad.proofs.documents import Document
 
-    def counting(name: str):  # type: ignore[no-untyped-def]
-        built.append(name)
-        return real(name)
+    checked: list[str] = []
+    real = Document.check
 
-    counting.cache_clear = real.cache_clear  # type: ignore[attr-defined]
-    monkeypatch.setattr(catalog, "get", counting)
-    return built
+    def counting(self: Document, *args: object, **kwargs: object) -> object:
+        checked.append(self.name)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Document, "check", counting)
+    return checked
 
 
 def fill(cache_dir: Path, out_dir: Path, names: list[str] = NAMES) -> dict[str, bytes]:
@@ -150,6 +151,18 @@ def test_a_damaged_render_file_is_rendered_again(cache_dir: Path, tmp_path: Path
     builds.clear()
     assert render(tmp_path / "again", names=NAMES[:1]) == before
     assert builds == NAMES[:1]
+
+
+def test_a_stand_in_catalog_is_never_cached(cache_dir: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Documents that do not come from the entries' modules have no sources to key on."""
+    real = catalog.get
+    monkeypatch.setattr(catalog, "get", lambda name: real(name))
+    render(tmp_path / "out", names=NAMES[:1])
+    assert stored(cache_dir) == []
+    monkeypatch.setitem(catalog._BY_NAME, "no-module", catalog.Entry("no-module", "", "", "none"))
+    with pytest.raises(ValueError):
+        catalog.source_fingerprint("no-module")
 
 
 def test_keys_are_hex_digests_only(tmp_path: Path) -> None:

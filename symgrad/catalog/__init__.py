@@ -25,7 +25,8 @@ from ..core.errors import InputError, UnknownEntryError
 if TYPE_CHECKING:  # pragma: no cover
     from ..proofs.documents import Document
 
-__all__ = ["Entry", "ENTRIES", "names", "describe", "get", "source_files", "source_fingerprint"]
+__all__ = ["Entry", "ENTRIES", "names", "describe", "get", "forget", "built_from_modules", "source_files",
+           "source_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,19 @@ def get(name: str) -> "Document":
     return document
 
 
+_GET = get
+
+
+def forget() -> None:
+    """Drop the documents built so far in this process (:func:`get` builds them again)."""
+    _GET.cache_clear()
+
+
+def built_from_modules() -> bool:
+    """Whether :func:`get` is the catalog's own (documents come from the entries' modules, not a stand-in)."""
+    return get is _GET
+
+
 # ---------------------------------------------------------------------------
 # What an entry is built from: its source files, for the cache of rendered entries.
 # ---------------------------------------------------------------------------
@@ -173,6 +187,8 @@ def source_files(name: str) -> list[Path]:
     """
     spec = _require(name)
     modules = _entry_module_files()
+    if spec.module not in modules:
+        raise ValueError(f"catalog entry {name!r} has no module {spec.module!r} in the catalog")
     package_files = [p for p in _PACKAGE.rglob("*") if "__pycache__" not in p.parts
                      and p.suffix not in (".pyc", ".pyo") and p.is_file()]
     needed: set[str] = set()
