@@ -18,8 +18,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TextIO, Typ
 
 from . import catalog
 from .core.errors import SymgradError
-from .core.kernel import CheckOptions
-from .proofs.documents import Document, DocumentReport
+
+if TYPE_CHECKING:  # pragma: no cover - imported where used: --help, list and usage errors import no SymPy
+    from importlib.resources.abc import Traversable
+
+    from .core.kernel import CheckOptions
+    from .proofs.documents import Document, DocumentReport
 
 if TYPE_CHECKING:  # pragma: no cover
     from .notes.notebook import NotebookText
@@ -130,7 +134,11 @@ def _version() -> str:
 
 
 def _options(args: argparse.Namespace) -> CheckOptions | None:
-    return CheckOptions(budget=args.budget) if args.budget is not None else None
+    if args.budget is None:
+        return None
+    from .core.kernel import CheckOptions
+
+    return CheckOptions(budget=args.budget)
 
 
 def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
@@ -142,6 +150,7 @@ def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    catalog.describe(args.name)  # fail fast on an unknown name, before importing SymPy
     from .rendering.display import terminal_text
     from .terminal import Style
 
@@ -218,14 +227,126 @@ def _write_rendered(names: list[str], results: Iterator[Callable[[], tuple[list[
 
 def _render_entry(name: str, options: CheckOptions | None, formats: tuple[tuple[str, str], ...],
                   template_dir: list[str] | None) -> tuple[list[tuple[str, str]], bool, str]:
-    """Check and render one entry: its files (name, text) in writing order, whether it is proved, the outcome."""
+    """Check and render one entry: its files (name, text) in writing order, whether it is proved, the outcome.
+
+    With the cache on, an entry rendered before from the same sources,
+    templates, library versions and options is read back instead (see
+    :func:`_render_key`). A fresh rendering is stored only when every verdict
+    it used was answered from the verdict cache or stored in it (none depended
+    on the clock), so the stored files are what any run would write.
+    """
+    from .core import cache
+
+    store = cache.renders() if catalog.built_from_modules() else None  # not for a stand-in catalog
+    key = _render_key(name, options, formats, template_dir) if store is not None else None
+    if store is not None and key is not None:
+        hit = store.get(key)
+        if hit is not None:
+            return hit
+    start = cache.unsettled()
+    if start:  # results kept in this process may rest on unsettled verdicts: decide this entry afresh
+        _forget_in_process_results()
     from .rendering.render import render
 
     document: Document = catalog.get(name)
     report = document.check(options)
     files = [(f"{name}{suffix}", render(report, fmt, template_dir=template_dir)) for fmt, suffix in formats]
     files += list(_assets(document).items())
-    return files, report.ok_given_lemmas, _outcome(report)
+    result = files, report.ok_given_lemmas, _outcome(report)
+    if store is not None and key is not None and cache.unsettled() == start and cache.renders() is not None:
+        store.put(key, *result)
+    return result
+
+
+def _forget_in_process_results() -> None:
+    """Drop the built documents and checked proofs this process keeps (they are rebuilt on demand)."""
+    from .proofs import proof
+
+    catalog.forget()
+    proof._check_cached.cache_clear()
+
+
+#: The distributions whose versions a rendered entry depends on (besides symgrad's own source).
+_RENDER_DEPENDENCIES = ("sympy", "mpmath", "numpy", "jinja2", "markupsafe", "latexify-py", "lark", "python-flint",
+                        "matplotlib", "z3-solver")
+
+
+def _render_key(name: str, options: CheckOptions | None, formats: tuple[tuple[str, str], ...],
+                template_dir: list[str] | None) -> str | None:
+    """SHA-256 of everything an entry's rendered files depend on, or None when that cannot be read.
+
+    The entry's sources (:func:`symgrad.catalog.source_fingerprint`: the whole
+    package except the other entries' modules), the shipped templates and
+    every file of ``template_dir``, the versions of Python and of the
+    libraries symgrad uses, the kernel options and the formats.
+    """
+    import dataclasses
+    import hashlib
+    import json
+
+    try:
+        content = {
+            "format": "symgrad-render-1", "entry": name, "sources": catalog.source_fingerprint(name),
+            "templates": _tree_digest(_shipped_templates()),
+            "template_dirs": [[str(d), _tree_digest(Path(d)) if Path(d).is_dir() else "missing"]
+                              for d in template_dir or ()],
+            "environment": _environment(),
+            "options": None if options is None else dataclasses.asdict(options),
+            "formats": [list(f) for f in formats], "symgrad": _version(),
+        }
+    except (OSError, ValueError):
+        return None
+    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> dict[str, Any]:
+    """Python, the platform and the versions of the libraries a rendering depends on."""
+    import importlib.metadata
+    import platform
+
+    versions: dict[str, str | None] = {}
+    for distribution in _RENDER_DEPENDENCIES:
+        try:
+            versions[distribution] = importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            versions[distribution] = None
+    return {"python": [platform.python_implementation(), *map(str, sys.version_info[:3])],
+            "platform": [sys.platform, platform.machine()], "versions": versions}
+
+
+def _shipped_templates() -> "Traversable":
+    """The shipped templates, found as :func:`symgrad.rendering.render.shipped_templates` finds them."""
+    import importlib.resources
+
+    try:
+        root = importlib.resources.files("symgrad.templates")
+        if root.joinpath("document.md.j2").is_file():
+            return root
+    except (ModuleNotFoundError, TypeError):
+        pass
+    fallback = Path(__file__).resolve().parents[1] / "templates"
+    if not (fallback / "document.md.j2").is_file():
+        raise ValueError("the shipped templates are missing")
+    return fallback
+
+
+def _tree_digest(root: "Traversable") -> str:
+    """SHA-256 over the relative names and contents of every file under ``root`` (a directory)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    todo: list[tuple[str, Traversable]] = [("", root)]
+    while todo:
+        prefix, directory = todo.pop()
+        for child in sorted(directory.iterdir(), key=lambda c: c.name):
+            name = f"{prefix}{child.name}"
+            if child.is_dir():
+                if child.name != "__pycache__":
+                    todo.append((f"{name}/", child))
+            elif child.is_file():
+                digest.update(f"{name}\0{hashlib.sha256(child.read_bytes()).hexdigest()}\0".encode())
+    return digest.hexdigest()
 
 
 def _in_order(task: Callable[..., T], arguments: list[tuple[Any, ...]], jobs: int | None,

@@ -19,9 +19,9 @@ import os
 import re
 from typing import TYPE_CHECKING, Any, Iterator, TextIO
 
-import sympy as sp
+if TYPE_CHECKING:  # pragma: no cover - SymPy is imported where used: the progress bar of a warm render needs none
+    import sympy as sp
 
-if TYPE_CHECKING:  # pragma: no cover
     from .core.verdicts import Counterexample, Verdict
     from .notes.checker import NotesReport
     from .notes.notebook import NotebookText
@@ -49,6 +49,8 @@ def _text(expr: Any) -> str:
 
 def _value(value: sp.Expr) -> str:
     """An exact rational as ``p/q`` when short; anything else to :data:`DIGITS` digits."""
+    import sympy as sp
+
     if isinstance(value, sp.Rational) and max(int(value.p).bit_length(), int(value.q).bit_length()) <= 64:
         return str(value)
     try:

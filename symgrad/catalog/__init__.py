@@ -10,10 +10,14 @@ module with a ``build()`` function plus one row here.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import functools
+import hashlib
 import importlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import InputError, UnknownEntryError
@@ -21,7 +25,8 @@ from ..core.errors import InputError, UnknownEntryError
 if TYPE_CHECKING:  # pragma: no cover
     from ..proofs.documents import Document
 
-__all__ = ["Entry", "ENTRIES", "names", "describe", "get"]
+__all__ = ["Entry", "ENTRIES", "names", "describe", "get", "forget", "built_from_modules", "source_files",
+           "source_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -106,3 +111,117 @@ def get(name: str) -> "Document":
     if document.name != name:
         raise InputError(f"catalog entry {name!r} built a document named {document.name!r}")
     return document
+
+
+_GET = get
+
+
+def forget() -> None:
+    """Drop the documents built so far in this process (:func:`get` builds them again)."""
+    _GET.cache_clear()
+
+
+def built_from_modules() -> bool:
+    """Whether :func:`get` is the catalog's own (documents come from the entries' modules, not a stand-in)."""
+    return get is _GET
+
+
+# ---------------------------------------------------------------------------
+# What an entry is built from: its source files, for the cache of rendered entries.
+# ---------------------------------------------------------------------------
+
+_CATALOG = Path(__file__).resolve().parent
+_PACKAGE = _CATALOG.parent
+
+
+def _entry_module_files() -> dict[str, Path]:
+    """The catalog's own modules (one per entry or group of entries), by module name."""
+    return {p.stem: p for p in _CATALOG.glob("*.py") if p.stem != "__init__"}
+
+
+def _catalog_imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The catalog modules that the source file ``path`` imports (relative or absolute imports)."""
+    stat = os.stat(path)
+    memo = (str(path), stat.st_mtime_ns, stat.st_size, tuple(sorted(modules)))
+    if memo not in _IMPORTS:
+        _IMPORTS[memo] = _parse_catalog_imports(path, modules)
+    return _IMPORTS[memo]
+
+
+_IMPORTS: dict[tuple[str, int, int, tuple[str, ...]], set[str]] = {}
+
+
+def _parse_catalog_imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return set(modules)  # cannot tell: depend on all of them
+    package = ".".join(("symgrad", "catalog", *path.parent.relative_to(_CATALOG).parts))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            targets = [target] + [f"{target}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            continue
+        for name in targets:
+            parts = name.split(".")
+            if parts[:2] == ["symgrad", "catalog"] and len(parts) > 2 and parts[2] in modules:
+                found.add(parts[2])
+    return found
+
+
+def source_files(name: str) -> list[Path]:
+    """Every file entry ``name``'s document can depend on, sorted.
+
+    All of the ``symgrad`` package (the kernel, the engines, the renderer, the
+    catalog's ``support/`` and its table) except the other entries' modules:
+    the entry's own module and the catalog modules it imports, transitively.
+    The shipped templates are not in the package; the caller adds them.
+    """
+    spec = _require(name)
+    modules = _entry_module_files()
+    if spec.module not in modules:
+        raise ValueError(f"catalog entry {name!r} has no module {spec.module!r} in the catalog")
+    package_files = [p for p in _PACKAGE.rglob("*") if "__pycache__" not in p.parts
+                     and p.suffix not in (".pyc", ".pyo") and p.is_file()]
+    needed: set[str] = set()
+    todo = [spec.module]
+    for path in package_files:  # the catalog's common code (its table, support/) may import an entry module
+        if path.suffix == ".py" and path.is_relative_to(_CATALOG) and not (
+                path.parent == _CATALOG and path.stem in modules):
+            todo += sorted(_catalog_imports(path, modules))
+    while todo:
+        module = todo.pop()
+        if module in needed or module not in modules:
+            continue
+        needed.add(module)
+        todo += sorted(_catalog_imports(modules[module], modules))
+    return sorted(p for p in package_files
+                  if not (p.parent == _CATALOG and p.suffix == ".py" and p.stem in modules and p.stem not in needed))
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes (remembered while its size and modification time stay the same)."""
+    stat = os.stat(path)
+    memo = (str(path), stat.st_mtime_ns, stat.st_size)
+    if memo not in _DIGESTS:
+        _DIGESTS[memo] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return _DIGESTS[memo]
+
+
+def source_fingerprint(name: str) -> str:
+    """SHA-256 over the names and contents of :func:`source_files` of entry ``name``."""
+    digest = hashlib.sha256()
+    for path in source_files(name):
+        digest.update(f"{path.relative_to(_PACKAGE).as_posix()}\0{file_digest(path)}\0".encode())
+    return digest.hexdigest()

@@ -41,11 +41,14 @@ validate (a corrupt or foreign file or row) is a miss, never trusted.
 The library leaves the cache off; the command line turns it on
 (:func:`configure`), ``--no-cache`` or ``SYMGRAD_NO_CACHE=1`` keep it off, and
 ``SYMGRAD_CACHE_DIR`` moves it from the platform's user cache directory.
+Configuring, locating and clearing the cache import neither SymPy nor the
+kernel (the command line's start-up stays light).
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -56,16 +59,20 @@ import sys
 import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-import sympy as sp
+if TYPE_CHECKING:  # pragma: no cover
+    import sympy as sp
 
-from . import budget
-from .kernel import CheckOptions, DEFAULT_OPTIONS, decide
-from .verdicts import Counterexample, Justification, Relation, Status, Verdict
+    from .kernel import CheckOptions
+    from .verdicts import Counterexample, Justification, Relation, Verdict
 
-__all__ = ["VerdictCache", "CacheWarning", "configure", "active", "cached_decide", "default_directory", "clear",
-           "step_key", "encode_verdict", "decode_verdict", "parse_number"]
+# SymPy and the kernel are imported by the functions that use them: turning the cache on or off,
+# locating or clearing it (``symgrad cache path``) import neither.
+
+__all__ = ["VerdictCache", "RenderCache", "CacheWarning", "configure", "active", "cached_decide",
+           "default_directory", "clear", "step_key", "encode_verdict", "decode_verdict", "parse_number",
+           "renders", "unsettled"]
 
 #: The format of the cache file: part of its name and checked in its ``meta`` table.
 FORMAT = "symgrad-verdicts-1"
@@ -109,6 +116,7 @@ def _kernel_fingerprint() -> str:
 @functools.lru_cache(maxsize=1)
 def _environment() -> str:
     import mpmath
+    import sympy as sp
 
     try:
         version = importlib.metadata.version("symgrad")
@@ -152,6 +160,8 @@ def step_key(lhs: Any, relation: Relation, rhs: Any, assumptions: Sequence[sp.Ba
 
 def _step_key(lhs: Any, relation: Relation, rhs: Any, assumptions: Sequence[sp.Basic],
               definitions: Sequence[tuple[Any, Any]], options: CheckOptions, symbolic: bool) -> StepKey:
+    import sympy as sp
+
     parts: list[Any] = [lhs, rhs, *assumptions]
     for key, value in definitions:
         parts += [key, value]
@@ -214,7 +224,7 @@ def _step_key(lhs: Any, relation: Relation, rhs: Any, assumptions: Sequence[sp.B
 # ---------------------------------------------------------------------------
 
 _MAX_TEXT = 200_000
-_CONSTANTS: dict[str, sp.Expr] = {"I": sp.I, "nan": sp.nan, "oo": sp.oo, "zoo": sp.zoo}
+_CONSTANTS = ("I", "nan", "oo", "zoo")
 
 
 def parse_number(text: str) -> sp.Expr:
@@ -242,8 +252,10 @@ def _int(node: ast.AST) -> int:
 
 
 def _build(node: ast.AST) -> sp.Expr:
+    import sympy as sp
+
     if isinstance(node, ast.Name) and node.id in _CONSTANTS:
-        return _CONSTANTS[node.id]
+        return getattr(sp, node.id)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Name):
         if node.operand.id == "oo":
             return -sp.oo
@@ -268,6 +280,8 @@ def _build(node: ast.AST) -> sp.Expr:
 
 
 def _number_text(value: Any) -> str:
+    import sympy as sp
+
     text = sp.srepr(value)
     if sp.srepr(parse_number(text)) != text:
         raise _Uncacheable("does not read back exactly")
@@ -305,6 +319,8 @@ def encode_verdict(verdict: Verdict, key: StepKey) -> dict[str, Any]:
 def decode_verdict(data: Any, key: StepKey, index: int, lhs: Any, relation: Relation, rhs: Any,
                    by: Justification) -> Verdict:
     """The verdict from plain data; raises ValueError on anything malformed."""
+    from .verdicts import Counterexample, Status, Verdict
+
     def typed(name: str, kind: type | tuple[type, ...]) -> Any:
         value = data[name]
         if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
@@ -341,6 +357,8 @@ def decode_verdict(data: Any, key: StepKey, index: int, lhs: Any, relation: Rela
 
 def _same(a: Verdict, b: Verdict) -> bool:
     """Field by field, SymPy values compared by their exact srepr text."""
+    import sympy as sp
+
     def text(v: Any) -> Any:
         return None if v is None else sp.srepr(v)
 
@@ -463,7 +481,86 @@ def clear(directory: Path | None = None) -> list[Path]:
         if path.exists():
             path.unlink()
             removed.append(path)
+    renders = directory / RENDER_FORMAT
+    if renders.is_dir():
+        for path in sorted(renders.iterdir()):
+            if path.is_file() and path.suffix in (".json", ".tmp"):
+                path.unlink()
+                removed.append(path)
+        with contextlib.suppress(OSError):
+            renders.rmdir()
     return removed
+
+
+# ---------------------------------------------------------------------------
+# Rendered documents: whole catalog entries, as plain JSON files.
+# ---------------------------------------------------------------------------
+
+#: The format of a rendered-entry file, and the name of the subdirectory that holds them.
+RENDER_FORMAT = "symgrad-render-1"
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _valid_key(key: str) -> bool:
+    return isinstance(key, str) and len(key) == 64 and set(key) <= _HEX
+
+
+class RenderCache:
+    """The rendered files of catalog entries, one JSON file per key in ``DIRECTORY/symgrad-render-1/``.
+
+    The caller computes the key (a SHA-256 of everything the output depends
+    on) and stores an entry only when its verdicts did not depend on the
+    clock (:func:`unsettled`). A file is plain data; one that does not parse
+    or validate exactly (a corrupt, truncated or foreign file) is a miss,
+    never trusted. Writes go to a temporary file renamed into place, so a
+    reader never sees half a file.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory) / RENDER_FORMAT
+        self.hits = self.misses = self.stores = 0
+
+    def _path(self, key: str) -> Path:
+        if not _valid_key(key):
+            raise ValueError("a render key is 64 lowercase hex digits")
+        return self.directory / f"{key}.json"
+
+    def get(self, key: str) -> tuple[list[tuple[str, str]], bool, str] | None:
+        """The stored ``(files, ok, outcome)`` under ``key``, or None (absent or not valid)."""
+        try:
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or set(data) != {"format", "key", "files", "ok", "outcome"}:
+                raise ValueError("unexpected fields")
+            if data["format"] != RENDER_FORMAT or data["key"] != key:
+                raise ValueError("another format or key")
+            files = data["files"]
+            if not isinstance(files, list) or not all(
+                    isinstance(f, list) and len(f) == 2 and all(isinstance(t, str) for t in f) for f in files):
+                raise ValueError("malformed files")
+            if not isinstance(data["ok"], bool) or not isinstance(data["outcome"], str):
+                raise ValueError("malformed outcome")
+        except (OSError, ValueError, RecursionError):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return [(name, text) for name, text in files], data["ok"], data["outcome"]
+
+    def put(self, key: str, files: Sequence[tuple[str, str]], ok: bool, outcome: str) -> None:
+        """Store an entry's rendered files (failures to write are ignored: the cache is an optimisation)."""
+        path = self._path(key)
+        data = {"format": RENDER_FORMAT, "key": key, "files": [[name, text] for name, text in files],
+                "ok": bool(ok), "outcome": outcome}
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(json.dumps(data, ensure_ascii=True, sort_keys=True), encoding="utf-8")
+            os.replace(temporary, path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                temporary.unlink()
+            return
+        self.stores += 1
 
 
 # ---------------------------------------------------------------------------
@@ -497,6 +594,12 @@ def configure(enabled: bool = True, directory: Path | str | None = None,
     return _ACTIVE
 
 
+def renders() -> RenderCache | None:
+    """The cache of rendered entries beside the verdict cache in use, or None (no cache in use)."""
+    cache = _ACTIVE
+    return RenderCache(cache.directory) if cache is not None and cache.usable else None
+
+
 def use(cache: VerdictCache | None) -> None:
     """Make ``cache`` (or no cache) the one in use, e.g. to restore :func:`active` after :func:`configure`."""
     global _ACTIVE
@@ -505,10 +608,25 @@ def use(cache: VerdictCache | None) -> None:
     _ACTIVE = cache
 
 
+#: Verdicts decided in this process that were not stored (they may depend on the clock), or decided with no cache.
+_UNSETTLED = 0
+
+
+def unsettled() -> int:
+    """How many verdicts this process decided that may depend on the clock (never decreases).
+
+    A verdict answered from the cache, or stored in it, did not depend on the
+    clock; every other one counts (with no cache in use, every verdict). A
+    result built only from verdicts decided while this count stayed the same
+    is reproducible, so the rendered entry may be cached.
+    """
+    return _UNSETTLED
+
+
 #: The phases of a decision (:func:`symgrad.core.budget.phase`) whose cutoffs a status must not have seen.
 _CLOCK_FREE = {
-    Status.PROVED: ("prepare", "symbolic"),  # which procedure succeeded first (quick sampling cannot disprove it)
-    Status.REFUTED: ("prepare", "quick", "full"),  # which sampled point failed first
+    "proved": ("prepare", "symbolic"),  # which procedure succeeded first (quick sampling cannot disprove it)
+    "refuted": ("prepare", "quick", "full"),  # which sampled point failed first
 }
 
 
@@ -516,8 +634,10 @@ def _storable(verdict: Verdict, cut: set[str]) -> bool:
     """Whether the verdict did not depend on the clock, given the phases in which the clock cut something."""
     if verdict.details or verdict.rests_on:
         return False
-    if verdict.status in _CLOCK_FREE:
-        return not cut.intersection(_CLOCK_FREE[verdict.status])
+    from .verdicts import Status
+
+    if verdict.status.value in _CLOCK_FREE:
+        return not cut.intersection(_CLOCK_FREE[verdict.status.value])
     if verdict.status is Status.NUMERIC:  # every sample point was tried, no proof attempt was cut short
         return not cut
     return not cut and "budget" not in verdict.note  # unknown: too few points where both sides are defined
@@ -525,14 +645,21 @@ def _storable(verdict: Verdict, cut: set[str]) -> bool:
 
 def cached_decide(lhs: Any, relation: Relation, rhs: Any, assumptions: Sequence[sp.Basic] = (),
                   definitions: Sequence[tuple[sp.Basic, sp.Basic]] = (), options: CheckOptions | None = None, *,
-                  index: int = 1, by: Justification = Justification(), symbolic: bool = True) -> Verdict:
+                  index: int = 1, by: Justification | None = None, symbolic: bool = True) -> Verdict:
     """:func:`~symgrad.core.kernel.decide`, answered from the cache in use when it holds the step.
 
     With no cache in use this is exactly ``decide``. A verdict is stored only
     when it did not depend on the clock (see the module docstring).
     """
+    from . import budget
+    from .kernel import DEFAULT_OPTIONS, decide
+    from .verdicts import Justification
+
+    global _UNSETTLED
+    by = Justification() if by is None else by
     cache = _ACTIVE
     if cache is None or not cache.usable:
+        _UNSETTLED += 1
         return decide(lhs, relation, rhs, assumptions, definitions, options, index=index, by=by,
                       symbolic=symbolic)
     options = options or DEFAULT_OPTIONS
@@ -552,12 +679,16 @@ def cached_decide(lhs: Any, relation: Relation, rhs: Any, assumptions: Sequence[
     verdict = decide(lhs, relation, rhs, assumptions, definitions, options, index=index, by=by, symbolic=symbolic)
     after = budget.cutoffs()
     cut = {name for name, count in after.items() if count != before.get(name, 0)}
+    stored = False
     if key is not None and _storable(verdict, cut):
         try:
             data = encode_verdict(verdict, key)
             if _same(decode_verdict(json.loads(json.dumps(data)), key, index, lhs, relation, rhs, by), verdict):
                 cache.put(key.digest, data)
                 cache.stores += 1
+                stored = cache.usable
         except (_Uncacheable, ValueError, TypeError, RecursionError):
             pass
+    if not stored:
+        _UNSETTLED += 1
     return verdict

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import mpmath
 import sympy as sp
 
 from .errors import InputError
 
 __all__ = ["sigmoid"]
+
+#: Extra bits carried through ``1/(1 + exp(-x))`` (no cancellation: both terms are positive for real x).
+_GUARD_BITS = 20
 
 
 class sigmoid(sp.Function):  # noqa: N801 - SymPy functions are lower-case
@@ -56,7 +60,20 @@ class sigmoid(sp.Function):  # noqa: N801 - SymPy functions are lower-case
         return (1 + sp.tanh(arg / 2)) / 2
 
     def _eval_evalf(self, prec: int) -> sp.Expr | None:
-        return self.rewrite(sp.exp)._eval_evalf(prec)
+        """``1/(1 + exp(-x))`` in mpmath at ``prec`` bits plus guard bits, for a finite real argument.
+
+        Any other argument (symbolic, complex, infinite) is evaluated through
+        the rewritten form, as before: its numbers evaluated, the rest kept.
+        """
+        try:
+            arg = self.args[0]._to_mpmath(prec + _GUARD_BITS)
+        except (ValueError, TypeError, AttributeError):
+            arg = None
+        if not isinstance(arg, mpmath.mpf) or not mpmath.isfinite(arg):
+            return self.rewrite(sp.exp)._eval_evalf(prec)
+        with mpmath.workprec(prec + _GUARD_BITS):
+            value = 1 / (1 + mpmath.exp(-arg))
+        return sp.Expr._from_mpmath(value, prec)
 
     def _eval_is_extended_real(self) -> bool | None:
         return self.args[0].is_extended_real
