@@ -87,10 +87,12 @@ def test_cached_and_uncached_reports_and_renders_are_identical(name: str,
     proof = PROOFS[name]
     reference = uncached(proof)
     cold = fresh(proof)
+    hits = verdict_cache.hits
     warm = fresh(proof)
     assert findings(cold) == findings(reference) == findings(warm)
     assert shown(cold) == shown(reference) == shown(warm)
-    assert [v.seconds for v in warm.steps] == [v.seconds for v in cold.steps]  # the stored timing, read back
+    if verdict_cache.hits > hits:  # (a verdict the clock decided, e.g. under heavy load, is never stored)
+        assert [v.seconds for v in warm.steps] == [v.seconds for v in cold.steps]  # the stored timing, read back
 
 
 def test_every_kind_of_verdict_is_stored_and_read_back(verdict_cache: cache.VerdictCache) -> None:

@@ -16,6 +16,7 @@ x = sp.Symbol("x", real=True)
 
 #: Entries whose analytic steps rest on named lemmas (never shown as proved by computation).
 RESTS_ON_LEMMAS = {
+    "batchnorm-backward": ("sum-linearity", "kronecker-collapse", "centred-sum-zero-general", "sum-of-constant"),
     "chain-rule": ("caratheodory-criterion",),
     "full-batch-vs-sgd": ("induction",),
     "gradient-product-bound": ("induction", "operator-norm-submultiplicative"),

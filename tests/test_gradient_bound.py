@@ -234,7 +234,7 @@ def test_a_wrong_construction_product_is_refuted():
 def test_proof_titles_typeset_their_math_and_escape_their_text():
     proof = gb.base_case()
     md, tex = sg.render(proof, "markdown"), sg.render(proof, "latex")
-    assert "**Base case $n = 1$: $|P_1| = |\\sigma'(z_1)| \\le 1/4$**" in md
+    assert "**Base case $n = 1$: $\\vert P_1\\vert = \\vert \\sigma'(z_1)\\vert \\le 1/4$**" in md  # | is \\vert in Markdown (tables)
     assert "\\title{Base case $n = 1$: $|P_1| = |\\sigma'(z_1)| \\le 1/4$}" in tex  # a proof alone
     inside = sg.render(sg.Document(name="t", title="t", summary="s", blocks=(sg.ProofBlock(proof),)),
                        "latex")  # a proof inside a document
