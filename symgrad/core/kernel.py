@@ -37,8 +37,9 @@ from .verdicts import Counterexample, Justification, Relation, Status, Verdict
 
 __all__ = ["CheckOptions", "DEFAULT_OPTIONS", "decide", "options_with", "substitute_definitions"]
 
-#: Seconds spent looking for a counterexample to a step that rests on a lemma.
-LEMMA_SEARCH_SECONDS = 2.0
+#: Points at which a step that rests on a lemma is searched for a counterexample: a count, so the
+#: evidence does not depend on the machine's load (the step's budget is only a safety net).
+LEMMA_SEARCH_POINTS = 40
 
 #: What SymPy raises when a procedure cannot handle an expression (never a verdict).
 _SYMPY_FAILURES = (TypeError, ValueError, ArithmeticError, NotImplementedError, AttributeError, RecursionError,
@@ -302,8 +303,8 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     if definitions:  # an assumption about a defined name is an assumption about what it stands for
         assumptions = tuple(substitute_definitions(a, definitions) if isinstance(a, sp.Basic) else a
                             for a in assumptions)
-    # A lemma step is only searched for a counterexample: a short budget suffices.
-    deadline = Deadline(options.budget if symbolic else min(options.budget, LEMMA_SEARCH_SECONDS))
+    # A lemma step is only searched for a counterexample, at LEMMA_SEARCH_POINTS points.
+    deadline = Deadline(options.budget)
 
     def verdict(status: Status, method: str, evidence: _Evidence | None = None, note: str = "") -> Verdict:
         ev = evidence or _Evidence()
@@ -419,7 +420,7 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
 
     # 3. Numbers: many points at high precision.
     with phase("full"):
-        full = sample(options.samples, 1, 1.0)
+        full = sample(options.samples if symbolic else min(options.samples, LEMMA_SEARCH_POINTS), 1, 1.0)
     merged = _merge(quick, full)
     if merged.counterexample is not None:
         return verdict(Status.REFUTED, "counterexample at a sampled point", _swap_back(merged, rel))
