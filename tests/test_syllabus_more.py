@@ -17,6 +17,7 @@ import symgrad as sg
 from symgrad.catalog import batch_vs_sgd, dense, relu_family
 from symgrad.core.verdicts import Status
 from symgrad.proofs.documents import Figure
+from symgrad.rendering import plots
 
 from tooling import in_ci
 
@@ -226,4 +227,10 @@ def test_batch_vs_sgd_figure_deterministic() -> None:
     (svg,) = figure.assets.values()
     assert "<svg" in svg
     runs = (batch_vs_sgd.full_batch_run(), *(batch_vs_sgd.sgd_run(s) for s in batch_vs_sgd.FIGURE_SEEDS))
-    assert svg == batch_vs_sgd.plot_svg(runs)
+    plot = batch_vs_sgd.plot(runs)
+    assert svg == plots.svg(plot) and figure.sources["latex"] == plots.tikz(plot)  # one engine, deterministic
+    assert "tab:" not in svg
+    # the full-batch run is drawn on the stable manifold y = 0; each SGD run leaves it
+    drawn = {c.label: c.points for c in plot.items if isinstance(c, plots.Curve) and c.label}
+    assert all(py == 0 for _, py in drawn["full batch"])
+    assert all(any(abs(py) >= 1 for _, py in drawn[run.label]) for run in runs[1:])

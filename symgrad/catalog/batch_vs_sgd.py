@@ -13,7 +13,6 @@ SGD with one example per step adds ``-eta b_i`` to ``y``, leaves the manifold, a
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +20,7 @@ import sympy as sp
 
 from ..proofs.documents import Document, Figure, ProofBlock, Prose, Section, Table
 from ..proofs.proof import Proof, calc
+from ..rendering import plots
 
 NAME = "full-batch-vs-sgd"
 PLOT_NAME = f"{NAME}-plot.svg"
@@ -254,61 +254,44 @@ def _clipped(run: Run) -> list[tuple[float, float]]:
     return out
 
 
-def plot_svg(runs: tuple[Run, ...]) -> str:
-    """The runs in the (x, y) plane with the loss's contours; deterministic SVG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with matplotlib.rc_context({"svg.hashsalt": "symgrad", "svg.fonttype": "none", "path.simplify": False}):
-        fig, ax = plt.subplots(figsize=(6.0, 4.5))
-        try:
-            grid = np.linspace(-1.3, 1.3, 201)
-            gx, gy = np.meshgrid(grid, grid)
-            ax.contour(gx, gy, gx ** 2 - gy ** 2, levels=[-1, -0.5, -0.2, 0, 0.2, 0.5, 1], colors="0.8",
-                       linewidths=0.7)
-            for run, color in zip(runs, ("black", "tab:blue", "tab:red", "tab:green")):
-                pts = np.array(_clipped(run))
-                ax.plot(pts[:, 0], pts[:, 1], color=color, marker="o", markersize=2.5, linewidth=1.2,
-                        label=run.label)
-            ax.plot([0], [0], marker="x", color="black", markersize=8)
-            ax.set_xlim(-0.3, 1.1)
-            ax.set_ylim(-1.3, 1.3)
-            ax.set_xlabel("$x$")
-            ax.set_ylabel("$y$")
-            ax.set_title(f"$f(x, y) = x^2 - y^2$ from (1, 0), step {ETA}, {STEPS} steps")
-            ax.legend(fontsize="small", loc="lower left")
-            fig.tight_layout()
-            out = io.StringIO()
-            fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
-        finally:
-            plt.close(fig)
-    return out.getvalue()
+#: The window of the figure, and the contour levels of ``f`` drawn in grey.
+_XLIM, _YLIM = (-0.3, 1.1), (-1.3, 1.3)
+_LEVELS = (-1.0, -0.5, -0.2, 0.0, 0.2, 0.5, 1.0)
 
 
-def plot_tikz(runs: tuple[Run, ...], unit_cm: float = 3.6) -> str:
-    """The same plot as plain TikZ (x from -0.3 to 1.1, y from -1.3 to 1.3)."""
-    lines = [rf"\begin{{tikzpicture}}[x={unit_cm}cm,y={unit_cm * 0.75:.2f}cm,font=\scriptsize]",
-             r"\draw[->] (-0.3,0) -- (1.15,0) node[right] {$x$};",
-             r"\draw[->] (0,-1.3) -- (0,1.35) node[above] {$y$};",
-             r"\draw (1,0) -- (1,-0.05) node[below] {$1$};",
-             r"\draw (0,1) -- (-0.03,1) node[left] {$1$};",
-             r"\draw (0,-1) -- (-0.03,-1) node[left] {$-1$};",
-             r"\draw[gray!50] (-0.3,-0.3) -- (1.1,1.1);",
-             r"\draw[gray!50] (-0.3,0.3) -- (1.1,-1.1);",
-             r"\node at (0,0) {$\times$};"]
-    # the full-batch run (first) is drawn last, on top: its path lies on the x-axis under the others' starts
-    for i, (run, color) in reversed(list(enumerate(zip(runs, ("black", "blue", "red", "green!50!black"))))):
-        pts = " -- ".join(f"({max(-0.3, min(1.1, px)):.4f},{max(-1.3, min(1.3, py)):.4f})"
-                          for px, py in _clipped(run))
-        lines.append(rf"\draw[{color},thick] {pts};")
-        if i == 0:  # the full-batch iterates as dots: their path lies on the x-axis
-            lines += [rf"\fill ({px:.4f},{py:.4f}) circle (1.5pt);" for px, py in _clipped(run)[:12]]
-        lines.append(rf"\draw[{color},thick] (0.62,{1.25 - 0.14 * i:.2f}) -- ++(0.1,0) "
-                     rf"node[right,black] {{{run.label}}};")
-    lines.append(r"\end{tikzpicture}")
-    return "\n".join(lines)
+def _contour(level: float) -> list[tuple[tuple[float, float], ...]]:
+    """The level set ``x^2 - y^2 = level`` in the window, as polylines: for ``level > 0`` the right
+    branch ``x = sqrt(level + y^2)``, for ``level < 0`` the branches ``y = +-sqrt(x^2 - level)``, for
+    ``0`` the lines ``y = +-x``."""
+    (x0, x1), (y0, y1) = _XLIM, _YLIM
+    if level > 0:
+        return [tuple((round(float(np.sqrt(level + yv * yv)), 4), round(float(yv), 4))
+                      for yv in np.linspace(y0, y1, 61))]
+    if level < 0:
+        branch = [(round(float(xv), 4), round(float(np.sqrt(xv * xv - level)), 4)) for xv in np.linspace(x0, x1, 61)]
+        return [tuple(branch), tuple((xv, -yv) for xv, yv in branch)]
+    return [((x0, x0), (x1, x1)), ((x0, -x0), (x1, -x1))]
+
+
+def plot(runs: tuple[Run, ...]) -> plots.Plot:
+    """The runs in the ``(x, y)`` plane over grey contours of ``f``: the full-batch run (black, its
+    iterates marked) on the stable manifold, the SGD runs in colour until ``|y| >= 1.2``; the saddle marked."""
+    items: list[plots.Item] = []
+    for level in _LEVELS:
+        items += [plots.Curve(points, "grey", width=0.6) for points in _contour(level)]
+    colours = ("black", "blue", "red", "green")
+    for run, colour in zip(runs, colours):  # the full-batch run's iterates are marked on top below
+        points = tuple((round(px, 4), round(py, 4)) for px, py in _clipped(run))
+        items.append(plots.Curve(points, colour, run.label, width=1.3))
+    items += [plots.Dot(point, "black") for point in tuple(_clipped(runs[0]))[:12]]
+    items.append(plots.Dot((0.0, 0.0), "black", "saddle", offset=(-6.0, -6.0)))
+    return plots.Plot(
+        items=tuple(items), xlim=_XLIM, ylim=_YLIM,
+        xticks=tuple((v, f"${v:g}$") for v in (0.0, 0.5, 1.0)),
+        yticks=tuple((v, f"${v:g}$") for v in (-1.0, -0.5, 0.0, 0.5, 1.0)),
+        xlabel="$x$", ylabel="$y$", width_cm=8.0, height_cm=8.0, legend_at=(0.55, -0.55),
+        description="Full-batch gradient descent converges along y = 0 to the saddle of x^2 - y^2; "
+                    "SGD runs leave the line and escape along y")
 
 
 def _run_rows(full: Run, sgd: Run) -> tuple[tuple[object, ...], ...]:
@@ -395,19 +378,20 @@ def build() -> Document:
                   rows=_run_rows(full, sgd),
                   caption=f"Iterates of the two runs (SGD with seed {SEED}), printed to four digits."),
             Figure(sources={"markdown": f"![Full batch and SGD from (1, 0) on the saddle]({PLOT_NAME})",
-                            "latex": plot_tikz(figure_runs)},
+                            "latex": plots.tikz(plot(figure_runs))},
                    caption=("Full-batch gradient descent (black) runs along the stable manifold into the saddle "
                             "at the origin; SGD runs with seeds "
                             + ", ".join(str(s) for s in FIGURE_SEEDS)
-                            + " leave it and escape along $y$ (shown until $|y| \\ge 1.2$). Grey: the level set "
-                              "$f = 0$ (the lines $y = \\pm x$) in the TikZ version, contours of $f$ in the SVG."),
-                   assets={PLOT_NAME: plot_svg(figure_runs)}),
+                            + " leave it and escape along $y$ (shown until $|y| \\ge 1.2$). Grey: the level sets "
+                              "$f = c$ for $c \\in \\{" + ", ".join(f"{v:g}" for v in _LEVELS) + "\\}$; the level set $f = 0$ is the "
+                              "pair of lines $y = \\pm x$."),
+                   assets={PLOT_NAME: plots.svg(plot(figure_runs))}),
         ),
     )
 
 
 __all__ = ["build", "NAME", "A", "B", "ETA", "START", "STEPS", "SEED", "loss", "per_example", "Run",
-           "full_batch_run", "sgd_run", "full_batch_matches_closed_form", "escape_count", "plot_svg",
+           "full_batch_run", "sgd_run", "full_batch_matches_closed_form", "escape_count", "plot",
            "average_gradient_proof", "gd_step_proof", "manifold_step_proof", "x_inductive_step",
            "closed_form_conclusion", "contraction_proof", "limit_proof", "mean_loss_proof", "sgd_step_proof",
            "sgd_leaves_proof", "cost_rows"]

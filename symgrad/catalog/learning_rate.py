@@ -9,7 +9,6 @@ heavy-ball momentum with Polyak's parameters has spectral radius
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import sympy as sp
 
 from ..proofs.documents import Document, Equation, Figure, ProofBlock, Prose, Section, Table
 from ..proofs.proof import Proof, calc
+from ..rendering import plots
 
 NAME = "learning-rate-momentum"
 PLOT_NAME = f"{NAME}-plot.svg"
@@ -259,60 +259,26 @@ def step_table_rows() -> tuple[tuple[object, ...], ...]:
 # -- the figure ----------------------------------------------------------------------------
 
 
-def plot_svg(results: tuple[Run, ...]) -> str:
-    """Error norm against iteration, log scale, with the predicted rates dashed; deterministic SVG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with matplotlib.rc_context({"svg.hashsalt": "symgrad", "svg.fonttype": "none", "path.simplify": False}):
-        fig, ax = plt.subplots(figsize=(7.0, 4.0))
-        try:
-            ks = list(range(STEPS + 1))
-            for run, color in zip(results, ("tab:blue", "tab:red")):
-                ax.plot(ks, [run.norm(k) for k in ks], color=color, marker="o", markersize=3, label=run.label)
-                ax.plot(ks, [float(run.rate) ** k * run.norm(0) for k in ks], color=color, linestyle="--",
-                        label=f"rate {sp.latex(run.rate)} per step")
-            ax.set_yscale("log")
-            ax.set_xlabel("iteration $k$")
-            ax.set_ylabel(r"$\Vert w_k - w^* \Vert$")
-            ax.set_title(r"Quadratic with eigenvalues 1, 4, 9 ($\kappa = 9$)")
-            ax.grid(True, which="major", alpha=0.3)
-            ax.legend(fontsize="small")
-            fig.tight_layout()
-            out = io.StringIO()
-            fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
-        finally:
-            plt.close(fig)
-    return out.getvalue()
-
-
-def plot_tikz(results: tuple[Run, ...], width_cm: float = 9.0, height_cm: float = 5.5) -> str:
-    """The same plot as plain TikZ: log10 of the error against the iteration."""
-    logs = [math.log10(r.norm(k)) for r in results for k in range(STEPS + 1)]
+def plot(results: tuple[Run, ...]) -> plots.Plot:
+    """Error norm against iteration on a log scale (log10 drawn, ticks at powers of ten), each method
+    solid with its predicted rate ``rate^k ||w_0||`` dashed in the same colour."""
+    ks = range(STEPS + 1)
+    logs = [math.log10(r.norm(k)) for r in results for k in ks]
     lo, hi = math.floor(min(logs)), math.ceil(max(logs))
-    xs = (lambda k: k * width_cm / STEPS)
-    ys = (lambda v: (math.log10(v) - lo) * height_cm / (hi - lo))
-    lines = [r"\begin{tikzpicture}[x=1cm,y=1cm,font=\scriptsize]",
-             rf"\draw[->] (0,0) -- ({width_cm + 0.3:.2f},0) node[right] {{$k$}};",
-             rf"\draw[->] (0,0) -- (0,{height_cm + 0.3:.2f}) node[above] {{$\lVert w_k - w^* \rVert$ (log scale)}};"]
-    for k in range(0, STEPS + 1, 10):
-        lines.append(rf"\draw ({xs(k):.3f},0) -- ({xs(k):.3f},-0.1) node[below] {{{k}}};")
-    for e in range(lo, hi + 1, 2):
-        y = (e - lo) * height_cm / (hi - lo)
-        lines.append(rf"\draw (0,{y:.3f}) -- (-0.1,{y:.3f}) node[left] {{$10^{{{e}}}$}};")
-    for i, (run, color) in enumerate(zip(results, ("blue", "red"))):
-        points = " -- ".join(f"({xs(k):.3f},{ys(run.norm(k)):.3f})" for k in range(STEPS + 1))
-        lines.append(rf"\draw[{color},thick] {points};")
-        predicted = " -- ".join(f"({xs(k):.3f},{ys(float(run.rate) ** k * run.norm(0)):.3f})"
-                                for k in (0, STEPS))
-        lines.append(rf"\draw[{color},dashed] {predicted};")
-        y = height_cm - 0.45 * i
-        lines.append(rf"\draw[{color},thick] ({width_cm - 3.2:.2f},{y:.2f}) -- ++(0.5,0) "
-                     rf"node[right,black] {{{run.label}, rate ${sp.latex(run.rate)}$ (dashed)}};")
-    lines.append(r"\end{tikzpicture}")
-    return "\n".join(lines)
+    items: list[plots.Item] = []
+    for run, colour in zip(results, ("blue", "red")):
+        items.append(plots.Curve(tuple((float(k), round(math.log10(run.norm(k)), 4)) for k in ks), colour, run.label))
+        items.append(plots.Curve(tuple((float(k), round(math.log10(float(run.rate) ** k * run.norm(0)), 4))
+                                       for k in (0, STEPS)), colour,
+                                 f"rate ${run.rate}$ per step", dashed=True, width=1.0))
+    return plots.Plot(
+        items=tuple(items), xlim=(0.0, float(STEPS)), ylim=(float(lo), float(hi)),
+        xticks=tuple((float(k), f"${k}$") for k in range(0, STEPS + 1, 10)),
+        yticks=tuple((float(e), f"$10^{{{e}}}$") for e in range(lo, hi + 1, 2)),
+        xlabel="iteration $k$", ylabel="$\\Vert w_k - w^* \\Vert$ (log scale)",
+        width_cm=10.0, height_cm=6.0, legend_at=(1.0, lo + 4.6),
+        description="Error norm against iteration on a log scale: gradient descent and heavy ball with "
+                    "their predicted rates")
 
 
 # -- the document --------------------------------------------------------------------------
@@ -435,12 +401,14 @@ def build() -> Document:
                   f"{float(gd.rate):.4f}) and {observed_rate(hb):.4f} for heavy ball (predicted "
                   f"{float(hb.rate):.4f}; the gap is the linear factor of the double root)."),
             Figure(sources={"markdown": f"![Error against iteration, log scale]({PLOT_NAME})",
-                            "latex": plot_tikz(results)},
-                   caption="Error against iteration on the example, log scale; dashed: the predicted rates.",
-                   assets={PLOT_NAME: plot_svg(results)}),
+                            "latex": plots.tikz(plot(results))},
+                   caption=("Error against iteration on the example ($H$ with eigenvalues $1, 4, 9$, so "
+                            "$\\kappa = 9$), log scale: gradient descent (blue) and heavy ball (red), each "
+                            "dashed at its predicted rate."),
+                   assets={PLOT_NAME: plots.svg(plot(results))}),
         ),
     )
 
 
 __all__ = ["build", "NAME", "H", "W0", "EIGENVALUES", "STEPS", "parameters", "runs", "gd_run", "heavy_ball_run",
-           "gd_bound_holds", "observed_rate", "exact_eigenvalues", "Run"]
+           "gd_bound_holds", "observed_rate", "exact_eigenvalues", "Run", "plot"]
