@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy import UnevaluatedExpr as U
 
 from ..proofs.documents import Document, Equation, Figure, ProofBlock, Prose, Section, Table
 from ..proofs.proof import Proof, calc
@@ -50,78 +51,80 @@ def gradient_proof() -> Proof:
     f = (h11 * w1 ** 2 + 2 * h12 * w1 * w2 + h22 * w2 ** 2) / 2
     hess = sp.ImmutableMatrix([[h11, h12], [h12, h22]])
     return (calc(sp.ImmutableMatrix([sp.Derivative(f, w1), sp.Derivative(f, w2)]),
-                 title="The gradient of ½ wᵀHw is Hw (symmetric H, two dimensions)")
+                 title="The gradient of $\\tfrac12 w^{\\top} H w$ is $H w$ ($H$ symmetric, two dimensions)")
             .eq(sp.MatMul(hess, sp.ImmutableMatrix([w1, w2]), evaluate=False),
-                by="differentiate each coordinate; H is symmetric"))
+                by="differentiate each coordinate; $H$ is symmetric"))
 
 
 def eigen_direction_proof() -> Proof:
     """Along an eigenvector (``H v = lambda v``) one step multiplies the coordinate by ``1 - eta lambda``."""
-    return (calc(c - eta * lam * c, title="One step along an eigenvector: the coordinate is multiplied by 1 − ηλ")
-            .eq((1 - eta * lam) * c, by="Hv = λv, so the gradient's coordinate along v is λc"))
+    return (calc(c - eta * U(lam * c), title="One step along an eigenvector: the coordinate is multiplied by $1 - \\eta\\lambda$")
+            .eq((1 - U(eta * lam)) * c, by="$H v = \\lambda v$, so the gradient's coordinate along $v$ is $\\lambda c$"))
 
 
 def converges_proof() -> Proof:
     """``0 < eta < 2/L`` and ``mu <= lambda <= L`` give ``|1 - eta lambda| < 1``."""
-    return (calc(sp.Abs(1 - eta * lam), assume=[mu <= lam, lam <= L, eta < 2 / L],
-                 title="If 0 < η < 2/L, every eigen-direction contracts")
-            .lt(1, by="0 < ηλ ≤ ηL < 2, so −1 < 1 − ηλ < 1"))
+    return (calc(sp.Abs(1 - U(eta * lam)), assume=[mu <= lam, lam <= L, eta < 2 / L],
+                 title="If $0 < \\eta < 2/L$, every eigen-direction contracts")
+            .lt(1, by="$0 < \\eta\\lambda \\le \\eta L < 2$, so $-1 < 1 - \\eta\\lambda < 1$"))
 
 
 def diverges_large_proof() -> Proof:
     """``eta >= 2/L``: the top direction does not contract."""
-    return (calc(sp.Abs(1 - eta * L), assume=[eta >= 2 / L],
-                 title="If η ≥ 2/L, the direction of the largest eigenvalue does not contract")
-            .ge(eta * L - 1, by="|x| ≥ −x")
-            .ge(1, by="ηL ≥ 2"))
+    return (calc(sp.Abs(1 - U(eta * L)), assume=[eta >= 2 / L],
+                 title="If $\\eta \\ge 2/L$, the direction of the largest eigenvalue does not contract")
+            .ge(U(eta * L - 1), by="$|x| \\ge -x$")
+            .ge(1, by="$\\eta L \\ge 2$"))
 
 
 def diverges_negative_proof() -> Proof:
     """``eta <= 0``: the bottom direction does not contract (eta a real symbol here)."""
     e = sp.Symbol("eta", real=True)
-    return (calc(sp.Abs(1 - e * mu), assume=[e <= 0],
-                 title="If η ≤ 0, no direction contracts (shown for λ = μ)")
-            .ge(1 - e * mu, by="|x| ≥ x")
-            .ge(1, by="ημ ≤ 0"))
+    return (calc(sp.Abs(1 - U(e * mu)), assume=[e <= 0],
+                 title="If $\\eta \\le 0$, no direction contracts (shown for $\\lambda = \\mu$)")
+            .ge(1 - U(e * mu), by="$|x| \\ge x$")
+            .ge(1, by="$\\eta\\mu \\le 0$"))
 
 
 def optimal_factor_proof() -> Proof:
     """At ``eta* = 2/(mu + L)`` both extreme factors have modulus ``(L - mu)/(L + mu) = (kappa - 1)/(kappa + 1)``."""
     star = 2 / (mu + L)
-    return (calc(1 - star * mu, assume=[mu <= L], where={kappa: L / mu},
-                 title="At the step 2/(μ + L) the factor for λ = μ is (κ − 1)/(κ + 1)")
+    return (calc(1 - U(star * mu), assume=[mu <= L], where={kappa: L / mu},
+                 title="At the step $2/(\\mu + L)$ the factor for $\\lambda = \\mu$ is $(\\kappa - 1)/(\\kappa + 1)$")
             .eq((L - mu) / (L + mu), by="common denominator")
-            .eq((kappa - 1) / (kappa + 1), by="divide numerator and denominator by μ; κ = L/μ"))
+            .eq((kappa - 1) / (kappa + 1), by="divide numerator and denominator by $\\mu$; $\\kappa = L/\\mu$"))
 
 
 def optimal_factor_top_proof() -> Proof:
     """At ``eta*`` the factor for ``lambda = L`` is ``-(L - mu)/(L + mu)``: the two moduli are equal."""
     star = 2 / (mu + L)
-    return (calc(1 - star * L, title="At that step the factor for λ = L is the opposite number")
-            .eq(-(L - mu) / (L + mu), by="common denominator"))
+    return (calc(1 - U(star * L), title="At that step the factor for $\\lambda = L$ is the opposite number")
+            .eq(-U((L - mu) / (L + mu)), by="common denominator"))
 
 
 def optimal_rate_proof() -> Proof:
     """At ``eta*`` every ``lambda`` in ``[mu, L]`` has ``|1 - eta* lambda| <= (L - mu)/(L + mu)``."""
-    return (calc(sp.Abs(1 - 2 * lam / (mu + L)), assume=[mu <= lam, lam <= L],
-                 title="With the step 2/(μ + L), every eigen-direction contracts by the factor (κ − 1)/(κ + 1) or better")
-            .le((L - mu) / (L + mu), by="1 − 2λ/(μ + L) decreases in λ, from (L − μ)/(L + μ) at λ = μ to its opposite at λ = L"))
+    return (calc(sp.Abs(1 - U(2 * lam / (mu + L))), assume=[mu <= lam, lam <= L],
+                 title="With the step $2/(\\mu + L)$, every eigen-direction contracts by the factor "
+                       "$(\\kappa - 1)/(\\kappa + 1)$ or better")
+            .le((L - mu) / (L + mu), by="$1 - 2\\lambda/(\\mu + L)$ decreases in $\\lambda$, from $(L - \\mu)/(L + \\mu)$ "
+                                        "at $\\lambda = \\mu$ to its opposite at $\\lambda = L$"))
 
 
 def smaller_step_proof() -> Proof:
     """A step ``eta <= eta*`` leaves the ``mu``-direction factor at least ``(L - mu)/(L + mu)``."""
-    return (calc(sp.Abs(1 - eta * mu), assume=[mu <= L, eta <= 2 / (mu + L)],
-                 title="No step does better, case η ≤ 2/(μ + L): the direction of μ")
-            .ge(1 - eta * mu, by="|x| ≥ x")
-            .ge((L - mu) / (L + mu), by="ημ ≤ 2μ/(μ + L)"))
+    return (calc(sp.Abs(1 - U(eta * mu)), assume=[mu <= L, eta <= 2 / (mu + L)],
+                 title="No step does better, case $\\eta \\le 2/(\\mu + L)$: the direction of $\\mu$")
+            .ge(1 - U(eta * mu), by="$|x| \\ge x$")
+            .ge((L - mu) / (L + mu), by="$\\eta\\mu \\le 2\\mu/(\\mu + L)$"))
 
 
 def larger_step_proof() -> Proof:
     """A step ``eta >= eta*`` leaves the ``L``-direction factor at least ``(L - mu)/(L + mu)``."""
-    return (calc(sp.Abs(1 - eta * L), assume=[mu <= L, eta >= 2 / (mu + L)],
-                 title="No step does better, case η ≥ 2/(μ + L): the direction of L")
-            .ge(eta * L - 1, by="|x| ≥ −x")
-            .ge((L - mu) / (L + mu), by="ηL ≥ 2L/(μ + L)"))
+    return (calc(sp.Abs(1 - U(eta * L)), assume=[mu <= L, eta >= 2 / (mu + L)],
+                 title="No step does better, case $\\eta \\ge 2/(\\mu + L)$: the direction of $L$")
+            .ge(U(eta * L - 1), by="$|x| \\ge -x$")
+            .ge((L - mu) / (L + mu), by="$\\eta L \\ge 2L/(\\mu + L)$"))
 
 
 def norm_contraction_proof() -> Proof:
@@ -132,51 +135,59 @@ def norm_contraction_proof() -> Proof:
     f1, f2 = sp.symbols("r_1 r_2", real=True)
     return (calc((f1 * c1) ** 2 + (f2 * c2) ** 2, assume=[t1 <= 1, t2 <= 1],
                  where={f1: rho * t1, f2: -rho * t2},
-                 title="In an orthonormal eigenbasis the squared norm shrinks by the factor ρ² or better")
+                 title="In an orthonormal eigenbasis the squared norm shrinks by the factor $\\rho^2$ or better")
             .le(rho ** 2 * (c1 ** 2 + c2 ** 2),
-                by="each factor has modulus at most ρ: written ρt or −ρt with 0 ≤ t ≤ 1"))
+                by="each factor has modulus at most $\\rho$: written $\\rho t$ or $-\\rho t$ with $0 \\le t \\le 1$"))
 
 
 def companion_proof() -> Proof:
     """The characteristic polynomial of the heavy-ball 2x2 step along one eigen-direction."""
     tr = 1 + beta - eta * lam
-    det_expansion = sp.Add(sp.Mul(z - tr, z, evaluate=False), sp.Mul(-1, 1, -beta, evaluate=False), evaluate=False)
-    return (calc(det_expansion, title="Heavy ball along one eigen-direction: the characteristic polynomial")
-            .eq(z ** 2 - tr * z + beta, by="expand"))
+    shown = 1 + beta - U(eta * lam)
+    # det [[tr - z, -beta], [1, -z]] = (z - tr) z + beta
+    det_expansion = sp.Add(sp.Mul(z - shown, z, evaluate=False), beta, evaluate=False)
+    return (calc(det_expansion, title="Heavy ball along one eigen-direction: the characteristic polynomial "
+                                      "$\\det(zI - M)$")
+            .eq(z ** 2 - U(shown * z) + beta, by="expand"))
 
 
 def discriminant_proof() -> Proof:
     """With Polyak's parameters the discriminant is non-positive for every ``lambda`` in ``[mu, L]``."""
-    return (calc((1 + beta - eta * lam) ** 2 - 4 * beta, assume=[a <= b, a ** 2 <= lam, lam <= b ** 2],
-                 where={beta: ((b - a) / (b + a)) ** 2, eta: 4 / (a + b) ** 2},
-                 title="With Polyak's η and β the discriminant is never positive: the roots are complex or double")
-            .le(0, by="a = √μ, b = √L; for λ between μ and L, 1 + β − ηλ lies between ±2(b − a)/(a + b) = ±2√β"))
+    return (calc((1 + beta - U(eta * lam)) ** 2 - U(4 * beta), assume=[a <= b, a ** 2 <= lam, lam <= b ** 2],
+                 where={beta: U(b - a) ** 2 / (a + b) ** 2, eta: 4 / (a + b) ** 2},
+                 title="With Polyak's $\\eta$ and $\\beta$ the discriminant is never positive: the roots are "
+                       "complex or double")
+            .le(0, by="$a = \\sqrt\\mu$, $b = \\sqrt L$; for $\\lambda$ between $\\mu$ and $L$, $1 + \\beta - "
+                      "\\eta\\lambda$ lies between $\\pm 2(b - a)/(a + b) = \\pm 2\\sqrt\\beta$"))
 
 
 def modulus_proof() -> Proof:
     """Complex roots ``(s +- i sqrt(4 beta - s^2))/2`` of ``z^2 - s z + beta`` have modulus squared ``beta``."""
     im = sp.sqrt(4 * beta - s ** 2)
-    start = sp.Add(sp.Pow(sp.Mul(s, sp.S.Half, evaluate=False), 2, evaluate=False),
-                   sp.Pow(sp.Mul(im, sp.S.Half, evaluate=False), 2, evaluate=False), evaluate=False)
+    start = sp.Add(sp.Pow(s / 2, 2, evaluate=False), sp.Pow(im / 2, 2, evaluate=False), evaluate=False)
     return (calc(start, assume=[s ** 2 <= 4 * beta],
-                 title="When the discriminant is not positive, both roots have squared modulus β")
-            .eq(beta, by="real part s/2 and imaginary part ±√(4β − s²)/2; real part squared plus imaginary part squared"))
+                 title="When the discriminant is not positive, both roots have squared modulus $\\beta$")
+            .eq(beta, by="real part $s/2$ and imaginary part $\\pm\\sqrt{4\\beta - s^2}/2$: the squared modulus is "
+                         "the sum of their squares"))
 
 
 def momentum_rate_proof() -> Proof:
     """``sqrt(beta) = (b - a)/(b + a) = (sqrt(kappa) - 1)/(sqrt(kappa) + 1)``."""
-    return (calc(sp.sqrt(beta), assume=[a <= b], where={beta: ((b - a) / (b + a)) ** 2, kappa: b ** 2 / a ** 2},
-                 title="The heavy-ball rate: √β = (√κ − 1)/(√κ + 1)")
-            .eq((b - a) / (b + a), by="b ≥ a > 0")
-            .eq((sp.sqrt(kappa) - 1) / (sp.sqrt(kappa) + 1), by="√κ = b/a; divide numerator and denominator by a"))
+    return (calc(sp.sqrt(beta), assume=[a <= b], where={beta: U(b - a) ** 2 / (a + b) ** 2, kappa: b ** 2 / a ** 2},
+                 title="The heavy-ball rate: $\\sqrt\\beta = (\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1)$")
+            .eq(U(b - a) / (a + b), by="$b \\ge a > 0$")
+            .eq((sp.sqrt(kappa) - 1) / (sp.sqrt(kappa) + 1),
+                by="$\\sqrt\\kappa = b/a$; divide numerator and denominator by $a$"))
 
 
 def momentum_beats_gd_proof() -> Proof:
     """``(sqrt(kappa) - 1)/(sqrt(kappa) + 1) <= (kappa - 1)/(kappa + 1)`` for ``kappa >= 1``."""
     r = sp.Symbol("r", positive=True)  # sqrt(kappa)
     return (calc((r - 1) / (r + 1), assume=[r >= 1], where={kappa: r ** 2},
-                 title="Momentum's rate is never worse: (√κ − 1)/(√κ + 1) ≤ (κ − 1)/(κ + 1)")
-            .le((kappa - 1) / (kappa + 1), by="r = √κ ≥ 1; the difference is 2r(r − 1)/((r + 1)(r² + 1)) ≥ 0"))
+                 title="Momentum's rate is never worse: $(\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1) \\le "
+                       "(\\kappa - 1)/(\\kappa + 1)$")
+            .le((kappa - 1) / (kappa + 1),
+                by="$r = \\sqrt\\kappa \\ge 1$; the difference is $2r(r - 1)/\\bigl((r + 1)(r^2 + 1)\\bigr) \\ge 0$"))
 
 
 # -- the explicit example ----------------------------------------------------------------
@@ -356,7 +367,7 @@ def build() -> Document:
             Prose("Polyak's heavy-ball method adds a fraction $\\beta$ of the previous step: "
                   "$w_{k+1} = w_k - \\eta H w_k + \\beta (w_k - w_{k-1})$. Along an eigen-direction the pair "
                   "$(c_k, c_{k-1})$ is multiplied by the matrix "
-                  "$\\begin{pmatrix} 1 + \\beta - \\eta\\lambda & -\\beta \\\\ 1 & 0 \\end{pmatrix}$, so the "
+                  "$M = \\begin{pmatrix} 1 + \\beta - \\eta\\lambda & -\\beta \\\\ 1 & 0 \\end{pmatrix}$, so the "
                   "rate is the largest modulus of its eigenvalues, the roots of:"),
             ProofBlock(companion_proof()),
             Prose("Polyak's parameters are $\\eta = 4/(\\sqrt L + \\sqrt\\mu)^2$ and "
