@@ -59,7 +59,7 @@ def average_gradient_proof(n: int = 3) -> Proof:
     """``d/dtheta (1/N) sum ell_i(theta) = (1/N) sum ell_i'(theta)``: N per-example gradients per step."""
     ells = [sp.Function(f"ell_{i}")(theta) for i in range(1, n + 1)]
     return (calc(sp.Derivative(sp.Mul(sp.Rational(1, n), sp.Add(*ells), evaluate=False), theta),
-                 title=f"The full-batch gradient over N = {n} examples needs all {n} per-example gradients")
+                 title=f"The full-batch gradient over $N = {n}$ examples needs all {n} per-example gradients")
             .eq(sp.Mul(sp.Rational(1, n), sp.Add(*(sp.Derivative(e, theta) for e in ells), evaluate=False),
                        evaluate=False), by="the derivative is linear"))
 
@@ -78,7 +78,7 @@ def cost_rows() -> tuple[tuple[object, ...], ...]:
 def gradient_proof(variable: sp.Symbol) -> Proof:
     """``df/dx = 2x``, ``df/dy = -2y``: the origin is a stationary point."""
     value = 2 * x if variable == x else -2 * y
-    return (calc(sp.Derivative(loss(), variable), title=f"The gradient of the saddle, {variable}-component")
+    return (calc(sp.Derivative(loss(), variable), title=f"The gradient of the saddle, ${variable}$-component")
             .eq(value, by="power rule"))
 
 
@@ -86,7 +86,7 @@ def not_a_minimum_proof() -> Proof:
     """``f(0, t) = -t^2 < 0 = f(0, 0)`` for ``t != 0``: the origin is not a minimum."""
     t = sp.Symbol("t", real=True)
     return (calc(loss(sp.S.Zero, t), assume=[sp.Ne(t, 0)],
-                 title="The origin is not a minimum: along the y-axis the loss falls below f(0, 0) = 0")
+                 title="The origin is not a minimum: along the $y$-axis the loss falls below $f(0, 0) = 0$")
             .eq(-t ** 2, by="substitute $x = 0$, $y = t$")
             .lt(0, by="$t \\ne 0$"))
 
@@ -95,7 +95,7 @@ def gd_step_proof(variable: sp.Symbol) -> Proof:
     """One gradient step: ``x - eta 2x = (1 - 2 eta) x`` and ``y + eta 2y = (1 + 2 eta) y``."""
     factor = 1 - 2 * eta if variable == x else 1 + 2 * eta
     return (calc(variable - eta * sp.Derivative(loss(), variable),
-                 title=f"One gradient-descent step multiplies {variable} by a constant factor")
+                 title=f"One gradient-descent step multiplies ${variable}$ by a constant factor")
             .eq(factor * variable, by="the gradient above"))
 
 
@@ -103,7 +103,7 @@ def manifold_step_proof() -> Proof:
     """``y_k = 0`` gives ``y_{k+1} = (1 + 2 eta) y_k = 0``: the x-axis is invariant."""
     yk = sp.Symbol("y_k", real=True)
     return (calc((1 + 2 * eta) * yk, where={yk: sp.S.Zero},
-                 title="Started on the stable manifold y = 0, a full-batch step stays on it (inductive step)")
+                 title="Started on the stable manifold $y = 0$, a full-batch step stays on it (inductive step)")
             .eq(0, by="$y_k = 0$"))
 
 
@@ -111,7 +111,7 @@ def x_inductive_step() -> Proof:
     """``x_k = (1 - 2 eta)^k x_0`` gives ``x_{k+1} = (1 - 2 eta)^{k+1} x_0``."""
     xk = sp.Symbol("x_k", real=True)
     return (calc((1 - 2 * eta) * xk, where={xk: (1 - 2 * eta) ** k * x0},
-                 title="The closed form of the x-coordinate passes from k to k + 1 (inductive step)")
+                 title="The closed form of the $x$-coordinate passes from $k$ to $k + 1$ (inductive step)")
             .eq((1 - 2 * eta) ** (k + 1) * x0, by="induction hypothesis, then collect the powers"))
 
 
@@ -119,27 +119,27 @@ def closed_form_conclusion() -> Proof:
     """``x_k = (1 - 2 eta)^k x_0`` and ``y_k = 0`` for every ``k``: rests on the induction principle."""
     X, Y = sp.Function("x"), sp.Function("y")
     return (calc(sp.Matrix([X(k), Y(k)]),
-                 title="Full-batch gradient descent started on the x-axis, for every k (a lemma: it rests on induction)")
+                 title="Full-batch gradient descent started on the $x$-axis, for every $k$ (a lemma: it rests on induction)")
             .eq(sp.Matrix([(1 - 2 * eta) ** k * x0, 0]), rule="induction",
                 by="base case $k = 0$ and the two inductive steps above"))
 
 
 def contraction_proof() -> Proof:
     """``|1 - 2 eta| < 1`` for ``0 < eta < 1``: the x-coordinate shrinks geometrically."""
-    return (calc(sp.Abs(1 - 2 * eta), assume=[eta < 1], title="For 0 < η < 1 the factor along x is a contraction")
+    return (calc(sp.Abs(1 - 2 * eta), assume=[eta < 1], title="For $0 < \\eta < 1$ the factor along $x$ is a contraction")
             .lt(1, by="$-1 < 1 - 2\\eta < 1$"))
 
 
 def limit_proof() -> Proof:
     """With ``eta = 1/10``: ``lim (4/5)^k x_0 = 0``: full-batch descent converges to the saddle."""
     return (calc(sp.Limit((1 - 2 * ETA) ** k * x0, k, sp.oo),
-                 title=f"With η = {ETA} the full-batch iterates converge to the saddle (0, 0)")
+                 title=f"With $\\eta = {ETA}$ the full-batch iterates converge to the saddle $(0, 0)$")
             .eq(0, by="a geometric sequence with ratio $4/5$"))
 
 
 def expansion_proof() -> Proof:
     """``1 + 2 eta > 1``: off the manifold ``|y|`` grows by this factor every step."""
-    return (calc(1 + 2 * eta, title="Along y the factor exceeds 1: any distance from the manifold grows")
+    return (calc(1 + 2 * eta, title="Along $y$ the factor exceeds $1$: any distance from the manifold grows")
             .gt(1, by="$\\eta > 0$"))
 
 
@@ -167,7 +167,7 @@ def sgd_step_proof() -> Proof:
     """One SGD step on example ``i``, y-component: ``y - eta d f_i/dy = (1 + 2 eta) y - eta b_i``."""
     bi, ai = sp.symbols("b_i a_i", real=True)
     fi = loss() + ai * x + bi * y
-    return (calc(y - eta * sp.Derivative(fi, y), title="One SGD step on example i, y-component")
+    return (calc(y - eta * sp.Derivative(fi, y), title="One SGD step on example $i$, $y$-component")
             .eq((1 + 2 * eta) * y - eta * bi, by="differentiate $f_i$ in $y$"))
 
 
@@ -317,7 +317,8 @@ def build() -> Document:
                  "of them; the minibatch entry shows the minibatch gradient is unbiased with variance "
                  "falling as $1/|B|$. That noise is not only a cost: on $f(x, y) = x^2 - y^2$ started on the "
                  "stable manifold $y = 0$, full-batch gradient descent stays on it and converges to the saddle "
-                 "(proved: $y_k = 0$ and $x_k = (1 - 2\\eta)^k x_0$), while SGD steps leave the manifold and "
+                 "($y_k = 0$ and $x_k = (1 - 2\\eta)^k x_0$: both inductive steps are proved, the statement for every "
+                 "$k$ rests on the induction principle), while SGD steps leave the manifold and "
                  "the unstable direction carries them away (an exact computation with a fixed seed, and a "
                  "figure)."),
         blocks=(
