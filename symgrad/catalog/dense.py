@@ -25,7 +25,7 @@ import sympy as sp
 from ..derivation.adjoint import ADJOINT_SUM, Term, sweep, true_derivative
 from ..derivation.graph import Backward, Graph
 from ..numerics.numeric import derivative
-from ..proofs.documents import Document, Equation, ProofBlock, Prose, Section, Table
+from ..proofs.documents import Document, Equation, Figure, ProofBlock, Prose, Section, Table
 from ..proofs.proof import Proof, calc
 from .support.numbers import agreement
 
@@ -288,10 +288,14 @@ def build() -> Document:
                   f"of that node's value ({ok} of {len(back)} proved). The table compares the adjoints of the "
                   "layer outputs with SymPy's derivative of the composed loss and with central differences and "
                   "Richardson extrapolation."),
-            back.figure(caption=(f"The concrete block at $x_0 = {sp.latex(X0)}$: each edge carries its forward value "
-                                 "(above, green) and the gradient of the loss along it (below, red); in the Mermaid "
-                                 "version an edge reads value / gradient. Every output $x_l$ has an edge straight "
-                                 "into the loss.")),
+            Figure(sources={"latex": back.tikz(), "markdown": back.mermaid()},
+                   caption={"latex": (f"The concrete block at $x_0 = {sp.latex(X0)}$: each edge carries its forward "
+                                      "value (above, green) and the gradient of the loss along it (below, red). "
+                                      "Every output $x_l$ has an edge straight into the loss; the edges that would "
+                                      "pass other nodes run below them, one level each."),
+                            "markdown": (f"The concrete block at $x_0 = {sp.latex(X0)}$: each edge reads value / "
+                                         "gradient, the forward value it carries and the gradient of the loss along "
+                                         "it. Every output $x_l$ has an edge straight into the loss.")}),
             Table(columns=("node", "value", "later layers reading it", "direct term", "adjoint",
                            "rel. error vs sympy.diff", "rel. error vs Richardson", "kernel"),
                   rows=concrete_rows(back),

@@ -113,7 +113,7 @@ def rnn_base_case() -> Proof:
     z = sp.Symbol("z_1", real=True)
     s = sigmoid(z)
     return (calc(m * _sigmoid_prime(z), title="Base case $T = 1$: $|w\\,\\sigma'(z)| = m\\,\\sigma'(z) \\le m/4$ with $m = |w|$")
-            .eq(m * (QUARTER - (s - sp.S.Half) ** 2), rule="complete-the-square")
+            .eq(m * (QUARTER - (s - sp.S.Half) ** 2), rule="complete-the-square", by="complete the square: $\\sigma(1 - \\sigma) = 1/4 - (\\sigma - 1/2)^2$")
             .le(m / 4, by="a square is non-negative and $m \\ge 0$"))
 
 

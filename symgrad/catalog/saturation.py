@@ -54,7 +54,7 @@ def slope_bound_proof() -> Proof:
     """``sigma'(x) = e^x / (1 + e^x)^2 <= e^x``: far left, the slope is at most the exponential."""
     s = sigmoid(x)
     return (calc(sp.Derivative(s, x), title="The sigmoid's slope is below the exponential: $\\sigma'(x) \\le e^x$")
-            .eq(s * (1 - s), rule="sigmoid-derivative")
+            .eq(s * (1 - s), rule="sigmoid-derivative", by="$\\sigma' = \\sigma(1 - \\sigma)$")
             .eq(sp.exp(x) / (1 + sp.exp(x)) ** 2, by="multiply numerator and denominator by $e^{2x}$")
             .le(sp.exp(x), by="the denominator $(1 + e^x)^2$ is at least $1$"))
 
@@ -70,9 +70,9 @@ def middle_bound_proof() -> Proof:
     """``sigma'(x) <= 1/4`` everywhere (the base of the comparison after normalization)."""
     s = sigmoid(x)
     return (calc(sp.Derivative(s, x), title="Everywhere $\\sigma'(x) \\le 1/4$")
-            .eq(s * (1 - s), rule="sigmoid-derivative")
-            .eq(sp.Rational(1, 4) - (s - sp.S.Half) ** 2, rule="complete-the-square")
-            .le(sp.Rational(1, 4), rule="square-nonnegative"))
+            .eq(s * (1 - s), rule="sigmoid-derivative", by="$\\sigma' = \\sigma(1 - \\sigma)$")
+            .eq(sp.Rational(1, 4) - (s - sp.S.Half) ** 2, rule="complete-the-square", by="complete the square in $\\sigma$")
+            .le(sp.Rational(1, 4), rule="square-nonnegative", by="a square is non-negative"))
 
 
 def identity_proof() -> Proof:
