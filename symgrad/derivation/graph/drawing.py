@@ -167,13 +167,14 @@ def tikz(back: "Backward", digits: int = 2) -> str:
     for source, target, value, gradient in edges:
         count = seen.get((source, target), 0)
         seen[(source, target)] = count + 1
-        labels = rf"node[fwd] {{${value}$}} node[bwd] {{${gradient}$}}"
         if (source, target, count) in lanes:
             lane = lanes[(source, target, count)]
+            at = f", pos={_num(lane.pos)}"
             lines.append(rf"\draw[->, rounded corners=6pt] ({source}) -- ({_num(lane.start)},{_num(lane.y)}) -- "
-                         rf"{labels.replace('node[fwd]', f'node[fwd, pos={_num(lane.pos)}]').replace('node[bwd]', f'node[bwd, pos={_num(lane.pos)}]')} "
+                         rf"node[fwd{at}] {{${value}$}} node[bwd{at}] {{${gradient}$}} "
                          rf"({_num(lane.end)},{_num(lane.y)}) -- ({target});")
             continue
+        labels = rf"node[fwd] {{${value}$}} node[bwd] {{${gradient}$}}"
         # A repeated edge, or one that would cross a node, arcs (away from the node).
         side = _obstacle(places, source, target) if target in places else ""
         turns = count + (1 if side else 0)
