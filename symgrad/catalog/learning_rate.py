@@ -25,7 +25,7 @@ PLOT_NAME = f"{NAME}-plot.svg"
 mu, L, eta, lam = sp.symbols("mu L eta lambda", positive=True)
 kappa = sp.Symbol("kappa", positive=True)
 beta = sp.Symbol("beta", positive=True)
-#: ``a = sqrt(mu)``, ``b = sqrt(L)``: the momentum parameters are rational in them.
+#: ``a = sqrt(L)``, ``b = sqrt(mu)``: the momentum parameters are rational in them.
 a, b = sp.symbols("a b", positive=True)
 w1, w2 = sp.symbols("w_1 w_2", real=True)
 h11, h12, h22 = sp.symbols("h_11 h_12 h_22", real=True)
@@ -153,12 +153,12 @@ def companion_proof() -> Proof:
 
 def discriminant_proof() -> Proof:
     """With Polyak's parameters the discriminant is non-positive for every ``lambda`` in ``[mu, L]``."""
-    return (calc((1 + beta - U(eta * lam)) ** 2 - U(4 * beta), assume=[a <= b, a ** 2 <= lam, lam <= b ** 2],
-                 where={beta: U(b - a) ** 2 / (a + b) ** 2, eta: 4 / (a + b) ** 2},
+    return (calc((1 + beta - U(eta * lam)) ** 2 - U(4 * beta), assume=[b <= a, b ** 2 <= lam, lam <= a ** 2],
+                 where={beta: (a - b) ** 2 / (a + b) ** 2, eta: 4 / (a + b) ** 2},
                  title="With Polyak's $\\eta$ and $\\beta$ the discriminant is never positive: the roots are "
                        "complex or double")
-            .le(0, by="$a = \\sqrt\\mu$, $b = \\sqrt L$; for $\\lambda$ between $\\mu$ and $L$, $1 + \\beta - "
-                      "\\eta\\lambda$ lies between $\\pm 2(b - a)/(a + b) = \\pm 2\\sqrt\\beta$"))
+            .le(0, by="$a = \\sqrt L$, $b = \\sqrt\\mu$; for $\\lambda$ between $\\mu$ and $L$, $1 + \\beta - "
+                      "\\eta\\lambda$ lies between $\\pm 2(a - b)/(a + b) = \\pm 2\\sqrt\\beta$"))
 
 
 def modulus_proof() -> Proof:
@@ -172,12 +172,12 @@ def modulus_proof() -> Proof:
 
 
 def momentum_rate_proof() -> Proof:
-    """``sqrt(beta) = (b - a)/(b + a) = (sqrt(kappa) - 1)/(sqrt(kappa) + 1)``."""
-    return (calc(sp.sqrt(beta), assume=[a <= b], where={beta: U(b - a) ** 2 / (a + b) ** 2, kappa: b ** 2 / a ** 2},
+    """``sqrt(beta) = (a - b)/(a + b) = (sqrt(kappa) - 1)/(sqrt(kappa) + 1)`` with ``a = sqrt(L)``, ``b = sqrt(mu)``."""
+    return (calc(sp.sqrt(beta), assume=[b <= a], where={beta: (a - b) ** 2 / (a + b) ** 2, kappa: a ** 2 / b ** 2},
                  title="The heavy-ball rate: $\\sqrt\\beta = (\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1)$")
-            .eq(U(b - a) / (a + b), by="$b \\ge a > 0$")
+            .eq((a - b) / (a + b), by="$a \\ge b > 0$")
             .eq((sp.sqrt(kappa) - 1) / (sp.sqrt(kappa) + 1),
-                by="$\\sqrt\\kappa = b/a$; divide numerator and denominator by $a$"))
+                by="$\\sqrt\\kappa = a/b$; divide numerator and denominator by $b$"))
 
 
 def momentum_beats_gd_proof() -> Proof:
@@ -371,8 +371,8 @@ def build() -> Document:
                   "rate is the largest modulus of its eigenvalues, the roots of:"),
             ProofBlock(companion_proof()),
             Prose("Polyak's parameters are $\\eta = 4/(\\sqrt L + \\sqrt\\mu)^2$ and "
-                  "$\\beta = \\bigl((\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1)\\bigr)^2$. Writing $a = \\sqrt\\mu$ and "
-                  "$b = \\sqrt L$ makes both rational, and the kernel proves that the discriminant "
+                  "$\\beta = \\bigl((\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1)\\bigr)^2$. Writing $a = \\sqrt L$ and "
+                  "$b = \\sqrt\\mu$ makes both rational, and the kernel proves that the discriminant "
                   "$s^2 - 4\\beta$, with $s = 1 + \\beta - \\eta\\lambda$, is never positive on $[\\mu, L]$:"),
             ProofBlock(discriminant_proof()),
             Prose("So the two roots are complex conjugates (or, at $\\lambda = \\mu$ and $\\lambda = L$, a double "
