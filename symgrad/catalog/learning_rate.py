@@ -366,9 +366,10 @@ def build() -> Document:
             Section("Heavy-ball momentum"),
             Prose("Polyak's heavy-ball method adds a fraction $\\beta$ of the previous step: "
                   "$w_{k+1} = w_k - \\eta H w_k + \\beta (w_k - w_{k-1})$. Along an eigen-direction the pair "
-                  "$(c_k, c_{k-1})$ is multiplied by the matrix "
-                  "$M = \\begin{pmatrix} 1 + \\beta - \\eta\\lambda & -\\beta \\\\ 1 & 0 \\end{pmatrix}$, so the "
-                  "rate is the largest modulus of its eigenvalues, the roots of:"),
+                  "$(c_k, c_{k-1})$ is multiplied by the matrix"),
+            Equation(r"M = \begin{pmatrix} 1 + \beta - \eta\lambda & -\beta \\ 1 & 0 \end{pmatrix},"),
+            Prose("so the rate is the largest modulus of its eigenvalues, the roots of the characteristic "
+                  "polynomial:"),
             ProofBlock(companion_proof()),
             Prose("Polyak's parameters are $\\eta = 4/(\\sqrt L + \\sqrt\\mu)^2$ and "
                   "$\\beta = \\bigl((\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1)\\bigr)^2$. Writing $a = \\sqrt L$ and "
@@ -391,8 +392,8 @@ def build() -> Document:
                      r"\beta = \left(\frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}\right)^2, \qquad "
                      r"\text{rate } \frac{\sqrt\kappa - 1}{\sqrt\kappa + 1} \approx 1 - \frac{2}{\sqrt\kappa}."),
             Section("An explicit example"),
-            Prose("Take $H = Q \\operatorname{diag}(1, 4, 9) Q^{\\top}$ with the rational orthogonal matrix "
-                  "$Q = \\tfrac13 \\begin{pmatrix} 1 & 2 & 2 \\\\ 2 & 1 & -2 \\\\ 2 & -2 & 1 \\end{pmatrix}$:"),
+            Prose("Take $H = Q \\operatorname{diag}(1, 4, 9) Q^{\\top}$ with the rational orthogonal matrix"),
+            Equation(r"Q = \tfrac13 \begin{pmatrix} 1 & 2 & 2 \\ 2 & 1 & -2 \\ 2 & -2 & 1 \end{pmatrix},"),
             Equation(sp.Eq(sp.Symbol("H"), H, evaluate=False)),
             Prose(f"SymPy finds its eigenvalues exactly: {eig_text}. So $\\mu = {sp.latex(p['mu'])}$, "
                   f"$L = {sp.latex(p['L'])}$, $\\kappa = {sp.latex(p['kappa'])}$; the best gradient step is "

@@ -217,7 +217,8 @@ def build() -> Document:
                   "we take the partial derivative with respect to $c_{t-1}$ with $h_{t-1}$ held fixed. This is "
                   "the direct path along the cell state (the original LSTM's constant error carousel; in the "
                   "original training scheme the gradient through the gates was in fact cut). The gates are "
-                  "written as arbitrary functions $f, i, g$ of $h_{t-1}$:"),
+                  "written as arbitrary differentiable functions $f, i, g$ of $h_{t-1}$ (sigmoid and $\\tanh$ gates "
+                  "are):"),
             ProofBlock(direct_path_proof()),
             Prose("For completeness, the full one-step derivative. Since $h_{t-1} = o_{t-1} \\tanh(c_{t-1})$, "
                   "the gates also depend on $c_{t-1}$ through $h_{t-1}$. Seen as functions of $c_{t-1}$, they "
