@@ -152,13 +152,15 @@ def per_example(i: int, xv: sp.Expr = x, yv: sp.Expr = y) -> sp.Expr:
 
 
 def mean_loss_proof() -> Proof:
-    """``(1/N) sum_i (x^2 - y^2 + a_i x + b_i y) = x^2 - y^2`` when the shifts sum to 0 (N = 4)."""
+    """``(1/N) sum_i f_i = x^2 - y^2`` for ``f_i = x^2 - y^2 + a_i x + b_i y`` whose shifts sum to 0 (N = 4):
+    the per-example losses are named and defined with ``where=``, the last shifts fixed by the zero sums."""
     n = 4
     a = sp.symbols(f"a_1:{n + 1}", real=True)
     b = sp.symbols(f"b_1:{n + 1}", real=True)
-    terms = [loss() + ai * x + bi * y for ai, bi in zip(a, b)]
-    return (calc(sp.Mul(sp.Rational(1, n), sp.Add(*terms, evaluate=False), evaluate=False),
-                 where={a[-1]: -sp.Add(*a[:-1]), b[-1]: -sp.Add(*b[:-1])},
+    f = sp.symbols(f"f_1:{n + 1}", real=True)
+    where: dict[sp.Symbol, sp.Expr] = {fi: loss() + ai * x + bi * y for fi, ai, bi in zip(f, a, b)}
+    where.update({a[-1]: -sp.Add(*a[:-1]), b[-1]: -sp.Add(*b[:-1])})
+    return (calc(sp.Mul(sp.Rational(1, n), sp.Add(*f), evaluate=False), where=where,
                  title="Per-example losses whose shifts sum to zero average to the saddle")
             .eq(loss(), by="the shifts cancel in the mean"))
 
