@@ -204,7 +204,8 @@ def build() -> Document:
         name=NAME,
         title="The ReLU family: PReLU, RReLU, Maxout and the dead unit",
         summary=("ReLU passes no gradient on its whole negative side, so a unit whose pre-activation is "
-                 "negative on every input never changes again: the dead unit, proved below. Its relatives "
+                 "negative on every input gets a zero gradient in its weight and bias (proved below), so gradient "
+                 "steps leave it where it is and it never changes again: the dead unit. Its relatives "
                  "keep a slope there: PReLU learns it (derivatives in the input and in the slope), RReLU draws "
                  "it at random (expected derivative $(l + u)/2$), and Maxout takes the largest of several "
                  "linear pieces (the derivative selects the arg max; at a tie it is a kink, which the kernel "
