@@ -423,3 +423,29 @@ def test_entry_latex_compiles(tmp_path, fan_out_document: Document) -> None:
             tooling.compile_latex(sg.render(document, "latex"), tmp_path / document.name)
         except tooling.LatexError as error:
             pytest.fail(str(error), pytrace=False)
+
+
+def test_several_edges_past_nodes_run_in_lanes_with_labels_clear() -> None:
+    """In the dense block six edges pass nodes: each runs level in a lane of its own; edges whose
+    spans overlap run at different heights, and each edge's labels sit at least a label's width from
+    where the diagonal ends of the deeper edges cross its level run (the overlap this replaced)."""
+    import re
+
+    from symgrad.catalog import dense
+
+    tikz = dense.concrete_backward(check=False).tikz()
+    assert "bend" not in tikz
+    lane = re.compile(r"\\draw\[->, rounded corners=6pt\] \((\w+)\) -- \(([-\d.]+),([-\d.]+)\) -- "
+                      r"node\[fwd, pos=([\d.]+)\].* \(([-\d.]+),([-\d.]+)\) -- \((\w+)\);")
+    lanes = [lane.fullmatch(line) for line in tikz.splitlines() if "rounded corners" in line]
+    assert len(lanes) == 6 and all(lanes)
+    runs = [(float(m[2]), float(m[5]), float(m[3]), float(m[2]) + float(m[4]) * (float(m[5]) - float(m[2])))
+            for m in lanes if m]
+    for i, (a0, a1, ya, label) in enumerate(runs):
+        for j, (b0, b1, yb, _) in enumerate(runs):
+            if i != j and a0 < b1 and b0 < a1:
+                assert ya != yb  # overlapping level runs never share a height
+            if abs(yb) > abs(ya):  # a deeper edge's diagonal ends cross this run near b0 and b1
+                for end in (b0 - 0.15, b1 + 0.15):
+                    if a0 < end < a1:
+                        assert abs(label - end) >= 0.4

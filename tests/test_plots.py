@@ -119,7 +119,11 @@ def test_minibatch_general_chain_proves_the_inclusion_step_not_a_tautology() -> 
 
 @pytest.mark.tools
 def test_plots_compile_with_pdflatex(tmp_path) -> None:
-    body = "\n\n".join(plots.tikz(p) for p in (_small_plot(), sigmoid.plot(), clipping.plot()))
+    from symgrad.catalog import batch_vs_sgd, learning_rate
+
+    sgd_runs = (batch_vs_sgd.full_batch_run(), *(batch_vs_sgd.sgd_run(s) for s in batch_vs_sgd.FIGURE_SEEDS))
+    body = "\n\n".join(plots.tikz(p) for p in (_small_plot(), sigmoid.plot(), clipping.plot(),
+                                                 learning_rate.plot(learning_rate.runs()), batch_vs_sgd.plot(sgd_runs)))
     source = ("\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage{lmodern}\n"
               "\\usepackage{amsmath}\n\\usepackage{xcolor}\n\\usepackage{tikz}\n"
               "\\usepackage[margin=25mm]{geometry}\n\\begin{document}\n" + body + "\n\\end{document}\n")

@@ -7,6 +7,8 @@ mpmath quadrature, explicit products.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -14,6 +16,7 @@ import sympy as sp
 import symgrad as sg
 from symgrad.catalog import learning_rate
 from symgrad.proofs.documents import Figure
+from symgrad.rendering import plots
 
 
 def _figures(name: str) -> list[Figure]:
@@ -87,7 +90,15 @@ def test_learning_rate_figure_in_both_formats() -> None:
     assert "![" in figure.sources["markdown"]
     (svg,) = figure.assets.values()
     assert svg.lstrip().startswith("<?xml") and "<svg" in svg
-    assert svg == learning_rate.plot_svg(learning_rate.runs())  # deterministic
+    plot = learning_rate.plot(learning_rate.runs())
+    assert svg == plots.svg(plot) and figure.sources["latex"] == plots.tikz(plot)  # one engine, deterministic
+    assert "tab:" not in svg and r"\definecolor{sgplotblue}" in figure.sources["latex"]
+    # the drawn curves are the exact runs: log10 of the error norm at every step
+    gd, hb = learning_rate.runs()
+    drawn = {c.label: c.points for c in plot.items if isinstance(c, plots.Curve)}
+    for run in (gd, hb):
+        assert len(drawn[run.label]) == learning_rate.STEPS + 1
+        assert all(abs(y - math.log10(run.norm(k))) < 1e-4 for k, (_, y) in enumerate(drawn[run.label]))
 
 
 # -- batchnorm-saturation --------------------------------------------------------------------

@@ -17,6 +17,7 @@ import symgrad as sg
 from symgrad.catalog import batch_vs_sgd, dense, relu_family
 from symgrad.core.verdicts import Status
 from symgrad.proofs.documents import Figure
+from symgrad.rendering import plots
 
 from tooling import in_ci
 
@@ -226,4 +227,48 @@ def test_batch_vs_sgd_figure_deterministic() -> None:
     (svg,) = figure.assets.values()
     assert "<svg" in svg
     runs = (batch_vs_sgd.full_batch_run(), *(batch_vs_sgd.sgd_run(s) for s in batch_vs_sgd.FIGURE_SEEDS))
-    assert svg == batch_vs_sgd.plot_svg(runs)
+    plot = batch_vs_sgd.plot(runs)
+    assert svg == plots.svg(plot) and figure.sources["latex"] == plots.tikz(plot)  # one engine, deterministic
+    assert "tab:" not in svg
+    # the full-batch run is drawn on the stable manifold y = 0; each SGD run leaves it
+    drawn = {c.label: c.points for c in plot.items if isinstance(c, plots.Curve) and c.label}
+    assert all(py == 0 for _, py in drawn["full batch"])
+    assert all(any(abs(py) >= 1 for _, py in drawn[run.label]) for run in runs[1:])
+
+
+# -- the six newer entries read as a lecturer would ----------------------------------------------
+
+_NEWER = ("learning-rate-momentum", "lstm-gating", "batchnorm-saturation", "dense-connections", "relu-family",
+          "full-batch-vs-sgd")
+#: Characters that are mathematics: outside ``$...$`` they mean a formula was written as text.
+_MATH_CHARS = set("αβγδεηθκλμρσφψωΣΠ∂∇√≤≥≠±×·′−²³∈∞ᵀ½")
+
+
+@pytest.mark.parametrize("name", _NEWER)
+def test_newer_titles_and_justifications_write_math_as_math(name: str) -> None:
+    """Every proof title and step justification of the six newer entries writes its mathematics as
+    ``$...$`` (typeset in both formats, checked by KaTeX), never as Unicode or ASCII text; a rule-only
+    step also says in words why it holds."""
+    from symgrad.proofs.documents import ProofBlock
+    from symgrad.rendering.escape import split_math
+
+    for block in sg.catalog.get(name).blocks:
+        if not isinstance(block, ProofBlock):
+            continue
+        texts = [block.proof.title or ""]
+        for *_, by in block.proof.links():
+            assert by.text, (name, block.proof.title, by.rule)  # a rule name alone is not an explanation
+            texts.append(by.text)
+        for text in texts:
+            outside = "".join(seg.text for seg in split_math(text) if not seg.math)
+            assert not (_MATH_CHARS & set(outside)), (name, text)
+            assert "**" not in outside and "sigma_" not in outside, (name, text)
+
+
+def test_relu_negative_side_chain_starts_at_the_relu() -> None:
+    """The chain starts at the derivative of max(0, x) under the hypothesis x < 0 (not at SymPy's
+    already-evaluated d/dx 0, which would prove nothing about ReLU) and is proved."""
+    proof = relu_family.relu_negative_proof()
+    x = relu_family.x
+    assert proof.start == sp.Derivative(sp.Max(0, x), x)
+    assert proof.check().ok

@@ -13,7 +13,6 @@ SGD with one example per step adds ``-eta b_i`` to ``y``, leaves the manifold, a
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +20,7 @@ import sympy as sp
 
 from ..proofs.documents import Document, Figure, ProofBlock, Prose, Section, Table
 from ..proofs.proof import Proof, calc
+from ..rendering import plots
 
 NAME = "full-batch-vs-sgd"
 PLOT_NAME = f"{NAME}-plot.svg"
@@ -59,7 +59,7 @@ def average_gradient_proof(n: int = 3) -> Proof:
     """``d/dtheta (1/N) sum ell_i(theta) = (1/N) sum ell_i'(theta)``: N per-example gradients per step."""
     ells = [sp.Function(f"ell_{i}")(theta) for i in range(1, n + 1)]
     return (calc(sp.Derivative(sp.Mul(sp.Rational(1, n), sp.Add(*ells), evaluate=False), theta),
-                 title=f"The full-batch gradient over N = {n} examples needs all {n} per-example gradients")
+                 title=f"The full-batch gradient over $N = {n}$ examples needs all {n} per-example gradients")
             .eq(sp.Mul(sp.Rational(1, n), sp.Add(*(sp.Derivative(e, theta) for e in ells), evaluate=False),
                        evaluate=False), by="the derivative is linear"))
 
@@ -78,7 +78,7 @@ def cost_rows() -> tuple[tuple[object, ...], ...]:
 def gradient_proof(variable: sp.Symbol) -> Proof:
     """``df/dx = 2x``, ``df/dy = -2y``: the origin is a stationary point."""
     value = 2 * x if variable == x else -2 * y
-    return (calc(sp.Derivative(loss(), variable), title=f"The gradient of the saddle, {variable}-component")
+    return (calc(sp.Derivative(loss(), variable), title=f"The gradient of the saddle, ${variable}$-component")
             .eq(value, by="power rule"))
 
 
@@ -86,7 +86,7 @@ def not_a_minimum_proof() -> Proof:
     """``f(0, t) = -t^2 < 0 = f(0, 0)`` for ``t != 0``: the origin is not a minimum."""
     t = sp.Symbol("t", real=True)
     return (calc(loss(sp.S.Zero, t), assume=[sp.Ne(t, 0)],
-                 title="The origin is not a minimum: along the y-axis the loss falls below f(0, 0) = 0")
+                 title="The origin is not a minimum: along the $y$-axis the loss falls below $f(0, 0) = 0$")
             .eq(-t ** 2, by="substitute $x = 0$, $y = t$")
             .lt(0, by="$t \\ne 0$"))
 
@@ -95,7 +95,7 @@ def gd_step_proof(variable: sp.Symbol) -> Proof:
     """One gradient step: ``x - eta 2x = (1 - 2 eta) x`` and ``y + eta 2y = (1 + 2 eta) y``."""
     factor = 1 - 2 * eta if variable == x else 1 + 2 * eta
     return (calc(variable - eta * sp.Derivative(loss(), variable),
-                 title=f"One gradient-descent step multiplies {variable} by a constant factor")
+                 title=f"One gradient-descent step multiplies ${variable}$ by a constant factor")
             .eq(factor * variable, by="the gradient above"))
 
 
@@ -103,7 +103,7 @@ def manifold_step_proof() -> Proof:
     """``y_k = 0`` gives ``y_{k+1} = (1 + 2 eta) y_k = 0``: the x-axis is invariant."""
     yk = sp.Symbol("y_k", real=True)
     return (calc((1 + 2 * eta) * yk, where={yk: sp.S.Zero},
-                 title="Started on the stable manifold y = 0, a full-batch step stays on it (inductive step)")
+                 title="Started on the stable manifold $y = 0$, a full-batch step stays on it (inductive step)")
             .eq(0, by="$y_k = 0$"))
 
 
@@ -111,7 +111,7 @@ def x_inductive_step() -> Proof:
     """``x_k = (1 - 2 eta)^k x_0`` gives ``x_{k+1} = (1 - 2 eta)^{k+1} x_0``."""
     xk = sp.Symbol("x_k", real=True)
     return (calc((1 - 2 * eta) * xk, where={xk: (1 - 2 * eta) ** k * x0},
-                 title="The closed form of the x-coordinate passes from k to k + 1 (inductive step)")
+                 title="The closed form of the $x$-coordinate passes from $k$ to $k + 1$ (inductive step)")
             .eq((1 - 2 * eta) ** (k + 1) * x0, by="induction hypothesis, then collect the powers"))
 
 
@@ -119,27 +119,27 @@ def closed_form_conclusion() -> Proof:
     """``x_k = (1 - 2 eta)^k x_0`` and ``y_k = 0`` for every ``k``: rests on the induction principle."""
     X, Y = sp.Function("x"), sp.Function("y")
     return (calc(sp.Matrix([X(k), Y(k)]),
-                 title="Full-batch gradient descent started on the x-axis, for every k (a lemma: it rests on induction)")
+                 title="Full-batch gradient descent started on the $x$-axis, for every $k$ (a lemma: it rests on induction)")
             .eq(sp.Matrix([(1 - 2 * eta) ** k * x0, 0]), rule="induction",
                 by="base case $k = 0$ and the two inductive steps above"))
 
 
 def contraction_proof() -> Proof:
     """``|1 - 2 eta| < 1`` for ``0 < eta < 1``: the x-coordinate shrinks geometrically."""
-    return (calc(sp.Abs(1 - 2 * eta), assume=[eta < 1], title="For 0 < η < 1 the factor along x is a contraction")
+    return (calc(sp.Abs(1 - 2 * eta), assume=[eta < 1], title="For $0 < \\eta < 1$ the factor along $x$ is a contraction")
             .lt(1, by="$-1 < 1 - 2\\eta < 1$"))
 
 
 def limit_proof() -> Proof:
     """With ``eta = 1/10``: ``lim (4/5)^k x_0 = 0``: full-batch descent converges to the saddle."""
     return (calc(sp.Limit((1 - 2 * ETA) ** k * x0, k, sp.oo),
-                 title=f"With η = {ETA} the full-batch iterates converge to the saddle (0, 0)")
+                 title=f"With $\\eta = {ETA}$ the full-batch iterates converge to the saddle $(0, 0)$")
             .eq(0, by="a geometric sequence with ratio $4/5$"))
 
 
 def expansion_proof() -> Proof:
     """``1 + 2 eta > 1``: off the manifold ``|y|`` grows by this factor every step."""
-    return (calc(1 + 2 * eta, title="Along y the factor exceeds 1: any distance from the manifold grows")
+    return (calc(1 + 2 * eta, title="Along $y$ the factor exceeds $1$: any distance from the manifold grows")
             .gt(1, by="$\\eta > 0$"))
 
 
@@ -152,13 +152,15 @@ def per_example(i: int, xv: sp.Expr = x, yv: sp.Expr = y) -> sp.Expr:
 
 
 def mean_loss_proof() -> Proof:
-    """``(1/N) sum_i (x^2 - y^2 + a_i x + b_i y) = x^2 - y^2`` when the shifts sum to 0 (N = 4)."""
+    """``(1/N) sum_i f_i = x^2 - y^2`` for ``f_i = x^2 - y^2 + a_i x + b_i y`` whose shifts sum to 0 (N = 4):
+    the per-example losses are named and defined with ``where=``, the last shifts fixed by the zero sums."""
     n = 4
     a = sp.symbols(f"a_1:{n + 1}", real=True)
     b = sp.symbols(f"b_1:{n + 1}", real=True)
-    terms = [loss() + ai * x + bi * y for ai, bi in zip(a, b)]
-    return (calc(sp.Mul(sp.Rational(1, n), sp.Add(*terms, evaluate=False), evaluate=False),
-                 where={a[-1]: -sp.Add(*a[:-1]), b[-1]: -sp.Add(*b[:-1])},
+    f = sp.symbols(f"f_1:{n + 1}", real=True)
+    where: dict[sp.Symbol, sp.Expr] = {fi: loss() + ai * x + bi * y for fi, ai, bi in zip(f, a, b)}
+    where.update({a[-1]: -sp.Add(*a[:-1]), b[-1]: -sp.Add(*b[:-1])})
+    return (calc(sp.Mul(sp.Rational(1, n), sp.Add(*f), evaluate=False), where=where,
                  title="Per-example losses whose shifts sum to zero average to the saddle")
             .eq(loss(), by="the shifts cancel in the mean"))
 
@@ -167,7 +169,7 @@ def sgd_step_proof() -> Proof:
     """One SGD step on example ``i``, y-component: ``y - eta d f_i/dy = (1 + 2 eta) y - eta b_i``."""
     bi, ai = sp.symbols("b_i a_i", real=True)
     fi = loss() + ai * x + bi * y
-    return (calc(y - eta * sp.Derivative(fi, y), title="One SGD step on example i, y-component")
+    return (calc(y - eta * sp.Derivative(fi, y), title="One SGD step on example $i$, $y$-component")
             .eq((1 + 2 * eta) * y - eta * bi, by="differentiate $f_i$ in $y$"))
 
 
@@ -254,61 +256,44 @@ def _clipped(run: Run) -> list[tuple[float, float]]:
     return out
 
 
-def plot_svg(runs: tuple[Run, ...]) -> str:
-    """The runs in the (x, y) plane with the loss's contours; deterministic SVG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with matplotlib.rc_context({"svg.hashsalt": "symgrad", "svg.fonttype": "none", "path.simplify": False}):
-        fig, ax = plt.subplots(figsize=(6.0, 4.5))
-        try:
-            grid = np.linspace(-1.3, 1.3, 201)
-            gx, gy = np.meshgrid(grid, grid)
-            ax.contour(gx, gy, gx ** 2 - gy ** 2, levels=[-1, -0.5, -0.2, 0, 0.2, 0.5, 1], colors="0.8",
-                       linewidths=0.7)
-            for run, color in zip(runs, ("black", "tab:blue", "tab:red", "tab:green")):
-                pts = np.array(_clipped(run))
-                ax.plot(pts[:, 0], pts[:, 1], color=color, marker="o", markersize=2.5, linewidth=1.2,
-                        label=run.label)
-            ax.plot([0], [0], marker="x", color="black", markersize=8)
-            ax.set_xlim(-0.3, 1.1)
-            ax.set_ylim(-1.3, 1.3)
-            ax.set_xlabel("$x$")
-            ax.set_ylabel("$y$")
-            ax.set_title(f"$f(x, y) = x^2 - y^2$ from (1, 0), step {ETA}, {STEPS} steps")
-            ax.legend(fontsize="small", loc="lower left")
-            fig.tight_layout()
-            out = io.StringIO()
-            fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
-        finally:
-            plt.close(fig)
-    return out.getvalue()
+#: The window of the figure, and the contour levels of ``f`` drawn in grey.
+_XLIM, _YLIM = (-0.3, 1.1), (-1.3, 1.3)
+_LEVELS = (-1.0, -0.5, -0.2, 0.0, 0.2, 0.5, 1.0)
 
 
-def plot_tikz(runs: tuple[Run, ...], unit_cm: float = 3.6) -> str:
-    """The same plot as plain TikZ (x from -0.3 to 1.1, y from -1.3 to 1.3)."""
-    lines = [rf"\begin{{tikzpicture}}[x={unit_cm}cm,y={unit_cm * 0.75:.2f}cm,font=\scriptsize]",
-             r"\draw[->] (-0.3,0) -- (1.15,0) node[right] {$x$};",
-             r"\draw[->] (0,-1.3) -- (0,1.35) node[above] {$y$};",
-             r"\draw (1,0) -- (1,-0.05) node[below] {$1$};",
-             r"\draw (0,1) -- (-0.03,1) node[left] {$1$};",
-             r"\draw (0,-1) -- (-0.03,-1) node[left] {$-1$};",
-             r"\draw[gray!50] (-0.3,-0.3) -- (1.1,1.1);",
-             r"\draw[gray!50] (-0.3,0.3) -- (1.1,-1.1);",
-             r"\node at (0,0) {$\times$};"]
-    # the full-batch run (first) is drawn last, on top: its path lies on the x-axis under the others' starts
-    for i, (run, color) in reversed(list(enumerate(zip(runs, ("black", "blue", "red", "green!50!black"))))):
-        pts = " -- ".join(f"({max(-0.3, min(1.1, px)):.4f},{max(-1.3, min(1.3, py)):.4f})"
-                          for px, py in _clipped(run))
-        lines.append(rf"\draw[{color},thick] {pts};")
-        if i == 0:  # the full-batch iterates as dots: their path lies on the x-axis
-            lines += [rf"\fill ({px:.4f},{py:.4f}) circle (1.5pt);" for px, py in _clipped(run)[:12]]
-        lines.append(rf"\draw[{color},thick] (0.62,{1.25 - 0.14 * i:.2f}) -- ++(0.1,0) "
-                     rf"node[right,black] {{{run.label}}};")
-    lines.append(r"\end{tikzpicture}")
-    return "\n".join(lines)
+def _contour(level: float) -> list[tuple[tuple[float, float], ...]]:
+    """The level set ``x^2 - y^2 = level`` in the window, as polylines: for ``level > 0`` the right
+    branch ``x = sqrt(level + y^2)``, for ``level < 0`` the branches ``y = +-sqrt(x^2 - level)``, for
+    ``0`` the lines ``y = +-x``."""
+    (x0, x1), (y0, y1) = _XLIM, _YLIM
+    if level > 0:
+        return [tuple((round(float(np.sqrt(level + yv * yv)), 4), round(float(yv), 4))
+                      for yv in np.linspace(y0, y1, 61))]
+    if level < 0:
+        branch = [(round(float(xv), 4), round(float(np.sqrt(xv * xv - level)), 4)) for xv in np.linspace(x0, x1, 61)]
+        return [tuple(branch), tuple((xv, -yv) for xv, yv in branch)]
+    return [((x0, x0), (x1, x1)), ((x0, -x0), (x1, -x1))]
+
+
+def plot(runs: tuple[Run, ...]) -> plots.Plot:
+    """The runs in the ``(x, y)`` plane over grey contours of ``f``: the full-batch run (black, its
+    iterates marked) on the stable manifold, the SGD runs in colour until ``|y| >= 1.2``; the saddle marked."""
+    items: list[plots.Item] = []
+    for level in _LEVELS:
+        items += [plots.Curve(points, "grey", width=0.6) for points in _contour(level)]
+    colours = ("black", "blue", "red", "green")
+    for run, colour in zip(runs, colours):  # the full-batch run's iterates are marked on top below
+        points = tuple((round(px, 4), round(py, 4)) for px, py in _clipped(run))
+        items.append(plots.Curve(points, colour, run.label, width=1.3))
+    items += [plots.Dot(point, "black") for point in tuple(_clipped(runs[0]))[:12]]
+    items.append(plots.Dot((0.0, 0.0), "black", "saddle", offset=(-6.0, -6.0)))
+    return plots.Plot(
+        items=tuple(items), xlim=_XLIM, ylim=_YLIM,
+        xticks=tuple((v, f"${v:g}$") for v in (0.0, 0.5, 1.0)),
+        yticks=tuple((v, f"${v:g}$") for v in (-1.0, -0.5, 0.0, 0.5, 1.0)),
+        xlabel="$x$", ylabel="$y$", width_cm=8.0, height_cm=8.0, legend_at=(0.55, -0.55),
+        description="Full-batch gradient descent converges along y = 0 to the saddle of x^2 - y^2; "
+                    "SGD runs leave the line and escape along y")
 
 
 def _run_rows(full: Run, sgd: Run) -> tuple[tuple[object, ...], ...]:
@@ -334,7 +319,8 @@ def build() -> Document:
                  "of them; the minibatch entry shows the minibatch gradient is unbiased with variance "
                  "falling as $1/|B|$. That noise is not only a cost: on $f(x, y) = x^2 - y^2$ started on the "
                  "stable manifold $y = 0$, full-batch gradient descent stays on it and converges to the saddle "
-                 "(proved: $y_k = 0$ and $x_k = (1 - 2\\eta)^k x_0$), while SGD steps leave the manifold and "
+                 "($y_k = 0$ and $x_k = (1 - 2\\eta)^k x_0$: both inductive steps are proved, the statement for every "
+                 "$k$ rests on the induction principle), while SGD steps leave the manifold and "
                  "the unstable direction carries them away (an exact computation with a fixed seed, and a "
                  "figure)."),
         blocks=(
@@ -395,19 +381,20 @@ def build() -> Document:
                   rows=_run_rows(full, sgd),
                   caption=f"Iterates of the two runs (SGD with seed {SEED}), printed to four digits."),
             Figure(sources={"markdown": f"![Full batch and SGD from (1, 0) on the saddle]({PLOT_NAME})",
-                            "latex": plot_tikz(figure_runs)},
+                            "latex": plots.tikz(plot(figure_runs))},
                    caption=("Full-batch gradient descent (black) runs along the stable manifold into the saddle "
                             "at the origin; SGD runs with seeds "
                             + ", ".join(str(s) for s in FIGURE_SEEDS)
-                            + " leave it and escape along $y$ (shown until $|y| \\ge 1.2$). Grey: the level set "
-                              "$f = 0$ (the lines $y = \\pm x$) in the TikZ version, contours of $f$ in the SVG."),
-                   assets={PLOT_NAME: plot_svg(figure_runs)}),
+                            + " leave it and escape along $y$ (shown until $|y| \\ge 1.2$). Grey: the level sets "
+                              "$f = c$ for $c \\in \\{" + ", ".join(f"{v:g}" for v in _LEVELS) + "\\}$; the level set $f = 0$ is the "
+                              "pair of lines $y = \\pm x$."),
+                   assets={PLOT_NAME: plots.svg(plot(figure_runs))}),
         ),
     )
 
 
 __all__ = ["build", "NAME", "A", "B", "ETA", "START", "STEPS", "SEED", "loss", "per_example", "Run",
-           "full_batch_run", "sgd_run", "full_batch_matches_closed_form", "escape_count", "plot_svg",
+           "full_batch_run", "sgd_run", "full_batch_matches_closed_form", "escape_count", "plot",
            "average_gradient_proof", "gd_step_proof", "manifold_step_proof", "x_inductive_step",
            "closed_form_conclusion", "contraction_proof", "limit_proof", "mean_loss_proof", "sgd_step_proof",
            "sgd_leaves_proof", "cost_rows"]

@@ -25,7 +25,7 @@ import sympy as sp
 from ..derivation.adjoint import ADJOINT_SUM, Term, sweep, true_derivative
 from ..derivation.graph import Backward, Graph
 from ..numerics.numeric import derivative
-from ..proofs.documents import Document, Equation, ProofBlock, Prose, Section, Table
+from ..proofs.documents import Document, Equation, Figure, ProofBlock, Prose, Section, Table
 from ..proofs.proof import Proof, calc
 from .support.numbers import agreement
 
@@ -135,7 +135,8 @@ def nonnegative_bound_proof(depth: int = DEPTH) -> Proof:
     g = sp.symbols(f"g_0:{depth + 1}", nonnegative=True)
     Jn = {key: jacobian_symbol(*key, nonnegative=True) for key in J}
     expanded = paths(0, depth).xreplace({**dict(zip(gs, g)), **{J[key]: Jn[key] for key in J}})
-    return (calc(expanded, title="With non-negative direct terms and Jacobians the gradient is at least the direct term")
+    return (calc(expanded, title="With non-negative direct terms $g_k \\ge 0$ and Jacobians $J_{kj} \\ge 0$ the gradient is at "
+                                     "least the direct term")
             .ge(g[0], by="every other path is a product of non-negative factors"))
 
 
@@ -147,8 +148,9 @@ def plain_chain_proof(depth: int = DEPTH) -> Proof:
     t = sp.symbols(f"t_1:{depth + 1}", positive=True)
     return (calc(sp.Mul(g, *b, evaluate=False), assume=[ti <= 1 for ti in t],
                  where={bi: delta * ti for bi, ti in zip(b, t)},
-                 title=(f"A plain chain of {depth} layers: the only path multiplies every Jacobian, "
-                        "each Jacobian at most δ in absolute value"))
+                 title=(f"A plain chain of {depth} layers: the only path multiplies every Jacobian; with "
+                        f"$g_{{{depth}}} \\ge 0$ and each $|J_{{l,l-1}}| \\le \\delta$ its modulus is at most "
+                        f"$\\delta^{{{depth}}} g_{{{depth}}}$"))
             .le(g * delta ** depth, by="each $b_l = |J_{l,l-1}|$ is written $\\delta t_l$ with $0 < t_l \\le 1$"))
 
 
@@ -286,10 +288,14 @@ def build() -> Document:
                   f"of that node's value ({ok} of {len(back)} proved). The table compares the adjoints of the "
                   "layer outputs with SymPy's derivative of the composed loss and with central differences and "
                   "Richardson extrapolation."),
-            back.figure(caption=(f"The concrete block at $x_0 = {sp.latex(X0)}$: each edge carries its forward value "
-                                 "(above, green) and the gradient of the loss along it (below, red); in the Mermaid "
-                                 "version an edge reads value / gradient. Every output $x_l$ has an edge straight "
-                                 "into the loss.")),
+            Figure(sources={"latex": back.tikz(), "markdown": back.mermaid()},
+                   caption={"latex": (f"The concrete block at $x_0 = {sp.latex(X0)}$: each edge carries its forward "
+                                      "value (above, green) and the gradient of the loss along it (below, red). "
+                                      "Every output $x_l$ has an edge straight into the loss; the edges that would "
+                                      "pass other nodes run below them, one level each."),
+                            "markdown": (f"The concrete block at $x_0 = {sp.latex(X0)}$: each edge reads value / "
+                                         "gradient, the forward value it carries and the gradient of the loss along "
+                                         "it. Every output $x_l$ has an edge straight into the loss.")}),
             Table(columns=("node", "value", "later layers reading it", "direct term", "adjoint",
                            "rel. error vs sympy.diff", "rel. error vs Richardson", "kernel"),
                   rows=concrete_rows(back),

@@ -9,14 +9,15 @@ heavy-ball momentum with Polyak's parameters has spectral radius
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy import UnevaluatedExpr as U
 
 from ..proofs.documents import Document, Equation, Figure, ProofBlock, Prose, Section, Table
 from ..proofs.proof import Proof, calc
+from ..rendering import plots
 
 NAME = "learning-rate-momentum"
 PLOT_NAME = f"{NAME}-plot.svg"
@@ -24,7 +25,7 @@ PLOT_NAME = f"{NAME}-plot.svg"
 mu, L, eta, lam = sp.symbols("mu L eta lambda", positive=True)
 kappa = sp.Symbol("kappa", positive=True)
 beta = sp.Symbol("beta", positive=True)
-#: ``a = sqrt(mu)``, ``b = sqrt(L)``: the momentum parameters are rational in them.
+#: ``a = sqrt(L)``, ``b = sqrt(mu)``: the momentum parameters are rational in them.
 a, b = sp.symbols("a b", positive=True)
 w1, w2 = sp.symbols("w_1 w_2", real=True)
 h11, h12, h22 = sp.symbols("h_11 h_12 h_22", real=True)
@@ -50,78 +51,80 @@ def gradient_proof() -> Proof:
     f = (h11 * w1 ** 2 + 2 * h12 * w1 * w2 + h22 * w2 ** 2) / 2
     hess = sp.ImmutableMatrix([[h11, h12], [h12, h22]])
     return (calc(sp.ImmutableMatrix([sp.Derivative(f, w1), sp.Derivative(f, w2)]),
-                 title="The gradient of ½ wᵀHw is Hw (symmetric H, two dimensions)")
+                 title="The gradient of $\\tfrac12 w^{\\top} H w$ is $H w$ ($H$ symmetric, two dimensions)")
             .eq(sp.MatMul(hess, sp.ImmutableMatrix([w1, w2]), evaluate=False),
-                by="differentiate each coordinate; H is symmetric"))
+                by="differentiate each coordinate; $H$ is symmetric"))
 
 
 def eigen_direction_proof() -> Proof:
     """Along an eigenvector (``H v = lambda v``) one step multiplies the coordinate by ``1 - eta lambda``."""
-    return (calc(c - eta * lam * c, title="One step along an eigenvector: the coordinate is multiplied by 1 − ηλ")
-            .eq((1 - eta * lam) * c, by="Hv = λv, so the gradient's coordinate along v is λc"))
+    return (calc(c - eta * U(lam * c), title="One step along an eigenvector: the coordinate is multiplied by $1 - \\eta\\lambda$")
+            .eq((1 - U(eta * lam)) * c, by="$H v = \\lambda v$, so the gradient's coordinate along $v$ is $\\lambda c$"))
 
 
 def converges_proof() -> Proof:
     """``0 < eta < 2/L`` and ``mu <= lambda <= L`` give ``|1 - eta lambda| < 1``."""
-    return (calc(sp.Abs(1 - eta * lam), assume=[mu <= lam, lam <= L, eta < 2 / L],
-                 title="If 0 < η < 2/L, every eigen-direction contracts")
-            .lt(1, by="0 < ηλ ≤ ηL < 2, so −1 < 1 − ηλ < 1"))
+    return (calc(sp.Abs(1 - U(eta * lam)), assume=[mu <= lam, lam <= L, eta < 2 / L],
+                 title="If $0 < \\eta < 2/L$, every eigen-direction contracts")
+            .lt(1, by="$0 < \\eta\\lambda \\le \\eta L < 2$, so $-1 < 1 - \\eta\\lambda < 1$"))
 
 
 def diverges_large_proof() -> Proof:
     """``eta >= 2/L``: the top direction does not contract."""
-    return (calc(sp.Abs(1 - eta * L), assume=[eta >= 2 / L],
-                 title="If η ≥ 2/L, the direction of the largest eigenvalue does not contract")
-            .ge(eta * L - 1, by="|x| ≥ −x")
-            .ge(1, by="ηL ≥ 2"))
+    return (calc(sp.Abs(1 - U(eta * L)), assume=[eta >= 2 / L],
+                 title="If $\\eta \\ge 2/L$, the direction of the largest eigenvalue does not contract")
+            .ge(U(eta * L - 1), by="$|x| \\ge -x$")
+            .ge(1, by="$\\eta L \\ge 2$"))
 
 
 def diverges_negative_proof() -> Proof:
     """``eta <= 0``: the bottom direction does not contract (eta a real symbol here)."""
     e = sp.Symbol("eta", real=True)
-    return (calc(sp.Abs(1 - e * mu), assume=[e <= 0],
-                 title="If η ≤ 0, no direction contracts (shown for λ = μ)")
-            .ge(1 - e * mu, by="|x| ≥ x")
-            .ge(1, by="ημ ≤ 0"))
+    return (calc(sp.Abs(1 - U(e * mu)), assume=[e <= 0],
+                 title="If $\\eta \\le 0$, no direction contracts (shown for $\\lambda = \\mu$)")
+            .ge(1 - U(e * mu), by="$|x| \\ge x$")
+            .ge(1, by="$\\eta\\mu \\le 0$"))
 
 
 def optimal_factor_proof() -> Proof:
     """At ``eta* = 2/(mu + L)`` both extreme factors have modulus ``(L - mu)/(L + mu) = (kappa - 1)/(kappa + 1)``."""
     star = 2 / (mu + L)
-    return (calc(1 - star * mu, assume=[mu <= L], where={kappa: L / mu},
-                 title="At the step 2/(μ + L) the factor for λ = μ is (κ − 1)/(κ + 1)")
+    return (calc(1 - U(star * mu), assume=[mu <= L], where={kappa: L / mu},
+                 title="At the step $2/(\\mu + L)$ the factor for $\\lambda = \\mu$ is $(\\kappa - 1)/(\\kappa + 1)$")
             .eq((L - mu) / (L + mu), by="common denominator")
-            .eq((kappa - 1) / (kappa + 1), by="divide numerator and denominator by μ; κ = L/μ"))
+            .eq((kappa - 1) / (kappa + 1), by="divide numerator and denominator by $\\mu$; $\\kappa = L/\\mu$"))
 
 
 def optimal_factor_top_proof() -> Proof:
     """At ``eta*`` the factor for ``lambda = L`` is ``-(L - mu)/(L + mu)``: the two moduli are equal."""
     star = 2 / (mu + L)
-    return (calc(1 - star * L, title="At that step the factor for λ = L is the opposite number")
-            .eq(-(L - mu) / (L + mu), by="common denominator"))
+    return (calc(1 - U(star * L), title="At that step the factor for $\\lambda = L$ is the opposite number")
+            .eq(-U((L - mu) / (L + mu)), by="common denominator"))
 
 
 def optimal_rate_proof() -> Proof:
     """At ``eta*`` every ``lambda`` in ``[mu, L]`` has ``|1 - eta* lambda| <= (L - mu)/(L + mu)``."""
-    return (calc(sp.Abs(1 - 2 * lam / (mu + L)), assume=[mu <= lam, lam <= L],
-                 title="With the step 2/(μ + L), every eigen-direction contracts by the factor (κ − 1)/(κ + 1) or better")
-            .le((L - mu) / (L + mu), by="1 − 2λ/(μ + L) decreases in λ, from (L − μ)/(L + μ) at λ = μ to its opposite at λ = L"))
+    return (calc(sp.Abs(1 - U(2 * lam / (mu + L))), assume=[mu <= lam, lam <= L],
+                 title="With the step $2/(\\mu + L)$, every eigen-direction contracts by the factor "
+                       "$(\\kappa - 1)/(\\kappa + 1)$ or better")
+            .le((L - mu) / (L + mu), by="$1 - 2\\lambda/(\\mu + L)$ decreases in $\\lambda$, from $(L - \\mu)/(L + \\mu)$ "
+                                        "at $\\lambda = \\mu$ to its opposite at $\\lambda = L$"))
 
 
 def smaller_step_proof() -> Proof:
     """A step ``eta <= eta*`` leaves the ``mu``-direction factor at least ``(L - mu)/(L + mu)``."""
-    return (calc(sp.Abs(1 - eta * mu), assume=[mu <= L, eta <= 2 / (mu + L)],
-                 title="No step does better, case η ≤ 2/(μ + L): the direction of μ")
-            .ge(1 - eta * mu, by="|x| ≥ x")
-            .ge((L - mu) / (L + mu), by="ημ ≤ 2μ/(μ + L)"))
+    return (calc(sp.Abs(1 - U(eta * mu)), assume=[mu <= L, eta <= 2 / (mu + L)],
+                 title="No step does better, case $\\eta \\le 2/(\\mu + L)$: the direction of $\\mu$")
+            .ge(1 - U(eta * mu), by="$|x| \\ge x$")
+            .ge((L - mu) / (L + mu), by="$\\eta\\mu \\le 2\\mu/(\\mu + L)$"))
 
 
 def larger_step_proof() -> Proof:
     """A step ``eta >= eta*`` leaves the ``L``-direction factor at least ``(L - mu)/(L + mu)``."""
-    return (calc(sp.Abs(1 - eta * L), assume=[mu <= L, eta >= 2 / (mu + L)],
-                 title="No step does better, case η ≥ 2/(μ + L): the direction of L")
-            .ge(eta * L - 1, by="|x| ≥ −x")
-            .ge((L - mu) / (L + mu), by="ηL ≥ 2L/(μ + L)"))
+    return (calc(sp.Abs(1 - U(eta * L)), assume=[mu <= L, eta >= 2 / (mu + L)],
+                 title="No step does better, case $\\eta \\ge 2/(\\mu + L)$: the direction of $L$")
+            .ge(U(eta * L - 1), by="$|x| \\ge -x$")
+            .ge((L - mu) / (L + mu), by="$\\eta L \\ge 2L/(\\mu + L)$"))
 
 
 def norm_contraction_proof() -> Proof:
@@ -132,51 +135,59 @@ def norm_contraction_proof() -> Proof:
     f1, f2 = sp.symbols("r_1 r_2", real=True)
     return (calc((f1 * c1) ** 2 + (f2 * c2) ** 2, assume=[t1 <= 1, t2 <= 1],
                  where={f1: rho * t1, f2: -rho * t2},
-                 title="In an orthonormal eigenbasis the squared norm shrinks by the factor ρ² or better")
+                 title="In an orthonormal eigenbasis the squared norm shrinks by the factor $\\rho^2$ or better")
             .le(rho ** 2 * (c1 ** 2 + c2 ** 2),
-                by="each factor has modulus at most ρ: written ρt or −ρt with 0 ≤ t ≤ 1"))
+                by="each factor has modulus at most $\\rho$: written $\\rho t$ or $-\\rho t$ with $0 \\le t \\le 1$"))
 
 
 def companion_proof() -> Proof:
     """The characteristic polynomial of the heavy-ball 2x2 step along one eigen-direction."""
     tr = 1 + beta - eta * lam
-    det_expansion = sp.Add(sp.Mul(z - tr, z, evaluate=False), sp.Mul(-1, 1, -beta, evaluate=False), evaluate=False)
-    return (calc(det_expansion, title="Heavy ball along one eigen-direction: the characteristic polynomial")
-            .eq(z ** 2 - tr * z + beta, by="expand"))
+    shown = 1 + beta - U(eta * lam)
+    # det [[tr - z, -beta], [1, -z]] = (z - tr) z + beta
+    det_expansion = sp.Add(sp.Mul(z - shown, z, evaluate=False), beta, evaluate=False)
+    return (calc(det_expansion, title="Heavy ball along one eigen-direction: the characteristic polynomial "
+                                      "$\\det(zI - M)$")
+            .eq(z ** 2 - U(shown * z) + beta, by="expand"))
 
 
 def discriminant_proof() -> Proof:
     """With Polyak's parameters the discriminant is non-positive for every ``lambda`` in ``[mu, L]``."""
-    return (calc((1 + beta - eta * lam) ** 2 - 4 * beta, assume=[a <= b, a ** 2 <= lam, lam <= b ** 2],
-                 where={beta: ((b - a) / (b + a)) ** 2, eta: 4 / (a + b) ** 2},
-                 title="With Polyak's η and β the discriminant is never positive: the roots are complex or double")
-            .le(0, by="a = √μ, b = √L; for λ between μ and L, 1 + β − ηλ lies between ±2(b − a)/(a + b) = ±2√β"))
+    return (calc((1 + beta - U(eta * lam)) ** 2 - U(4 * beta), assume=[b <= a, b ** 2 <= lam, lam <= a ** 2],
+                 where={beta: (a - b) ** 2 / (a + b) ** 2, eta: 4 / (a + b) ** 2},
+                 title="With Polyak's $\\eta$ and $\\beta$ the discriminant is never positive: the roots are "
+                       "complex or double")
+            .le(0, by="$a = \\sqrt L$, $b = \\sqrt\\mu$; for $\\lambda$ between $\\mu$ and $L$, $1 + \\beta - "
+                      "\\eta\\lambda$ lies between $\\pm 2(a - b)/(a + b) = \\pm 2\\sqrt\\beta$"))
 
 
 def modulus_proof() -> Proof:
     """Complex roots ``(s +- i sqrt(4 beta - s^2))/2`` of ``z^2 - s z + beta`` have modulus squared ``beta``."""
     im = sp.sqrt(4 * beta - s ** 2)
-    start = sp.Add(sp.Pow(sp.Mul(s, sp.S.Half, evaluate=False), 2, evaluate=False),
-                   sp.Pow(sp.Mul(im, sp.S.Half, evaluate=False), 2, evaluate=False), evaluate=False)
+    start = sp.Add(sp.Pow(s / 2, 2, evaluate=False), sp.Pow(im / 2, 2, evaluate=False), evaluate=False)
     return (calc(start, assume=[s ** 2 <= 4 * beta],
-                 title="When the discriminant is not positive, both roots have squared modulus β")
-            .eq(beta, by="real part s/2 and imaginary part ±√(4β − s²)/2; real part squared plus imaginary part squared"))
+                 title="When the discriminant is not positive, both roots have squared modulus $\\beta$")
+            .eq(beta, by="real part $s/2$ and imaginary part $\\pm\\sqrt{4\\beta - s^2}/2$: the squared modulus is "
+                         "the sum of their squares"))
 
 
 def momentum_rate_proof() -> Proof:
-    """``sqrt(beta) = (b - a)/(b + a) = (sqrt(kappa) - 1)/(sqrt(kappa) + 1)``."""
-    return (calc(sp.sqrt(beta), assume=[a <= b], where={beta: ((b - a) / (b + a)) ** 2, kappa: b ** 2 / a ** 2},
-                 title="The heavy-ball rate: √β = (√κ − 1)/(√κ + 1)")
-            .eq((b - a) / (b + a), by="b ≥ a > 0")
-            .eq((sp.sqrt(kappa) - 1) / (sp.sqrt(kappa) + 1), by="√κ = b/a; divide numerator and denominator by a"))
+    """``sqrt(beta) = (a - b)/(a + b) = (sqrt(kappa) - 1)/(sqrt(kappa) + 1)`` with ``a = sqrt(L)``, ``b = sqrt(mu)``."""
+    return (calc(sp.sqrt(beta), assume=[b <= a], where={beta: (a - b) ** 2 / (a + b) ** 2, kappa: a ** 2 / b ** 2},
+                 title="The heavy-ball rate: $\\sqrt\\beta = (\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1)$")
+            .eq((a - b) / (a + b), by="$a \\ge b > 0$")
+            .eq((sp.sqrt(kappa) - 1) / (sp.sqrt(kappa) + 1),
+                by="$\\sqrt\\kappa = a/b$; divide numerator and denominator by $b$"))
 
 
 def momentum_beats_gd_proof() -> Proof:
     """``(sqrt(kappa) - 1)/(sqrt(kappa) + 1) <= (kappa - 1)/(kappa + 1)`` for ``kappa >= 1``."""
     r = sp.Symbol("r", positive=True)  # sqrt(kappa)
     return (calc((r - 1) / (r + 1), assume=[r >= 1], where={kappa: r ** 2},
-                 title="Momentum's rate is never worse: (√κ − 1)/(√κ + 1) ≤ (κ − 1)/(κ + 1)")
-            .le((kappa - 1) / (kappa + 1), by="r = √κ ≥ 1; the difference is 2r(r − 1)/((r + 1)(r² + 1)) ≥ 0"))
+                 title="Momentum's rate is never worse: $(\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1) \\le "
+                       "(\\kappa - 1)/(\\kappa + 1)$")
+            .le((kappa - 1) / (kappa + 1),
+                by="$r = \\sqrt\\kappa \\ge 1$; the difference is $2r(r - 1)/\\bigl((r + 1)(r^2 + 1)\\bigr) \\ge 0$"))
 
 
 # -- the explicit example ----------------------------------------------------------------
@@ -259,60 +270,26 @@ def step_table_rows() -> tuple[tuple[object, ...], ...]:
 # -- the figure ----------------------------------------------------------------------------
 
 
-def plot_svg(results: tuple[Run, ...]) -> str:
-    """Error norm against iteration, log scale, with the predicted rates dashed; deterministic SVG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with matplotlib.rc_context({"svg.hashsalt": "symgrad", "svg.fonttype": "none", "path.simplify": False}):
-        fig, ax = plt.subplots(figsize=(7.0, 4.0))
-        try:
-            ks = list(range(STEPS + 1))
-            for run, color in zip(results, ("tab:blue", "tab:red")):
-                ax.plot(ks, [run.norm(k) for k in ks], color=color, marker="o", markersize=3, label=run.label)
-                ax.plot(ks, [float(run.rate) ** k * run.norm(0) for k in ks], color=color, linestyle="--",
-                        label=f"rate {sp.latex(run.rate)} per step")
-            ax.set_yscale("log")
-            ax.set_xlabel("iteration $k$")
-            ax.set_ylabel(r"$\Vert w_k - w^* \Vert$")
-            ax.set_title(r"Quadratic with eigenvalues 1, 4, 9 ($\kappa = 9$)")
-            ax.grid(True, which="major", alpha=0.3)
-            ax.legend(fontsize="small")
-            fig.tight_layout()
-            out = io.StringIO()
-            fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None})
-        finally:
-            plt.close(fig)
-    return out.getvalue()
-
-
-def plot_tikz(results: tuple[Run, ...], width_cm: float = 9.0, height_cm: float = 5.5) -> str:
-    """The same plot as plain TikZ: log10 of the error against the iteration."""
-    logs = [math.log10(r.norm(k)) for r in results for k in range(STEPS + 1)]
+def plot(results: tuple[Run, ...]) -> plots.Plot:
+    """Error norm against iteration on a log scale (log10 drawn, ticks at powers of ten), each method
+    solid with its predicted rate ``rate^k ||w_0||`` dashed in the same colour."""
+    ks = range(STEPS + 1)
+    logs = [math.log10(r.norm(k)) for r in results for k in ks]
     lo, hi = math.floor(min(logs)), math.ceil(max(logs))
-    xs = (lambda k: k * width_cm / STEPS)
-    ys = (lambda v: (math.log10(v) - lo) * height_cm / (hi - lo))
-    lines = [r"\begin{tikzpicture}[x=1cm,y=1cm,font=\scriptsize]",
-             rf"\draw[->] (0,0) -- ({width_cm + 0.3:.2f},0) node[right] {{$k$}};",
-             rf"\draw[->] (0,0) -- (0,{height_cm + 0.3:.2f}) node[above] {{$\lVert w_k - w^* \rVert$ (log scale)}};"]
-    for k in range(0, STEPS + 1, 10):
-        lines.append(rf"\draw ({xs(k):.3f},0) -- ({xs(k):.3f},-0.1) node[below] {{{k}}};")
-    for e in range(lo, hi + 1, 2):
-        y = (e - lo) * height_cm / (hi - lo)
-        lines.append(rf"\draw (0,{y:.3f}) -- (-0.1,{y:.3f}) node[left] {{$10^{{{e}}}$}};")
-    for i, (run, color) in enumerate(zip(results, ("blue", "red"))):
-        points = " -- ".join(f"({xs(k):.3f},{ys(run.norm(k)):.3f})" for k in range(STEPS + 1))
-        lines.append(rf"\draw[{color},thick] {points};")
-        predicted = " -- ".join(f"({xs(k):.3f},{ys(float(run.rate) ** k * run.norm(0)):.3f})"
-                                for k in (0, STEPS))
-        lines.append(rf"\draw[{color},dashed] {predicted};")
-        y = height_cm - 0.45 * i
-        lines.append(rf"\draw[{color},thick] ({width_cm - 3.2:.2f},{y:.2f}) -- ++(0.5,0) "
-                     rf"node[right,black] {{{run.label}, rate ${sp.latex(run.rate)}$ (dashed)}};")
-    lines.append(r"\end{tikzpicture}")
-    return "\n".join(lines)
+    items: list[plots.Item] = []
+    for run, colour in zip(results, ("blue", "red")):
+        items.append(plots.Curve(tuple((float(k), round(math.log10(run.norm(k)), 4)) for k in ks), colour, run.label))
+        items.append(plots.Curve(tuple((float(k), round(math.log10(float(run.rate) ** k * run.norm(0)), 4))
+                                       for k in (0, STEPS)), colour,
+                                 f"rate ${run.rate}$ per step", dashed=True, width=1.0))
+    return plots.Plot(
+        items=tuple(items), xlim=(0.0, float(STEPS)), ylim=(float(lo), float(hi)),
+        xticks=tuple((float(k), f"${k}$") for k in range(0, STEPS + 1, 10)),
+        yticks=tuple((float(e), f"$10^{{{e}}}$") for e in range(lo, hi + 1, 2)),
+        xlabel="iteration $k$", ylabel="$\\Vert w_k - w^* \\Vert$ (log scale)",
+        width_cm=10.0, height_cm=6.0, legend_at=(1.0, lo + 4.6),
+        description="Error norm against iteration on a log scale: gradient descent and heavy ball with "
+                    "their predicted rates")
 
 
 # -- the document --------------------------------------------------------------------------
@@ -389,13 +366,14 @@ def build() -> Document:
             Section("Heavy-ball momentum"),
             Prose("Polyak's heavy-ball method adds a fraction $\\beta$ of the previous step: "
                   "$w_{k+1} = w_k - \\eta H w_k + \\beta (w_k - w_{k-1})$. Along an eigen-direction the pair "
-                  "$(c_k, c_{k-1})$ is multiplied by the matrix "
-                  "$\\begin{pmatrix} 1 + \\beta - \\eta\\lambda & -\\beta \\\\ 1 & 0 \\end{pmatrix}$, so the "
-                  "rate is the largest modulus of its eigenvalues, the roots of:"),
+                  "$(c_k, c_{k-1})$ is multiplied by the matrix"),
+            Equation(r"M = \begin{pmatrix} 1 + \beta - \eta\lambda & -\beta \\ 1 & 0 \end{pmatrix},"),
+            Prose("so the rate is the largest modulus of its eigenvalues, the roots of the characteristic "
+                  "polynomial:"),
             ProofBlock(companion_proof()),
             Prose("Polyak's parameters are $\\eta = 4/(\\sqrt L + \\sqrt\\mu)^2$ and "
-                  "$\\beta = \\bigl((\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1)\\bigr)^2$. Writing $a = \\sqrt\\mu$ and "
-                  "$b = \\sqrt L$ makes both rational, and the kernel proves that the discriminant "
+                  "$\\beta = \\bigl((\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1)\\bigr)^2$. Writing $a = \\sqrt L$ and "
+                  "$b = \\sqrt\\mu$ makes both rational, and the kernel proves that the discriminant "
                   "$s^2 - 4\\beta$, with $s = 1 + \\beta - \\eta\\lambda$, is never positive on $[\\mu, L]$:"),
             ProofBlock(discriminant_proof()),
             Prose("So the two roots are complex conjugates (or, at $\\lambda = \\mu$ and $\\lambda = L$, a double "
@@ -414,8 +392,8 @@ def build() -> Document:
                      r"\beta = \left(\frac{\sqrt\kappa - 1}{\sqrt\kappa + 1}\right)^2, \qquad "
                      r"\text{rate } \frac{\sqrt\kappa - 1}{\sqrt\kappa + 1} \approx 1 - \frac{2}{\sqrt\kappa}."),
             Section("An explicit example"),
-            Prose("Take $H = Q \\operatorname{diag}(1, 4, 9) Q^{\\top}$ with the rational orthogonal matrix "
-                  "$Q = \\tfrac13 \\begin{pmatrix} 1 & 2 & 2 \\\\ 2 & 1 & -2 \\\\ 2 & -2 & 1 \\end{pmatrix}$:"),
+            Prose("Take $H = Q \\operatorname{diag}(1, 4, 9) Q^{\\top}$ with the rational orthogonal matrix"),
+            Equation(r"Q = \tfrac13 \begin{pmatrix} 1 & 2 & 2 \\ 2 & 1 & -2 \\ 2 & -2 & 1 \end{pmatrix},"),
             Equation(sp.Eq(sp.Symbol("H"), H, evaluate=False)),
             Prose(f"SymPy finds its eigenvalues exactly: {eig_text}. So $\\mu = {sp.latex(p['mu'])}$, "
                   f"$L = {sp.latex(p['L'])}$, $\\kappa = {sp.latex(p['kappa'])}$; the best gradient step is "
@@ -435,12 +413,14 @@ def build() -> Document:
                   f"{float(gd.rate):.4f}) and {observed_rate(hb):.4f} for heavy ball (predicted "
                   f"{float(hb.rate):.4f}; the gap is the linear factor of the double root)."),
             Figure(sources={"markdown": f"![Error against iteration, log scale]({PLOT_NAME})",
-                            "latex": plot_tikz(results)},
-                   caption="Error against iteration on the example, log scale; dashed: the predicted rates.",
-                   assets={PLOT_NAME: plot_svg(results)}),
+                            "latex": plots.tikz(plot(results))},
+                   caption=("Error against iteration on the example ($H$ with eigenvalues $1, 4, 9$, so "
+                            "$\\kappa = 9$), log scale: gradient descent (blue) and heavy ball (red), each "
+                            "dashed at its predicted rate."),
+                   assets={PLOT_NAME: plots.svg(plot(results))}),
         ),
     )
 
 
 __all__ = ["build", "NAME", "H", "W0", "EIGENVALUES", "STEPS", "parameters", "runs", "gd_run", "heavy_ball_run",
-           "gd_bound_holds", "observed_rate", "exact_eigenvalues", "Run"]
+           "gd_bound_holds", "observed_rate", "exact_eigenvalues", "Run", "plot"]

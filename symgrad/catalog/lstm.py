@@ -53,7 +53,7 @@ def full_step_proof() -> Proof:
     return (calc(sp.Derivative(F(c) * c + I(c) * G(c), c),
                  title="The full one-step derivative, with the gates seen as functions of the previous cell state")
             .eq(F(c) + c * sp.Derivative(F(c), c) + G(c) * sp.Derivative(I(c), c) + I(c) * sp.Derivative(G(c), c),
-                by="product rule; c is the previous cell state"))
+                by="product rule; $c$ is the previous cell state"))
 
 
 def gate_through_hidden_proof() -> Proof:
@@ -62,9 +62,9 @@ def gate_through_hidden_proof() -> Proof:
     u = sp.Symbol("u", real=True)
     q = sp.Function("q")
     h = o * sp.tanh(c)
-    return (calc(sp.Derivative(q(h), c), title="Each gate term: the derivative through the hidden state o·tanh(c)")
+    return (calc(sp.Derivative(q(h), c), title="Each gate term: the derivative through the hidden state $o \\tanh c$")
             .eq(sp.Subs(sp.Derivative(q(u), u), u, h) * o * (1 - sp.tanh(c) ** 2),
-                by="chain rule; the derivative of tanh is 1 − tanh²"))
+                by="chain rule; the derivative of $\\tanh$ is $1 - \\tanh^2$"))
 
 
 def cell_chain_proof(steps: int = SHOWN_STEPS) -> Proof:
@@ -85,8 +85,8 @@ def forget_lower_bound_proof(steps: int = SHOWN_STEPS) -> Proof:
     f = sp.symbols(f"f_1:{steps + 1}", real=True)
     s = sp.symbols(f"s_1:{steps + 1}", nonnegative=True)
     return (calc(sp.Mul(*f, evaluate=False), assume=[delta < 1], where={ft: 1 - delta + st for ft, st in zip(f, s)},
-                 title=f"{steps} steps: forget gates at least 1 − δ keep the product above (1 − δ) to the power {steps}")
-            .ge((1 - delta) ** steps, by="each forget gate, written 1 − δ + s with s ≥ 0, is at least 1 − δ > 0"))
+                 title=f"{steps} steps: forget gates at least $1 - \\delta$ keep the product at least $(1 - \\delta)^{{{steps}}}$")
+            .ge((1 - delta) ** steps, by="each forget gate, written $1 - \\delta + s$ with $s \\ge 0$, is at least $1 - \\delta > 0$"))
 
 
 # -- the plain RNN ----------------------------------------------------------------------------
@@ -103,8 +103,8 @@ def rnn_chain_proof(steps: int = SHOWN_STEPS) -> Proof:
         definitions[z[t]] = w * h + u_ * xs[t] + b
         h = sigmoid(z[t])
     factors = [sp.Mul(w, _sigmoid_prime(z[t]), evaluate=False) for t in reversed(range(steps))]
-    return (calc(sp.Derivative(h, h0), where=definitions, title=f"Plain RNN, {steps} steps: one factor w σ′(z) per step")
-            .eq(sp.Mul(*factors, evaluate=False), by="chain rule through every step; σ′ = σ(1 − σ)"))
+    return (calc(sp.Derivative(h, h0), where=definitions, title=f"Plain RNN, {steps} steps: one factor $w\\,\\sigma'(z_t)$ per step")
+            .eq(sp.Mul(*factors, evaluate=False), by="chain rule through every step; $\\sigma' = \\sigma(1 - \\sigma)$"))
 
 
 def rnn_base_case() -> Proof:
@@ -112,9 +112,9 @@ def rnn_base_case() -> Proof:
     m = sp.Symbol("m", nonnegative=True)  # |w|
     z = sp.Symbol("z_1", real=True)
     s = sigmoid(z)
-    return (calc(m * _sigmoid_prime(z), title="Base case T = 1: |w σ′(z)| = |w| σ′(z) ≤ |w|/4 (m = |w|)")
-            .eq(m * (QUARTER - (s - sp.S.Half) ** 2), rule="complete-the-square")
-            .le(m / 4, by="a square is non-negative and m ≥ 0"))
+    return (calc(m * _sigmoid_prime(z), title="Base case $T = 1$: $|w\\,\\sigma'(z)| = m\\,\\sigma'(z) \\le m/4$ with $m = |w|$")
+            .eq(m * (QUARTER - (s - sp.S.Half) ** 2), rule="complete-the-square", by="complete the square: $\\sigma(1 - \\sigma) = 1/4 - (\\sigma - 1/2)^2$")
+            .le(m / 4, by="a square is non-negative and $m \\ge 0$"))
 
 
 def rnn_step_factor_proof() -> Proof:
@@ -122,8 +122,8 @@ def rnn_step_factor_proof() -> Proof:
     p_next, p_t = sp.Symbol("P_{T+1}", real=True), sp.Symbol("P_T", real=True)
     w, z = sp.Symbol("w", real=True), sp.Symbol("z_{T+1}", real=True)
     return (calc(sp.Abs(p_next), where={p_next: p_t * w * _sigmoid_prime(z)},
-                 title="Inductive step, part 1: one more step multiplies the modulus by |w| σ′")
-            .eq(sp.Abs(p_t) * sp.Abs(w) * _sigmoid_prime(z), by="|ab| = |a||b| and σ′ > 0"))
+                 title="Inductive step, part 1: one more step multiplies the modulus by $|w|\\,\\sigma'(z_{T+1})$")
+            .eq(sp.Abs(p_t) * sp.Abs(w) * _sigmoid_prime(z), by="$|ab| = |a|\\,|b|$ and $\\sigma' > 0$"))
 
 
 def rnn_inductive_step() -> Proof:
@@ -133,9 +133,9 @@ def rnn_inductive_step() -> Proof:
     theta = sp.Symbol("theta", real=True)
     bound = (m / 4) ** T_sym
     return (calc(A * m * _sigmoid_prime(z), assume=[theta >= 0, theta <= 1], where={A: theta * bound},
-                 title="Inductive step, part 2: with A the modulus after T steps and m = |w|, the bound passes to T + 1")
-            .le(bound * m * _sigmoid_prime(z), by="induction hypothesis A ≤ (m/4) to the power T, written A = θ (m/4) to the T with 0 ≤ θ ≤ 1")
-            .le(bound * m / 4, by="σ′ ≤ 1/4 (the base case)")
+                 title="Inductive step, part 2: with $A$ the modulus after $T$ steps and $m = |w|$, the bound passes to $T + 1$")
+            .le(bound * m * _sigmoid_prime(z), by="induction hypothesis $A \\le (m/4)^T$, written $A = \\theta (m/4)^T$ with $0 \\le \\theta \\le 1$")
+            .le(bound * m / 4, by="$\\sigma' \\le 1/4$ (the base case)")
             .eq((m / 4) ** (T_sym + 1), by="collect the powers"))
 
 
@@ -143,7 +143,7 @@ def rnn_conclusion() -> Proof:
     """``|prod_t w sigma'(z_t)| <= (|w|/4)^T`` for every ``T``: the induction rule."""
     P = sp.Function("P")
     w = sp.Symbol("w", real=True)
-    return (calc(sp.Abs(P(T_sym)), title="The RNN bound for every T ≥ 1 (a lemma: it rests on the induction principle)")
+    return (calc(sp.Abs(P(T_sym)), title="The RNN bound for every $T \\ge 1$ (a lemma: it rests on the induction principle)")
             .le((sp.Abs(w) / 4) ** T_sym, rule="induction", by="base case and inductive step above"))
 
 
@@ -217,7 +217,8 @@ def build() -> Document:
                   "we take the partial derivative with respect to $c_{t-1}$ with $h_{t-1}$ held fixed. This is "
                   "the direct path along the cell state (the original LSTM's constant error carousel; in the "
                   "original training scheme the gradient through the gates was in fact cut). The gates are "
-                  "written as arbitrary functions $f, i, g$ of $h_{t-1}$:"),
+                  "written as arbitrary differentiable functions $f, i, g$ of $h_{t-1}$ (sigmoid and $\\tanh$ gates "
+                  "are):"),
             ProofBlock(direct_path_proof()),
             Prose("For completeness, the full one-step derivative. Since $h_{t-1} = o_{t-1} \\tanh(c_{t-1})$, "
                   "the gates also depend on $c_{t-1}$ through $h_{t-1}$. Seen as functions of $c_{t-1}$, they "
@@ -253,22 +254,24 @@ def build() -> Document:
             Prose("The induction principle itself is a logical rule, not a computation: the step that uses it "
                   "is cited as the lemma named induction and is reported as resting on it, not as proved."),
             ProofBlock(rnn_conclusion()),
-            Prose("So unless $|w| > 4$ the RNN's gradient shrinks geometrically, and it can only avoid that by "
-                  "weights so large that the units saturate (which makes $\\sigma'$ small again)."),
+            Prose("So the RNN's gradient factor after $T$ steps is at most $(|w|/4)^T$, which shrinks geometrically "
+                  "whenever $|w| < 4$; the bound allows it to survive only with $|w| \\ge 4$, weights large enough "
+                  "to push the units towards saturation, where $\\sigma'(z_t)$ is far below $1/4$ and the actual "
+                  "factor is smaller than the bound."),
             Section("When the forget gate keeps the gradient alive"),
             Prose("Constant forget gates against the RNN bound with weights $|w| = 1, 2, 4$: a forget gate of "
                   "$0.99$ keeps over a third of the gradient after $100$ steps, while the RNN bound with $|w| = 1$ "
                   "is below $10^{-60}$. A forget gate of $1/2$ is no better than a plain network."),
             Table(columns=("T", *(f"f = {f}" for f in FORGET_VALUES), *(f"RNN bound, |w| = {w}" for w in RNN_WEIGHTS)),
                   rows=comparison_rows(),
-                  caption="The product of T equal forget gates, and the bound on the RNN's product."),
+                  caption="The product $f^T$ of $T$ equal forget gates $f$, and the bound $(|w|/4)^T$ on the RNN's product."),
             Prose(f"A simulation (numpy, seed {SIM_SEED}): inputs $x_t \\sim N(0, 1)$, a forget gate "
                   f"$f_t = \\sigma(x_t + {SIM_BIAS:g})$ (a large forget-gate bias, as is common in practice, "
                   f"makes $f_t$ close to $1$: here its mean is {float(np.mean(forget)):.3f}), and the RNN "
                   "$h_t = \\sigma(h_{t-1} + x_t)$ on the same inputs."),
             Table(columns=("T", "LSTM direct path, product of f", "RNN, product of w σ′(z)", "RNN bound with |w| = 1"),
                   rows=_simulation_rows(),
-                  caption="The gradient factor after T steps in the simulation."),
+                  caption="The gradient factor after $T$ steps in the simulation: $\\prod_t f_t$ for the LSTM, $\\prod_t w\\,\\sigma'(z_t)$ with $w = 1$ for the RNN."),
         ),
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
+from sympy import UnevaluatedExpr as U
 
 from ..proofs.documents import Document, Equation, ProofBlock, Prose, Section, Table
 from ..proofs.proof import Proof, calc, check
@@ -42,8 +43,8 @@ def prelu(value: sp.Expr, slope: sp.Expr) -> sp.Expr:
 
 def relu_negative_proof() -> Proof:
     """``d/dx max(0, x) = 0`` for every ``x < 0``."""
-    xn = sp.Symbol("x", negative=True)
-    return (calc(sp.Derivative(sp.Max(0, xn), xn), title="ReLU: on the whole negative side the derivative is 0")
+    return (calc(sp.Derivative(sp.Max(0, x), x), assume=[x < 0],
+                 title="ReLU: on the whole negative side the derivative is $0$")
             .eq(0, by="$\\max(0, x) = 0$ for every $x < 0$"))
 
 
@@ -52,7 +53,7 @@ def dead_unit_proof(parameter: sp.Symbol) -> Proof:
     which = "weight" if parameter == w else "bias"
     return (calc(sp.Derivative(sp.Max(0, w * x + b), parameter), assume=[w * x + b < 0],
                  title=f"A ReLU unit with negative pre-activation: zero gradient in its {which}")
-            .eq(0, by="the unit's output is 0 for every nearby value of the parameter"))
+            .eq(0, by="the unit's output is $0$ for every nearby value of the parameter"))
 
 
 def dead_batch_proof(size: int = 3) -> Proof:
@@ -62,8 +63,8 @@ def dead_batch_proof(size: int = 3) -> Proof:
     ci = sp.symbols(f"c_1:{size + 1}", real=True)
     loss = sp.Add(*(c * sp.Max(0, w * xv + b) for c, xv in zip(ci, xi)))
     return (calc(sp.Derivative(loss, w), assume=[w * xv + b < 0 for xv in xi],
-                 title=f"A dead unit over a batch of {size}: the gradient in its weight is 0, whatever flows back")
-            .eq(0, by="each term has derivative 0: every pre-activation is negative"))
+                 title=f"A dead unit over a batch of ${size}$: the gradient in its weight is $0$, whatever flows back")
+            .eq(0, by="each term has derivative $0$: every pre-activation is negative"))
 
 
 # -- PReLU ---------------------------------------------------------------------------------------
@@ -71,20 +72,20 @@ def dead_batch_proof(size: int = 3) -> Proof:
 
 def prelu_x_proof() -> Proof:
     """``d/dx (max(0, x) + a min(0, x)) = 1`` for ``x > 0`` and ``a`` for ``x < 0`` (undefined at 0)."""
-    return (calc(sp.Derivative(prelu(x, a), x), title="PReLU: the derivative in the input is 1 or the slope a")
+    return (calc(sp.Derivative(prelu(x, a), x), title="PReLU: the derivative in the input is $1$ or the slope $a$")
             .eq(sp.Piecewise((1, x > 0), (a, x < 0)),
                 by="differentiate each side; at $x = 0$ (a kink unless $a = 1$) no value is claimed"))
 
 
 def prelu_slope_proof() -> Proof:
     """``d/da (max(0, x) + a min(0, x)) = min(0, x)``, at every ``x``."""
-    return (calc(sp.Derivative(prelu(x, a), a), title="PReLU: the derivative in the learnable slope a is min(0, x)")
+    return (calc(sp.Derivative(prelu(x, a), a), title="PReLU: the derivative in the learnable slope $a$ is $\\min(0, x)$")
             .eq(sp.Min(0, x), by="the output is linear in $a$; $\\min(0, x)$ is its coefficient"))
 
 
 def prelu_bound_proof() -> Proof:
     """``|d/dx PReLU| <= max(1, |a|)`` wherever the derivative exists."""
-    return (calc(sp.Abs(sp.Derivative(prelu(x, a), x)), title="PReLU: the slope is at most max(1, |a|) in absolute value")
+    return (calc(sp.Abs(sp.Derivative(prelu(x, a), x)), title="PReLU: the slope is at most $\\max(1, |a|)$ in absolute value")
             .le(sp.Max(1, sp.Abs(a)), by="the derivative is $1$ or $a$"))
 
 
@@ -94,22 +95,22 @@ def prelu_bound_proof() -> Proof:
 def rrelu_derivative_proof() -> Proof:
     """With the slope ``s`` drawn for this pass, ``d/dx (max(0, x) + s min(0, x)) = s`` for ``x < 0``."""
     return (calc(sp.Derivative(prelu(x, s), x), assume=[x < 0],
-                 title="RReLU in training, negative side: the derivative is the drawn slope s")
+                 title="RReLU in training, negative side: the derivative is the drawn slope $s$")
             .eq(s, by="on $x < 0$ the unit is $s x$"))
 
 
 def rrelu_expectation_proof() -> Proof:
     """``E[s] = (l + u)/2`` for ``s ~ U(l, u)``: the expected derivative on the negative side."""
     return (calc(sp.Integral(s / (up - lo), (s, lo, up)), assume=[lo < up],
-                 title="RReLU: the expected derivative on the negative side is (l + u)/2")
-            .eq((lo + up) / 2, by="the mean of the uniform density $1/(u - l)$ on $[l, u]$"))
+                 title="RReLU: the expected derivative on the negative side is $(l + u)/2$")
+            .eq(U(lo + up) / 2, by="the mean of the uniform density $1/(u - l)$ on $[l, u]$"))
 
 
 def rrelu_test_time_proof() -> Proof:
     """``E_s[max(0, x) + s min(0, x)] = max(0, x) + (l + u)/2 min(0, x)``: the fixed test-time slope."""
     return (calc(sp.Integral(prelu(x, s) / (up - lo), (s, lo, up)), assume=[lo < up],
-                 title="RReLU: averaged over the slope, the unit is the leaky ReLU with slope (l + u)/2 used at test time")
-            .eq(prelu(x, (lo + up) / 2), by="the unit is linear in $s$"))
+                 title="RReLU: averaged over the slope, the unit is the leaky ReLU with slope $(l + u)/2$ used at test time")
+            .eq(prelu(x, U(lo + up) / 2), by="the unit is linear in $s$"))
 
 
 def rrelu_monte_carlo(samples: int = SAMPLES, seed: int = SEED) -> tuple[float, float, float]:
@@ -203,7 +204,8 @@ def build() -> Document:
         name=NAME,
         title="The ReLU family: PReLU, RReLU, Maxout and the dead unit",
         summary=("ReLU passes no gradient on its whole negative side, so a unit whose pre-activation is "
-                 "negative on every input never changes again: the dead unit, proved below. Its relatives "
+                 "negative on every input gets a zero gradient in its weight and bias (proved below), so gradient "
+                 "steps leave it where it is and it never changes again: the dead unit. Its relatives "
                  "keep a slope there: PReLU learns it (derivatives in the input and in the slope), RReLU draws "
                  "it at random (expected derivative $(l + u)/2$), and Maxout takes the largest of several "
                  "linear pieces (the derivative selects the arg max; at a tie it is a kink, which the kernel "
@@ -262,11 +264,11 @@ def build() -> Document:
                   "each drawn unit at $x = -1$ taken by central differences. This is statistical evidence, not "
                   "a proof."),
             Table(columns=("quantity", "value"),
-                  rows=(("(l + u)/2, exact", sp.nsimplify(expected)),
-                        ("(l + u)/2, decimal", f"{float(expected):.6f}"),
+                  rows=(("expected slope, exact", sp.nsimplify(expected)),
+                        ("expected slope, decimal", f"{float(expected):.6f}"),
                         ("mean of the differenced derivatives", f"{mean_d:.6f}"),
                         ("its standard error", f"{se:.1e}"),
-                        ("distance from (l + u)/2 in standard errors", f"{abs(mean_d - float(expected)) / se:.2f}"),
+                        ("distance from the expected slope in standard errors", f"{abs(mean_d - float(expected)) / se:.2f}"),
                         ("mean of the drawn slopes", f"{mean_s:.6f}")),
                   caption="RReLU's expected derivative on the negative side, sampled."),
             Section("Maxout: the derivative selects the arg max"),

@@ -16,6 +16,7 @@ import sympy as sp
 from ..core.functions import sigmoid
 from ..proofs.documents import Document, Equation, ProofBlock, Prose, Section, Table
 from ..proofs.proof import Proof, calc
+from .support.normalization.layers import Named
 
 NAME = "batchnorm-saturation"
 
@@ -44,50 +45,50 @@ def _phi(u: sp.Expr) -> sp.Expr:
 def mass_proof(mean: int) -> Proof:
     """``P(|X - mean| <= 2) = erf(sqrt 2) > 0.95`` for ``X ~ N(mean, 1)``."""
     return (calc(sp.Integral(_phi(x - mean), (x, mean - 2, mean + 2)),
-                 title=f"For N({_n(mean)}, 1), the interval [{_n(mean - 2)}, {_n(mean + 2)}] holds more than 95% of the mass")
+                 title=f"For $N({mean}, 1)$, the interval $[{mean - 2}, {mean + 2}]$ holds more than 95% of the mass")
             .eq(sp.erf(sp.sqrt(2)), by="the normal integral over two standard deviations either side of the mean")
-            .gt(sp.Rational(95, 100), by="erf(√2) = 0.9545…"))
+            .gt(sp.Rational(95, 100), by="$\\operatorname{erf}(\\sqrt 2) \\approx 0.9545$"))
 
 
 def slope_bound_proof() -> Proof:
     """``sigma'(x) = e^x / (1 + e^x)^2 <= e^x``: far left, the slope is at most the exponential."""
     s = sigmoid(x)
-    return (calc(sp.Derivative(s, x), title="The sigmoid's slope is below the exponential: σ′(x) ≤ exp(x)")
-            .eq(s * (1 - s), rule="sigmoid-derivative")
-            .eq(sp.exp(x) / (1 + sp.exp(x)) ** 2, by="multiply numerator and denominator by exp(2x)")
-            .le(sp.exp(x), by="the denominator (1 + exp(x))² is at least 1"))
+    return (calc(sp.Derivative(s, x), title="The sigmoid's slope is below the exponential: $\\sigma'(x) \\le e^x$")
+            .eq(s * (1 - s), rule="sigmoid-derivative", by="$\\sigma' = \\sigma(1 - \\sigma)$")
+            .eq(sp.exp(x) / (1 + sp.exp(x)) ** 2, by="multiply numerator and denominator by $e^{2x}$")
+            .le(sp.exp(x), by="the denominator $(1 + e^x)^2$ is at least $1$"))
 
 
 def saturated_bound_proof() -> Proof:
     """``E[e^X] = e^{-11/2}`` for ``X ~ N(-6, 1)``: an exact upper bound for ``E[sigma'(X)]``."""
     return (calc(sp.Integral(sp.exp(x) * _phi(x - BEFORE), (x, -sp.oo, sp.oo)),
-                 title="For X ~ N(−6, 1): E[exp(X)] = exp(−11/2) ≈ 0.0041, an upper bound for E[σ′(X)]")
+                 title="For $X \\sim N(-6, 1)$: $\\mathbb{E}[e^X] = e^{-11/2} \\approx 0.0041$, an upper bound for $\\mathbb{E}[\\sigma'(X)]$")
             .eq(sp.exp(sp.Rational(2 * BEFORE + 1, 2)), by="complete the square in the exponent"))
 
 
 def middle_bound_proof() -> Proof:
     """``sigma'(x) <= 1/4`` everywhere (the base of the comparison after normalization)."""
     s = sigmoid(x)
-    return (calc(sp.Derivative(s, x), title="Everywhere σ′(x) ≤ 1/4, with equality at 0")
-            .eq(s * (1 - s), rule="sigmoid-derivative")
-            .eq(sp.Rational(1, 4) - (s - sp.S.Half) ** 2, rule="complete-the-square")
-            .le(sp.Rational(1, 4), rule="square-nonnegative"))
+    return (calc(sp.Derivative(s, x), title="Everywhere $\\sigma'(x) \\le 1/4$")
+            .eq(s * (1 - s), rule="sigmoid-derivative", by="$\\sigma' = \\sigma(1 - \\sigma)$")
+            .eq(sp.Rational(1, 4) - (s - sp.S.Half) ** 2, rule="complete-the-square", by="complete the square in $\\sigma$")
+            .le(sp.Rational(1, 4), rule="square-nonnegative", by="a square is non-negative"))
 
 
 def identity_proof() -> Proof:
     """``gamma = sqrt(sigma_B^2 + eps)``, ``beta = mu_B`` undo the normalization: ``y = x``."""
     mu_b = sp.Symbol("mu_B", real=True)
-    var_b = sp.Symbol("sigma_B^2", nonnegative=True)
+    var_b = Named("sigma_B2", r"\sigma_{B}^{2}", nonnegative=True)
     eps = sp.Symbol("epsilon", positive=True)
     gamma, beta = sp.symbols("gamma beta", real=True)
     xhat = sp.Symbol(r"\hat{x}", real=True)
     return (calc(gamma * xhat + beta, where={xhat: (x - mu_b) / sp.sqrt(var_b + eps),
                                              gamma: sp.sqrt(var_b + eps), beta: mu_b},
-                 title="Batch normalization can represent the identity: γ = √(batch variance + ε) and β = batch mean give y = x")
+                 title="Batch normalization can represent the identity: $\\gamma = \\sqrt{\\sigma_B^2 + \\epsilon}$ and $\\beta = \\mu_B$ give $y = x$")
             .eq(sp.Add(sp.Mul(sp.sqrt(var_b + eps), x - mu_b, sp.Pow(sp.sqrt(var_b + eps), -1, evaluate=False),
                            evaluate=False), mu_b, evaluate=False),
-                by="substitute the normalized value and the chosen γ, β")
-            .eq(x, by="the square roots cancel (ε > 0), then the means cancel"))
+                by="substitute the normalized value and the chosen $\\gamma$, $\\beta$")
+            .eq(x, by="the square roots cancel ($\\epsilon > 0$), then the means cancel"))
 
 
 def shift_back_proof() -> Proof:
@@ -96,8 +97,8 @@ def shift_back_proof() -> Proof:
     root = sp.sqrt(1 + eps)
     start = sp.Add(sp.Mul(root, x - BEFORE, sp.Pow(root, -1, evaluate=False), evaluate=False), BEFORE, evaluate=False)
     return (calc(start,
-                 title="In the example: γ = √(1 + ε), β = −6 give back the saturated input x")
-            .eq(x, by="the square roots cancel, then −6 + 6 = 0"))
+                 title="In the example: $\\gamma = \\sqrt{1 + \\epsilon}$, $\\beta = -6$ give back the saturated input $x$")
+            .eq(x, by="the square roots cancel, then $-6 + 6 = 0$"))
 
 
 # -- numbers ------------------------------------------------------------------------------

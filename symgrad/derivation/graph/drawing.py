@@ -3,6 +3,7 @@ each edge labelled with the value it carries forward and the gradient flowing ba
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
 from .ops import OPS
@@ -73,9 +74,70 @@ def _obstacle(places: Mapping[str, tuple[int, float]], source: str, target: str)
     return side
 
 
+@dataclass(frozen=True)
+class Lane:
+    """A detour below (or above) the nodes: the edge leaves its source diagonally to height ``y`` at
+    ``start``, runs level to ``end`` and rises (or falls) to its target; its labels sit at ``pos``
+    (0 to 1) of the level run."""
+
+    y: float
+    start: float
+    end: float
+    pos: float
+
+
+#: Column units: the diagonal run of a lane's ends; the half width of a label; the gap between lanes (rows).
+_RUN, _HALF_LABEL, _LANE_GAP = 0.3, 0.2, 0.5
+
+
+def _lanes(places: Mapping[str, tuple[int, float]], detours: list[tuple[str, str]]) -> dict[tuple[str, str, int], Lane]:
+    """Lanes for the edges that would pass a node, when there are several (several arcs cross each
+    other's labels). Shorter edges run nearer the nodes; an edge runs one gap beyond every placed edge
+    whose span overlaps its own and beyond the nodes it passes, so level runs never meet. Each edge's labels
+    go where its level run is farthest from the diagonal ends of the edges that cross it."""
+    def span(edge: tuple[str, str]) -> tuple[float, float]:
+        return float(places[edge[0]][0]), float(places[edge[1]][0])
+
+    def below(edge: tuple[str, str]) -> bool:
+        return _obstacle(places, *edge) != "below"  # route away from the node it passes
+
+    order = sorted(range(len(detours)), key=lambda i: (span(detours[i])[1] - span(detours[i])[0], span(detours[i]), i))
+    placed: list[tuple[int, float]] = []
+    heights: dict[int, float] = {}
+    for i in order:
+        (x0, x1), down = span(detours[i]), below(detours[i])
+        sign = -1.0 if down else 1.0
+        ends = [places[detours[i][0]][1], places[detours[i][1]][1]]
+        between = [y for x, y in places.values() if x0 <= x <= x1]
+        bound = min(ends + between) if down else max(ends + between)
+        for j, y in placed:
+            a0, a1 = span(detours[j])
+            if a0 < x1 and x0 < a1 and below(detours[j]) == down:
+                bound = min(bound, y) if down else max(bound, y)
+        heights[i] = bound + sign * _LANE_GAP
+        placed.append((i, heights[i]))
+    out: dict[tuple[str, str, int], Lane] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for i, (source, target) in enumerate(detours):
+        count = counts.get((source, target), 0)
+        counts[(source, target)] = count + 1
+        x0, x1 = span((source, target))
+        start, end = x0 + _RUN, x1 - _RUN
+        # the diagonal ends of the edges running beyond this one cross its level run
+        crossings = [x for j, (s, t) in enumerate(detours) if abs(heights[j]) > abs(heights[i])
+                     for x in (span((s, t))[0] + _RUN / 2, span((s, t))[1] - _RUN / 2) if start < x < end]
+        candidates = [start + _HALF_LABEL + k * (end - start - 2 * _HALF_LABEL) / 40 for k in range(41)]
+        # clear of every crossing by a label's width if possible; then as central as possible
+        best = max(candidates, key=lambda c: (min(min((abs(c - x) for x in crossings), default=1.0),
+                                                  2 * _HALF_LABEL + 0.1), -abs(c - (start + end) / 2)))
+        out[(source, target, count)] = Lane(heights[i], start, end, (best - start) / (end - start))
+    return out
+
+
 def tikz(back: "Backward", digits: int = 2) -> str:
     """A ``tikzpicture`` (plain TikZ, no libraries): forward values in green
-    above each edge, gradients in red below."""
+    above each edge, gradients in red below. An edge that would pass a node arcs
+    around it; when several would, each runs in a lane of its own (see :func:`_lanes`)."""
     graph = back.graph
     places = layout(graph)
     steps = max(x for x, _ in places.values()) + 1  # column steps, the output edge included
@@ -98,11 +160,21 @@ def tikz(back: "Backward", digits: int = 2) -> str:
                          rf"at ({x},{_num(y)}) {{{label}}};")
     ox, oy = places[graph.output.name]
     lines.append(rf"\node[leaf] (sg-output) at ({ox + 1},{_num(oy)}) {{$f$}};")
+    edges = [(source, target or "sg-output", value, gradient) for source, target, value, gradient in back.edges(digits)]
+    detours = [(s, t) for s, t, _, _ in edges if t in places and _obstacle(places, s, t)]
+    lanes = _lanes(places, detours) if len(detours) > 1 else {}
     seen: dict[tuple[str, str], int] = {}
-    for source, target, value, gradient in back.edges(digits):
-        target = target or "sg-output"
+    for source, target, value, gradient in edges:
         count = seen.get((source, target), 0)
         seen[(source, target)] = count + 1
+        if (source, target, count) in lanes:
+            lane = lanes[(source, target, count)]
+            at = f", pos={_num(lane.pos)}"
+            lines.append(rf"\draw[->, rounded corners=6pt] ({source}) -- ({_num(lane.start)},{_num(lane.y)}) -- "
+                         rf"node[fwd{at}] {{${value}$}} node[bwd{at}] {{${gradient}$}} "
+                         rf"({_num(lane.end)},{_num(lane.y)}) -- ({target});")
+            continue
+        labels = rf"node[fwd] {{${value}$}} node[bwd] {{${gradient}$}}"
         # A repeated edge, or one that would cross a node, arcs (away from the node).
         side = _obstacle(places, source, target) if target in places else ""
         turns = count + (1 if side else 0)
@@ -110,8 +182,7 @@ def tikz(back: "Backward", digits: int = 2) -> str:
         # An arc around a node bends further (its labels clear the node it passes).
         angle = 20 * ((turns + 1) // 2) + (15 if side else 0)
         bend = "" if turns == 0 else f", bend {first if turns % 2 else second}={angle}"
-        lines.append(rf"\draw[->{bend}] ({source}) to node[fwd] {{${value}$}} node[bwd] {{${gradient}$}} "
-                     rf"({target});")
+        lines.append(rf"\draw[->{bend}] ({source}) to {labels} ({target});")
     lines.append(r"\end{tikzpicture}")
     return "\n".join(lines)
 
