@@ -18,6 +18,7 @@ from sympy.printing.latex import LatexPrinter
 
 from ..core.errors import InputError
 from ..core.functions import sigmoid
+from ..core.rules import BUILTIN_RULES
 from ..core.verdicts import Justification, Status, Verdict
 from ..proofs.documents import (
     Document,
@@ -413,6 +414,21 @@ class DocumentView:
 CONDITIONAL = "conditional"
 
 
+def _justification_text(by: Justification) -> str:
+    """What a reader sees for a step's justification: the text given, else the cited rule in words.
+
+    A step that only cites a built-in rule (``rule="sigmoid-definition"``) shows the rule's
+    summary and its statement as math, not the rule's identifier; a rule registered by the
+    user shows its name (its statement is the user's own text, never typeset as math).
+    """
+    if by.text or not by.rule:
+        return str(by)
+    builtin = next((r for r in BUILTIN_RULES if r.name == by.rule), None)
+    if builtin is None or not builtin.statement:
+        return str(by)
+    return f"{builtin.summary}: ${builtin.statement}$"
+
+
 def _step_view(index: int, lhs: sp.Expr, relation: Any, rhs: sp.Expr, by: Justification,
                verdict: Verdict | None, details: Sequence[Proof] = ()) -> StepView:
     sub_reports: Sequence[Report] = verdict.details if verdict is not None else ()
@@ -424,7 +440,7 @@ def _step_view(index: int, lhs: sp.Expr, relation: Any, rhs: sp.Expr, by: Justif
         relation=relation.latex,
         relation_word=relation.word,
         rhs=math_latex(rhs),
-        justification=str(by),
+        justification=_justification_text(by),
         rule=by.rule,
         text=by.text,
         details=sub_views,
