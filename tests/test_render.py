@@ -569,3 +569,17 @@ def test_deeply_nested_sub_proofs_stop_indenting_in_latex() -> None:
     tex = render(proof, "latex", check=False)
     assert tex.count(r"\begin{quote}") == 4  # below LaTeX's list-nesting limit of 6
     assert "Sub-proof for step 1.1.1.1.1.1.1:" in tex
+
+
+def test_a_claim_with_rows_is_a_math_block_in_markdown() -> None:
+    """GitHub eats the \\\\ of a matrix written in $...$: such a claim is a fenced math block."""
+    from symgrad.rendering.filters import md_claim
+    assert md_claim("x^2 + 1", ".") == "$x^2 + 1$."
+    block = md_claim(r"\left[\begin{matrix}1 & 2\\3 & 4\end{matrix}\right] = M", ".")
+    assert "```math\n" in block and block.rstrip().endswith("```") and r"\text{.}" in block
+    x = sp.Symbol("x", real=True)
+    import symgrad as sg
+    proof = sg.calc(sp.Matrix([[x, 0], [0, x]])).eq(sp.Matrix([[x, 0], [0, x]]) * 1)
+    md = sg.render(proof, "markdown")
+    proved = md[md.index("**Proved:**"):]
+    assert proved.split("\n")[2] == "```math" and "$" not in proved.split("```math")[1].split("```")[0]

@@ -98,6 +98,19 @@ def md_math(latex: str) -> str:
     return _TAG_LIKE.sub(r"\\lt ", latex)
 
 
+def md_claim(latex: str, end: str = "") -> str:
+    r"""A claim inside a sentence: inline ``$...$`` then ``end``, or a fenced ``math`` block when it
+    holds rows (``end`` then goes inside the math, as a display's closing punctuation).
+
+    GitHub's Markdown pass eats the ``\\\\`` of a matrix or ``cases`` written in ``$...$``
+    before the math is rendered; a fenced ``math`` block keeps it.
+    """
+    if "\\\\" in latex or "\\begin{" in latex:
+        closing = f" \\text{{{end}}}" if end else ""
+        return "\n\n```math\n" + md_math(latex) + closing + "\n```\n\n"
+    return "$" + md_math(latex) + "$" + end
+
+
 def md_math_cell(latex: str) -> str:
     r"""Math for a GFM table cell: a ``|`` would split the cell, so use ``\vert``."""
     latex = latex.replace(r"\|", r"\Vert ")
@@ -193,6 +206,7 @@ FILTERS: dict[str, dict[str, Callable[..., Any]]] = {
         "md_prose": md_prose,
         "md_math_cell": md_math_cell,
         "md_math": md_math,
+        "md_claim": md_claim,
         "md_fence": md_fence,
         "md_note": md_note,
         "md_quote": md_quote,
