@@ -583,3 +583,18 @@ def test_a_claim_with_rows_is_a_math_block_in_markdown() -> None:
     md = sg.render(proof, "markdown")
     proved = md[md.index("**Proved:**"):]
     assert proved.split("\n")[2] == "```math" and "$" not in proved.split("```math")[1].split("```")[0]
+
+
+def test_terms_sympy_cannot_order_print_the_same_in_every_process() -> None:
+    """Unevaluated (g_1 + g_2)/2 and (g_2 + g_1)/2 tie in SymPy's order; their printed order must
+    not follow Python's hash order (it changes from process to process)."""
+    import subprocess
+    import sys
+    code = ("import sympy as sp\nfrom symgrad.rendering.views import math_latex\n"
+            "g = sp.symbols('g_1:4')\nh = sp.Rational(1, 2)\n"
+            "terms = [sp.Mul(h, sp.Add(a, b, evaluate=False), evaluate=False) for a in g for b in g]\n"
+            "print(math_latex(sp.Add(*terms)))\n")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout
+               for seed in (1, 2, 3, 4)}
+    assert len(outputs) == 1, outputs

@@ -55,7 +55,8 @@ def _average(terms: list[sp.Expr]) -> sp.Expr:
 
 def batch_means(n: int, size: int, replacement: bool) -> list[sp.Expr]:
     g = gradients(n)
-    return [mean([g[i] for i in batch]) for batch in batches(n, size, replacement)]
+    # each batch mean written in index order: (g_2, g_1) and (g_1, g_2) read (and print) alike
+    return [mean([g[i] for i in sorted(batch)]) for batch in batches(n, size, replacement)]
 
 
 def unbiased_proof(n: int, size: int, replacement: bool) -> Proof:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import sympy as sp
 from sympy.core.function import AppliedUndef
@@ -119,6 +119,22 @@ def _without_minus_one(expr: sp.Mul) -> list[sp.Basic] | None:
     return None
 
 
+def _ties_broken(terms: list[sp.Basic], printed: Callable[[sp.Basic], str]) -> list[sp.Basic]:
+    """SymPy's order of terms, with terms it cannot tell apart (equal sort keys, such as
+    ``(g_1 + g_3)/2`` and ``(g_3 + g_1)/2`` built unevaluated) ordered by how they print:
+    otherwise their order follows Python's hash order, which changes from run to run."""
+    out: list[sp.Basic] = []
+    k = 0
+    while k < len(terms):
+        key = sp.default_sort_key(terms[k])
+        end = k + 1
+        while end < len(terms) and sp.default_sort_key(terms[end]) == key:
+            end += 1
+        out += sorted(terms[k:end], key=printed) if end - k > 1 else terms[k:end]
+        k = end
+    return out
+
+
 class NotationPrinter(LatexPrinter):
     r"""SymPy's LaTeX printer with terms in the order a person writes them.
 
@@ -143,7 +159,7 @@ class NotationPrinter(LatexPrinter):
         if sp.Add(*expr.args) != expr:  # written unevaluated: the author's order is the reader's order
             terms = list(expr.args)
         else:
-            terms = list(self._as_ordered_terms(expr, order=order))
+            terms = _ties_broken(list(self._as_ordered_terms(expr, order=order)), self._print)
         if terms and terms[0].could_extract_minus_sign():
             first = next((k for k, term in enumerate(terms) if not term.could_extract_minus_sign()), None)
             if first is not None:
