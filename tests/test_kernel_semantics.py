@@ -195,3 +195,20 @@ def test_assumptions_about_defined_names_use_their_definitions() -> None:
     assert status(calc(s * (1 - s), **bounds).gt(sp.Rational(1, 6))) is Status.PROVED
     assert status(calc(s * (1 - s), **bounds).gt(sp.Rational(1, 5))) is Status.REFUTED  # 3/16 < 1/5 near s = 1/4
     assert status(calc(s * (1 - s), **bounds).gt(sp.Rational(1, 4))) is Status.REFUTED
+
+
+def test_an_alarm_inside_a_precision_manager_leaves_the_working_precision_as_it_was() -> None:
+    """A step cut off by its budget inside mpmath.workprec must not change mpmath's global precision."""
+    import mpmath
+
+    from symgrad.core.budget import OutOfTime, run_within
+
+    before = mpmath.mp.prec
+
+    def lowered_forever() -> None:
+        mpmath.mp.prec = 10  # what an interrupted PrecisionManager.__enter__ leaves behind
+        time.sleep(1)
+
+    with pytest.raises(OutOfTime):
+        run_within(lowered_forever, 0.05)
+    assert mpmath.mp.prec == before

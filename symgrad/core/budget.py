@@ -54,6 +54,30 @@ class OutOfTime(Exception):
     """The time budget ran out (internal control flow, not a user error)."""
 
 
+def _working_precisions() -> tuple[int, int | None]:
+    """The global working precisions of mpmath and python-flint (bits)."""
+    import mpmath
+
+    try:
+        from flint import ctx as flint_ctx
+    except ImportError:  # pragma: no cover - python-flint is a dependency
+        return mpmath.mp.prec, None
+    return mpmath.mp.prec, flint_ctx.prec
+
+
+def _restore_precisions(saved: tuple[int, int | None]) -> None:
+    import mpmath
+
+    mpmath_prec, flint_prec = saved
+    if mpmath.mp.prec != mpmath_prec:
+        mpmath.mp.prec = mpmath_prec
+    if flint_prec is not None:
+        from flint import ctx as flint_ctx
+
+        if flint_ctx.prec != flint_prec:
+            flint_ctx.prec = flint_prec
+
+
 def _can_use_alarm() -> bool:
     return (
         hasattr(signal, "setitimer")
@@ -73,12 +97,16 @@ def run_within(fn: Callable[[], T], seconds: float) -> T:
             raise OutOfTime(f"took longer than {seconds:.3g} s")
 
         previous = signal.signal(signal.SIGALRM, on_alarm)
+        precision = _working_precisions()
         signal.setitimer(signal.ITIMER_REAL, seconds)
         try:
             return fn()
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+            # An alarm that lands inside mpmath's (or flint's) precision manager between setting and
+            # restoring the global working precision would leave it changed for the rest of the process.
+            _restore_precisions(precision)
 
     box: dict[str, object] = {}
 
