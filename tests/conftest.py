@@ -7,9 +7,12 @@ Locally it explores new examples each run.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from hypothesis import settings
@@ -23,22 +26,56 @@ if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
 os.environ["SYMGRAD_NO_CACHE"] = "1"
 
 
+@contextlib.contextmanager
+def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[Path, bool]]:
+    """A directory shared by every pytest-xdist worker of this run, and whether this worker must fill it.
+
+    The first worker to ask holds a file lock while it computes; the others wait, then reuse what it
+    left (pytest-xdist's recipe for a session fixture that must run once, not once per worker).
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if worker else base  # pytest-of-user/pytest-N/: shared by the workers
+    shared = root / f"shared-{name}"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            done = shared / "done"
+            must_fill = not done.exists()
+            shared.mkdir(exist_ok=True)
+            yield shared, must_fill
+            if must_fill:
+                done.write_text("ok", encoding="utf-8")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def run_once(tmp_path_factory: pytest.TempPathFactory):
+    """``with run_once(name) as (directory, must_fill):`` -- see :func:`once_per_run`."""
+    return lambda name: once_per_run(tmp_path_factory, name)
+
+
 @pytest.fixture(scope="session")
 def rendered_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``symgrad render --all --format md --format tex`` once per session (per xdist worker that asks).
+    """``symgrad render --all --format md --format tex`` once per test run (shared by the xdist workers).
 
-    Run in-process through the command line's code (``symgrad.cli.main``), in
-    one process (``--jobs 1``) so that the documents and reports it builds are
-    the ones the other catalog tests on this worker reuse (tests that need it
-    are in the xdist group ``catalog``). Returns the output directory.
+    Run in-process through the command line's code (``symgrad.cli.main``), in one process
+    (``--jobs 1``), so that on the worker that renders, the documents and reports it builds are
+    the ones the other catalog tests reuse. Returns the output directory.
     """
     from symgrad.cli import main
 
-    out_dir = tmp_path_factory.mktemp("rendered")
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["render", "--all", "--format", "md", "--format", "tex", "--jobs", "1", "--no-cache",
-                 "--out", str(out_dir)], out=out, err=err)
-    if code != 0:
-        pytest.fail(f"symgrad render failed (exit {code}):\n{out.getvalue()[-3000:]}\n{err.getvalue()[-3000:]}",
-                    pytrace=False)
+    with once_per_run(tmp_path_factory, "rendered-catalog") as (shared, must_fill):
+        out_dir, failure = shared / "out", shared / "failure.txt"
+        if must_fill:
+            out_dir.mkdir(exist_ok=True)
+            out, err = io.StringIO(), io.StringIO()
+            code = main(["render", "--all", "--format", "md", "--format", "tex", "--jobs", "1", "--no-cache",
+                         "--out", str(out_dir)], out=out, err=err)
+            if code != 0:
+                failure.write_text(f"symgrad render failed (exit {code}):\n{out.getvalue()[-3000:]}\n"
+                                   f"{err.getvalue()[-3000:]}", encoding="utf-8")
+    if failure.exists():
+        pytest.fail(failure.read_text(encoding="utf-8"), pytrace=False)
     return out_dir

@@ -24,6 +24,7 @@ and every true case holds at sample points of its domain, by the oracle alone.
 from __future__ import annotations
 
 import importlib.util
+import pickle
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -77,9 +78,14 @@ VERDICTS = {status.value for status in sg.Status}
 
 
 @pytest.fixture(scope="module")
-def outcomes() -> dict[str, kc.Outcome]:
-    """Every case checked once with ``budget=3``."""
-    return {case.name: kc.run_case(case, BUDGET, kc.cap_for(BUDGET)) for case in kc.CASES}
+def outcomes(run_once) -> dict[str, kc.Outcome]:
+    """Every case checked once with ``budget=3``, once per test run (shared by the xdist workers)."""
+    with run_once("kernel-corpus") as (shared, must_fill):
+        path = shared / "outcomes.pickle"  # our own objects, written and read within this run
+        if must_fill:
+            path.write_bytes(pickle.dumps({case.name: kc.run_case(case, BUDGET, kc.cap_for(BUDGET))
+                                           for case in kc.CASES}))
+    return pickle.loads(path.read_bytes())
 
 
 def _describe(outcome: kc.Outcome) -> str:
