@@ -92,10 +92,11 @@ fi
 unlock_setup
 
 # --- tests --------------------------------------------------------------------
-# In parallel on every core (pytest-xdist), tests that share a module fixture or the
-# session's catalog render kept together on one worker (`xdist_group`). Pass your own
-# -n (e.g. -n 0 for one process) to override.
-xdist=(-n auto --dist loadgroup)
+# In parallel on every core (pytest-xdist), a module's tests on one worker (`loadscope`), so a
+# module fixture is built once (`loadgroup` no longer keeps `xdist_group` tests together with
+# pytest 9; fixtures wanted once per run share a locked directory, tests/conftest.py).
+# Pass your own -n (e.g. -n 0 for one process) to override.
+xdist=(-n auto --dist loadscope)
 for arg in "$@"; do
     case "$arg" in -n | -n* | --numprocesses* | no:xdist) xdist=() ;; esac
 done
