@@ -854,7 +854,8 @@ def _rational_terms(function: sp.Expr, k: sp.Symbol) -> Callable[[int], tuple[in
 
     The polynomials must have rational coefficients (cleared to integers, so each term costs
     two integer Horner evaluations). None when ``function`` is not such a ratio; the
-    callable gives None where the denominator vanishes (the term is undefined).
+    callable gives None where the denominator of the reduced ratio vanishes. The ratio is
+    reduced first, as SymPy's own evaluation of the sum does (``(k**2 - 9)/(k - 3)`` is 6 at 3).
     """
     if function.free_symbols - {k}:
         return None
