@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, TextIO, TypeVar
 
 from . import catalog
-from .core.errors import SymgradError
+from .core.errors import SymgradError, TemplateError
 
 if TYPE_CHECKING:  # pragma: no cover - imported where used: --help, list and usage errors import no SymPy
     from importlib.resources.abc import Traversable
@@ -284,17 +284,19 @@ def _render_key(name: str, options: CheckOptions | None, formats: tuple[tuple[st
     import hashlib
     import json
 
+    from .rendering.locations import shipped_templates
+
     try:
         content = {
             "format": "symgrad-render-1", "entry": name, "sources": catalog.source_fingerprint(name),
-            "templates": _tree_digest(_shipped_templates()),
+            "templates": _tree_digest(shipped_templates()),
             "template_dirs": [[str(d), _tree_digest(Path(d)) if Path(d).is_dir() else "missing"]
                               for d in template_dir or ()],
             "environment": _environment(),
             "options": None if options is None else dataclasses.asdict(options),
             "formats": [list(f) for f in formats], "symgrad": _version(),
         }
-    except (OSError, ValueError):
+    except (OSError, ValueError, TemplateError):
         return None
     return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
 
@@ -313,22 +315,6 @@ def _environment() -> dict[str, Any]:
             versions[distribution] = None
     return {"python": [platform.python_implementation(), *map(str, sys.version_info[:3])],
             "platform": [sys.platform, platform.machine()], "versions": versions}
-
-
-def _shipped_templates() -> "Traversable":
-    """The shipped templates, found as :func:`symgrad.rendering.render.shipped_templates` finds them."""
-    import importlib.resources
-
-    try:
-        root = importlib.resources.files("symgrad.templates")
-        if root.joinpath("document.md.j2").is_file():
-            return root
-    except (ModuleNotFoundError, TypeError):
-        pass
-    fallback = Path(__file__).resolve().parents[1] / "templates"
-    if not (fallback / "document.md.j2").is_file():
-        raise ValueError("the shipped templates are missing")
-    return fallback
 
 
 def _tree_digest(root: "Traversable") -> str:

@@ -87,7 +87,7 @@ def test_sigmoid_normal_gradients_vanish_towards_the_input():
     assert relu.ratio > 2 * result.ratio
     assert result.label == "sigmoid, network2 init"
     old = gradient_flow(init="normal", cost="quadratic", seeds=(0, 1), inputs=200)
-    assert old.label == "sigmoid, N(0,1) init" and old.ratio < 0.2
+    assert old.label == "sigmoid, N(0, 1) weights" and old.ratio < 0.2
 
 
 def test_results_are_deterministic_and_averaged_over_seeds():

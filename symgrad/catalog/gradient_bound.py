@@ -639,18 +639,6 @@ def _g(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _flow_label(result: experiments.GradientFlow) -> str:
-    """A run's row label, with the initialization in words (no formulas in table cells)."""
-    init = {"network2": "network2 init", "normal": "N(0, 1) weights", "he": "He init",
-            "xavier": "Xavier init"}[result.init]
-    parts = [result.activation, init]
-    if result.batchnorm:
-        parts.append("batch norm")
-    if result.residual:
-        parts.append("residual")
-    return ", ".join(parts)
-
-
 def build_flow() -> Document:
     results = flow_results()
     nielsen_run, normal_run = results[0], results[1]
@@ -658,7 +646,7 @@ def build_flow() -> Document:
     comparison = tuple((l, _g(mine), ref, _g(mine / ref))
                        for l, (mine, ref) in enumerate(zip(nielsen_run.norms, reference), start=1))
     ratio_row = ("first/last", _g(nielsen_run.ratio), _g(reference[0] / reference[-1]), "")
-    per_config = tuple((_flow_label(r), *(_g(v) for v in r.norms), _g(r.ratio), *(_g(v) for v in r.per_example))
+    per_config = tuple((r.label, *(_g(v) for v in r.norms), _g(r.ratio), *(_g(v) for v in r.per_example))
                        for r in results)
     hidden = len(FLOW_LAYERS) - 2
     # one backward step, one input: ||delta^l_x|| <= ||W^{l+1}|| / 4 ||delta^{l+1}_x|| (sigmoid units)
@@ -667,8 +655,8 @@ def build_flow() -> Document:
          _g(nielsen_run.per_example[l - 1] / nielsen_run.per_example[l]), _g(nielsen_run.weight_norms[l] / 4),
          _g(normal_run.per_example[l - 1] / normal_run.per_example[l]), _g(normal_run.weight_norms[l] / 4))
         for l in range(1, hidden))
-    svg = experiments.plot_svg(results, labels=[_flow_label(r) for r in results])
-    tikz = experiments.plot_tikz(results, labels=[_flow_label(r) for r in results])
+    svg = experiments.plot_svg(results, labels=[r.label for r in results])
+    tikz = experiments.plot_tikz(results, labels=[r.label for r in results])
     return Document(
         name=FLOW_NAME,
         title="Gradient flow at initialization",
@@ -744,7 +732,7 @@ def build_flow() -> Document:
                   rows=tuple((row[0], *row[hidden + 2:]) for row in per_config),
                   caption="Mean per-input norm $\\lVert \\delta^l_x \\rVert$ per hidden layer."),
             Prose("Read from the first table, the first hidden layer's gradient over the last one's: "
-                  + "; ".join(f"{_flow_label(r)} ${_g(r.ratio)}$" for r in results) + ". "
+                  + "; ".join(f"{r.label} ${_g(r.ratio)}$" for r in results) + ". "
                   "Leaving out batch normalization, whose bias gradient is small by construction (see above), "
                   "sigmoid units with network2 weights lose the most; tanh, ReLU with He initialization and "
                   "the residual connections keep the four layers within a factor of $5$ of each other."),

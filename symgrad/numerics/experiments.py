@@ -132,8 +132,8 @@ class GradientFlow:
 
     @property
     def label(self) -> str:
-        """A short description such as ``sigmoid, N(0,1) init, batch norm``."""
-        init = {"network2": "network2 init", "normal": "N(0,1) init", "he": "He init",
+        """A short description such as ``sigmoid, N(0, 1) weights, batch norm`` (no formulas: it goes in table cells)."""
+        init = {"network2": "network2 init", "normal": "N(0, 1) weights", "he": "He init",
                 "xavier": "Xavier init"}[self.init]
         parts = [self.activation, init]
         if self.batchnorm:

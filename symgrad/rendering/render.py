@@ -37,6 +37,7 @@ from ..core.errors import InputError, TemplateError
 from ..proofs.documents import Document, DocumentReport
 from ..proofs.proof import Proof, Report
 from .filters import DELIMITERS, FILTERS
+from .locations import shipped_templates
 from .views import document_view, math_latex, proof_view
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,27 +72,6 @@ def normalize_format(fmt: str) -> str:
 # ---------------------------------------------------------------------------
 # Environment
 # ---------------------------------------------------------------------------
-
-
-def shipped_templates() -> "Traversable":
-    """The directory of the shipped templates.
-
-    ``symgrad.templates`` when installed (``templates/`` is mapped to that
-    package in the wheel), else the top-level ``templates/`` of a checkout.
-    """
-    try:
-        root = importlib.resources.files("symgrad.templates")
-        if root.joinpath("document.md.j2").is_file():
-            return root
-    except (ModuleNotFoundError, TypeError):
-        pass
-    fallback = Path(__file__).resolve().parents[2] / "templates"
-    if not (fallback / "document.md.j2").is_file():
-        raise TemplateError(
-            "cannot find symgrad's templates: neither the package symgrad.templates "
-            f"nor {fallback} holds document.md.j2 (a broken installation?)"
-        )
-    return fallback
 
 
 class _TraversableLoader(jinja2.BaseLoader):
