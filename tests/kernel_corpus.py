@@ -122,6 +122,7 @@ var = sp.Symbol("sigma2", nonnegative=True)
 eps = sp.Symbol("epsilon", positive=True)
 z, u = sp.symbols("z u")                 # complex: no assumptions
 zi = sp.Symbol("zi", imaginary=True)
+xnz = sp.Symbol("x_nz", real=True, nonzero=True)  # a hole at 0: two intervals, not one
 
 S = sp.S
 R = sp.Rational
@@ -161,7 +162,7 @@ def _motzkin(u1: sp.Expr, u2: sp.Expr) -> sp.Expr:
 
 def _at(**values: Any) -> Callable[[], dict[sp.Symbol, sp.Expr]]:
     """A witness point by symbol name (values are SymPy numbers or ints), built lazily."""
-    symbols = {str(s): s for s in (x, y, t, w, bias, z1, z2, a, b, c, p, q, r, n, var, eps, z, u, zi,
+    symbols = {str(s): s for s in (x, y, t, w, bias, z1, z2, a, b, c, p, q, r, n, var, eps, z, u, zi, xnz,
                                    *xs, *ys)}
 
     def point() -> dict[sp.Symbol, sp.Expr]:
@@ -461,6 +462,10 @@ _SLIPS: list[Case] = [
     Case("atan-reciprocal-all-reals", "algebra-slip",
          lambda: calc(sp.atan(x) + sp.atan(1 / x)).eq(sp.pi / 2), False,
          "pi/2 only for x > 0; for x < 0 it is -pi/2 (at x = -1)", _at(x=-1)),
+    Case("atan-reciprocal-nonzero-reals", "algebra-slip",
+         lambda: calc(sp.atan(xnz) + sp.atan(1 / xnz)).eq(sp.pi / 2), False,
+         "x != 0 splits the line: the difference is constant on each half, -pi on x < 0 (found by review: "
+         "a zero derivative must not be read across the hole)", _at(x_nz=-1)),
     Case("cosh-squared-plus-sinh-squared", "algebra-slip",
          lambda: calc(sp.cosh(x)**2 + sp.sinh(x)**2).eq(1), False,
          "cosh**2 - sinh**2 = 1; the sum is cosh(2x); at x = 1: 3.76 vs 1", _at(x=1)),
