@@ -96,12 +96,17 @@ def test_cached_and_uncached_reports_and_renders_are_identical(name: str,
 
 
 def test_every_kind_of_verdict_is_stored_and_read_back(verdict_cache: cache.VerdictCache) -> None:
-    statuses = set()
     for proof in PROOFS.values():
         fresh(proof)
+    stored = verdict_cache.stores
+    hits = verdict_cache.hits
+    statuses = set()
+    for proof in PROOFS.values():
         statuses |= {v.status for v in fresh(proof).steps}
     assert {Status.PROVED, Status.REFUTED, Status.NUMERIC} <= statuses
-    assert verdict_cache.stores > 0 and verdict_cache.hits >= verdict_cache.stores
+    # Every verdict stored by the first pass is read back by the second. (Under heavy load a verdict the
+    # clock decided in the first pass is not stored, and the second pass may store it: so no equality.)
+    assert stored > 0 and verdict_cache.hits - hits >= stored
 
 
 def test_a_catalog_entry_renders_byte_identically_from_the_cache(verdict_cache: cache.VerdictCache) -> None:

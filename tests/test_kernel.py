@@ -175,6 +175,27 @@ def test_run_within_interrupts_runaway_code() -> None:
     assert time.perf_counter() - started < 2
 
 
+def test_run_within_holds_when_the_first_alarm_is_swallowed() -> None:
+    """A broad ``except`` (or a gc callback) that eats the first OutOfTime does not defeat the budget."""
+    swallowed = []
+
+    def stubborn() -> None:
+        while True:
+            try:
+                while True:
+                    pass
+            except OutOfTime:
+                swallowed.append(1)
+                if len(swallowed) == 1:
+                    continue  # eaten once, as a library's ``except Exception`` would
+                raise
+
+    started = time.perf_counter()
+    with pytest.raises(OutOfTime):
+        run_within(stubborn, 0.1)
+    assert len(swallowed) == 2 and time.perf_counter() - started < 2
+
+
 def test_domain_samples_respect_bounds_and_filters() -> None:
     domain = Domain.build({x, y}, [x > 1, x <= 2, y < x])
     points = domain.sample(50, seed=1)

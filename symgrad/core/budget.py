@@ -50,6 +50,10 @@ def phase(name: str) -> Iterator[None]:
         _PHASE = previous
 
 
+#: After a budget runs out, the alarm fires again this often until the computation has stopped.
+REARM_SECONDS = 0.05
+
+
 class OutOfTime(Exception):
     """The time budget ran out (internal control flow, not a user error)."""
 
@@ -92,16 +96,24 @@ def run_within(fn: Callable[[], T], seconds: float) -> T:
         note_cutoff()
         raise OutOfTime("no time left")
     if _can_use_alarm():
+        running = True
+
         def on_alarm(signum: int, frame: object) -> None:
+            if not running:  # the alarm came after fn finished (it is being cancelled)
+                return
             note_cutoff()
             raise OutOfTime(f"took longer than {seconds:.3g} s")
 
         previous = signal.signal(signal.SIGALRM, on_alarm)
         precision = _working_precisions()
-        signal.setitimer(signal.ITIMER_REAL, seconds)
+        # The alarm repeats: an OutOfTime raised where Python swallows exceptions (a garbage-collector
+        # callback, a __del__, a weakref callback) or caught by a broad ``except`` in a library would
+        # otherwise leave fn running with no budget at all.
+        signal.setitimer(signal.ITIMER_REAL, seconds, REARM_SECONDS)
         try:
             return fn()
         finally:
+            running = False
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
             # An alarm that lands inside mpmath's (or flint's) precision manager between setting and
