@@ -245,3 +245,16 @@ def test_proof_titles_typeset_their_math_and_escape_their_text():
     assert "a\\_b \\& 50\\% " in tex and "$x^2$" in tex and "\\input" not in tex
     md = sg.render(hostile, "markdown")
     assert "$x^2$" in md and "<i>" not in md and "a\\_b" in md
+
+
+def test_the_conclusion_is_decided_by_counts_not_by_the_clock() -> None:
+    """The lemma step about the undefined P and Q is searched at its points without a budget cutting it
+    short (an undefined function's value at n = 10**6 once made evalf search for seconds), so its verdict,
+    and the document, do not depend on the machine's load."""
+    from symgrad.core import budget
+    from symgrad.catalog import gradient_bound
+
+    before = budget.cutoffs()
+    report = gradient_bound.conclusion().check()
+    assert budget.cutoffs() == before
+    assert report.steps[-1].samples > 0

@@ -181,6 +181,26 @@ def test_an_entry_whose_verdicts_were_not_stored_is_not_stored(cache_dir: Path, 
     assert stored(cache_dir) == []
 
 
+def test_an_entry_whose_producer_was_cut_short_is_not_stored(cache_dir: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tidy-up (or any computation outside a decision) that the clock cut short may change the document."""
+    from symgrad.core import budget
+    from symgrad.proofs.documents import Document
+
+    real = Document.check
+
+    def cut_while_building(self: Document, *args: object, **kwargs: object) -> object:
+        with pytest.raises(budget.OutOfTime):
+            budget.run_within(lambda: [i for i in iter(int, 1)], 0.01)  # a producer's step, cut short
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Document, "check", cut_while_building)
+    before = cache.unsettled()
+    render(tmp_path / "out", names=NAMES[:1])
+    assert cache.unsettled() > before
+    assert stored(cache_dir) == []
+
+
 def test_cache_clear_removes_rendered_entries(cache_dir: Path, tmp_path: Path) -> None:
     fill(cache_dir, tmp_path / "cold", names=NAMES[:1])
     code, out, _ = run("cache", "clear")

@@ -613,14 +613,17 @@ _UNSETTLED = 0
 
 
 def unsettled() -> int:
-    """How many verdicts this process decided that may depend on the clock (never decreases).
+    """How many results this process computed that may depend on the clock (never decreases).
 
     A verdict answered from the cache, or stored in it, did not depend on the
-    clock; every other one counts (with no cache in use, every verdict). A
-    result built only from verdicts decided while this count stayed the same
-    is reproducible, so the rendered entry may be cached.
+    clock; every other one counts (with no cache in use, every verdict). So does
+    every computation outside a decision that a time budget cut short (e.g. a
+    producer's tidy-up simplification). A result built while this count stayed
+    the same is reproducible, so the rendered entry may be cached.
     """
-    return _UNSETTLED
+    from . import budget
+
+    return _UNSETTLED + budget.cutoffs().get("other", 0)
 
 
 #: The phases of a decision (:func:`symgrad.core.budget.phase`) whose cutoffs a status must not have seen.

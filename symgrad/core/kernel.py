@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 
 import sympy as sp
 from sympy.core.evalf import PrecisionExhausted
+from sympy.core.function import AppliedUndef
 
 from .budget import Deadline, OutOfTime, note_cutoff, phase
 from .domain import Domain, stable_seed
@@ -957,6 +958,12 @@ def _evaluate(small: sp.Expr, big: sp.Expr, slack_expr: sp.Expr, point: dict[sp.
     there (outside its domain).
     """
     heavy = heavy or _huge_power_at(slack_expr, point)
+    undefined = slack_expr.has(AppliedUndef)
+    if undefined and heavy:
+        # A function with no definition has no value: a side is a number only where it is multiplied by
+        # an exact zero, which is not looked for among enormous powers (evalf would search for digits
+        # of the undefined value at ever higher precision, for seconds).
+        return None
     if modulus:  # an equality over the complex numbers: |big - small| at the point
         value, how = _certified(_at(slack_expr, point, heavy), digits)
         if value is None or not value.is_number or value.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
@@ -969,6 +976,8 @@ def _evaluate(small: sp.Expr, big: sp.Expr, slack_expr: sp.Expr, point: dict[sp.
         b_val = big.xreplace(point)
         if s_val.is_Rational and b_val.is_Rational:
             return s_val, b_val, b_val - s_val, _EXACT
+        if undefined and (s_val.has(AppliedUndef) or b_val.has(AppliedUndef)):
+            return None  # the value of a function with no definition: not a number
     s_num, _ = _certified(_at(small, point, heavy), digits)
     b_num, _ = _certified(_at(big, point, heavy), digits)
     if s_num is None or b_num is None or not (_real_number(s_num) and _real_number(b_num)):
