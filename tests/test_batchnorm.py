@@ -1,11 +1,10 @@
 """BatchNorm backward: the six equations and the compact form proved for explicit m, the exact
-verifier up to m = 64, general m with lemmas, edge cases, generated numpy code, numbers vs
+verifier at any size m, general m with lemmas, edge cases, generated numpy code, numbers vs
 finite differences / complex step / PyTorch."""
 
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -90,14 +89,12 @@ def test_dropped_term_in_compact_form_is_refuted() -> None:
 # -- exact verification ---------------------------------------------------------------
 
 
-def test_verify_exact_m64_under_two_seconds() -> None:
-    nz.setup("batchnorm", 64)  # symbolic setup is part of the job; time it too
-    nz.setup.cache_clear()
-    started = time.perf_counter()
-    result = nz.verify_exact("batchnorm", 64)
-    seconds = time.perf_counter() - started
-    assert result.ok and result.comparisons == 64 + 2 + 64
-    assert seconds < 2.0, seconds
+@pytest.mark.parametrize("kind", nz.KINDS)
+def test_verify_exact_has_no_size_limit(kind: str) -> None:
+    """Beyond the 64 the first version refused (its time per size is in benchmarks/startup_and_render.py)."""
+    result = nz.verify_exact(kind, 300)
+    assert result.ok
+    assert result.comparisons == (300 + 2 + 300 if kind == "batchnorm" else 300)
 
 
 @pytest.mark.parametrize("kind", nz.KINDS)
@@ -109,8 +106,8 @@ def test_verify_exact_small_and_several_points(kind: str) -> None:
 def test_verify_exact_catches_a_wrong_compact_form(monkeypatch: pytest.MonkeyPatch) -> None:
     original = nz.compact_form
 
-    def wrong(s: nz.Setup, i: int) -> sp.Expr:
-        return original(s, i) * (1 + sp.Rational(1, 10**9))
+    def wrong(s: nz.Setup, i: int, sums: tuple[sp.Expr, sp.Expr] | None = None) -> sp.Expr:
+        return original(s, i, sums) * (1 + sp.Rational(1, 10**9))
 
     monkeypatch.setattr(exact, "compact_form", wrong)  # where verify_exact looks it up
     result = nz.verify_exact("batchnorm", 16)
@@ -142,8 +139,8 @@ def test_setup_misuse() -> None:
         nz.setup("groupnorm", 3)
     with pytest.raises(InputError):
         nz.setup("batchnorm", 0)
-    with pytest.raises(UnsupportedError):
-        nz.setup("batchnorm", 65)
+    with pytest.raises(InputError):
+        nz.setup("batchnorm", 2.0)  # type: ignore[arg-type]
 
 
 # -- general m -------------------------------------------------------------------------

@@ -6,7 +6,7 @@ the paper's quantities (Ioffe & Szegedy, 2015); its backward pass runs on the on
 
 - :mod:`.layers`: the symbols and forward definitions of each layer (:func:`setup`);
 - :mod:`.adjoints`: every adjoint as a checked proof, the paper's six equations, the compact form;
-- :mod:`.exact`: exact verification at rational points against forward-mode dual numbers;
+- :mod:`.exact`: exact verification at rational points against the exact (reverse-mode) gradient;
 - :mod:`.indexed`: general :math:`m` with indexed sums, resting on sum lemmas;
 - :mod:`.codegen`: numpy code generated from the compact form, and its latexify rendering.
 """

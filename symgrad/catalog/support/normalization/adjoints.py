@@ -24,7 +24,7 @@ from .layers import Named, Setup, define_all, paper_sum
 
 __all__ = [
     "LOSS", "inputs", "loss_definition", "true_adjoint", "adjoint_sum", "adjoint_terms", "adjoint_values", "definitions", "adjoint_proof",
-    "paper_equations", "paper_proofs", "parameter_proof", "mean_zero_proof", "compact_form", "compact_proof",
+    "paper_equations", "paper_proofs", "parameter_proof", "mean_zero_proof", "compact_form", "compact_sums", "compact_proof",
     "epsilon_zero_proof",
 ]
 
@@ -282,19 +282,32 @@ def mean_zero_proof(s: Setup) -> Proof:
             .eq(0, rule="substitution", by=rf"$m{sp.latex(s.mu)} = x_1 + \dots + x_m$"))
 
 
-def compact_form(s: Setup, i: int) -> sp.Expr:
+def _h(s: Setup, j: int) -> sp.Expr:
+    """The weight of ``g_j`` in the compact form: ``g_j`` (BatchNorm), ``gamma_j g_j`` (per feature)."""
+    return s.g[j] if s.kind == "batchnorm" else s.gamma_at(j) * s.g[j]
+
+
+def compact_sums(s: Setup) -> tuple[sp.Expr, sp.Expr]:
+    r"""The two sums of the compact form, :math:`\sum_j h_j` and :math:`\sum_j h_j \hat x_j`: the same for
+    every ``i``, so built once for all of them (:func:`compact_form` with ``sums``)."""
+    h = [_h(s, j) for j in range(s.m)]
+    return paper_sum(h), paper_sum([h[j] * s.xhat[j] for j in range(s.m)])
+
+
+def compact_form(s: Setup, i: int, sums: tuple[sp.Expr, sp.Expr] | None = None) -> sp.Expr:
     r"""The compact :math:`\partial\ell/\partial x_i` in the node symbols (0-based ``i``).
 
     BatchNorm: :math:`\frac{\gamma}{m\sqrt{\sigma^2+\epsilon}}\,(m g_i - \sum_j g_j - \hat x_i \sum_j g_j \hat x_j)`;
     LayerNorm: the same with :math:`h_j = \gamma_j g_j` for :math:`\gamma g_j`;
     RMSNorm: :math:`\frac{1}{m\sqrt{\nu^2+\epsilon}}\,(m h_i - \hat x_i \sum_j h_j \hat x_j)`.
+    ``sums`` are :func:`compact_sums` ``(s)``, when the caller builds the form for every ``i``.
     """
     m, std = s.m, s.std
-    h = [s.g[j] if s.kind == "batchnorm" else s.gamma_at(j) * s.g[j] for j in range(m)]
-    inner_terms = [m * h[i]]
+    sum_h, sum_hx = compact_sums(s) if sums is None else sums
+    inner_terms = [m * _h(s, i)]
     if s.kind != "rmsnorm":
-        inner_terms.append(-paper_sum(h))
-    inner_terms.append(-s.xhat[i] * paper_sum([h[j] * s.xhat[j] for j in range(m)]))
+        inner_terms.append(-sum_h)
+    inner_terms.append(-s.xhat[i] * sum_hx)
     scale = s.gamma[0] / (m * std) if s.kind == "batchnorm" else 1 / (m * std)
     return sp.Mul(scale, sp.Add(*inner_terms, evaluate=False), evaluate=False)
 
@@ -303,11 +316,9 @@ def compact_proof(s: Setup, i: int = 0) -> Proof:
     """From the true :math:`\\partial\\ell/\\partial x_i` through the adjoint sum to the compact form."""
     x_i = s.x[i]
     m, std = s.m, s.std
-    h = [s.g[j] if s.kind == "batchnorm" else s.gamma_at(j) * s.g[j] for j in range(m)]
-    sum_h = paper_sum(h)
-    sum_hx = paper_sum([h[j] * s.xhat[j] for j in range(m)])
+    sum_h, sum_hx = compact_sums(s)
     scale = s.gamma[0] if s.kind == "batchnorm" else sp.S.One
-    hi = s.g[i] if s.kind == "batchnorm" else h[i]
+    hi = _h(s, i)
     expanded_terms = [scale * hi / std, -scale * s.xhat[i] * sum_hx / (m * std)]
     if s.kind != "rmsnorm":
         expanded_terms.insert(1, -scale * sum_h / (m * std))
@@ -316,7 +327,7 @@ def compact_proof(s: Setup, i: int = 0) -> Proof:
     steps = [
         (sp.Add(*expanded_terms, evaluate=False), "algebra",
          f"insert the adjoints; {_centred_text(s)[:-1]} = \\hat{{x}}_j {_std_tex(s)}$" + centred),
-        (compact_form(s, i), "factor", f"factor out ${factor}$"),
+        (compact_form(s, i, (sum_h, sum_hx)), "factor", f"factor out ${factor}$"),
     ]
     return _adjoint_chain(s, x_i, _consumers_text(s, x_i, "consumers of"),
                           steps, rf"$\partial\ell/\partial {sp.latex(x_i)}$ in compact form",

@@ -18,14 +18,12 @@ from typing import Any, Mapping, Sequence
 
 import sympy as sp
 
-from ....core.errors import InputError, UnsupportedError
+from ....core.errors import InputError
 
-__all__ = ["KINDS", "MAX_SYMBOLIC", "Named", "Setup", "setup", "define_all", "paper_sum"]
+__all__ = ["KINDS", "Named", "Setup", "setup", "define_all", "paper_sum"]
 
 #: The three layers: batch norm (shared gamma, beta), layer norm (per-feature), RMS norm.
 KINDS = ("batchnorm", "layernorm", "rmsnorm")
-#: Largest explicit size for symbolic setups (beyond it use :func:`verify_exact`).
-MAX_SYMBOLIC = 64
 
 
 class Named(sp.Symbol):
@@ -119,12 +117,9 @@ def _check_size(kind: str, m: int) -> None:
         raise InputError(f"normalization: unknown kind {kind!r}; known: {', '.join(KINDS)}")
     if isinstance(m, bool) or not isinstance(m, int) or m < 1:
         raise InputError(f"normalization: the size m must be a positive integer, got {m!r}")
-    if m > MAX_SYMBOLIC:
-        raise UnsupportedError(f"normalization: symbolic setups go up to m = {MAX_SYMBOLIC} (got {m}); "
-                               "use verify_exact for larger sizes")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.lru_cache(maxsize=None, typed=True)  # typed: setup("batchnorm", 2.0) is an error, not m = 2
 def setup(kind: str = "batchnorm", m: int = 3) -> Setup:
     """The symbols and forward graph of ``kind`` for ``m`` normalized values."""
     _check_size(kind, m)
