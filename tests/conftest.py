@@ -21,8 +21,8 @@ settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True
 if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
     settings.load_profile("ci")
 
-# The persistent verdict cache stays off in tests (a test that monkeypatches the
-# kernel must see the kernel run); tests of the cache turn it on in a tmp dir.
+# The library's default cache (and any command run in a subprocess) stays off in tests; tests of the
+# cache turn it on in a tmp dir. Within this run the kernel's verdicts are shared (see _shared_verdicts).
 os.environ["SYMGRAD_NO_CACHE"] = "1"
 
 
@@ -57,25 +57,70 @@ def run_once(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def rendered_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def rendered_catalog(tmp_path_factory: pytest.TempPathFactory, _run_verdicts) -> Path:
     """``symgrad render --all --format md --format tex`` once per test run (shared by the xdist workers).
 
     Run in-process through the command line's code (``symgrad.cli.main``), in one process
     (``--jobs 1``), so that on the worker that renders, the documents and reports it builds are
-    the ones the other catalog tests reuse. Returns the output directory.
+    the ones the other catalog tests reuse; its verdicts go to the run's verdict cache (empty when
+    the run started), which the tests on the other worker read. Returns the output directory.
     """
     from symgrad.cli import main
+    from symgrad.core import cache
 
     with once_per_run(tmp_path_factory, "rendered-catalog") as (shared, must_fill):
         out_dir, failure = shared / "out", shared / "failure.txt"
         if must_fill:
             out_dir.mkdir(exist_ok=True)
             out, err = io.StringIO(), io.StringIO()
-            code = main(["render", "--all", "--format", "md", "--format", "tex", "--jobs", "1", "--no-cache",
-                         "--out", str(out_dir)], out=out, err=err)
+            with pytest.MonkeyPatch.context() as env:
+                if _run_verdicts is not None:
+                    env.delenv(cache.ENV_OFF, raising=False)
+                    env.setenv(cache.ENV_DIR, str(_run_verdicts.directory))
+                    options = []
+                else:
+                    options = ["--no-cache"]
+                code = main(["render", "--all", "--format", "md", "--format", "tex", "--jobs", "1", *options,
+                             "--out", str(out_dir)], out=out, err=err)
             if code != 0:
                 failure.write_text(f"symgrad render failed (exit {code}):\n{out.getvalue()[-3000:]}\n"
                                    f"{err.getvalue()[-3000:]}", encoding="utf-8")
     if failure.exists():
         pytest.fail(failure.read_text(encoding="utf-8"), pytrace=False)
     return out_dir
+
+
+@pytest.fixture(scope="session")
+def _run_verdicts(tmp_path_factory: pytest.TempPathFactory):
+    """One verdict cache for this test run, shared by the xdist workers: empty when the run starts.
+
+    Every catalog entry is checked by several tests (its own, the catalog-wide ones, the rendering
+    and staleness tests), on either worker. Each step is still decided by the kernel in this run, once;
+    the other checks read that verdict back (the cache's own tests show a cached verdict is the same).
+    """
+    from symgrad.core import cache
+
+    with once_per_run(tmp_path_factory, "verdict-cache") as (shared, _must_fill):
+        store = cache.VerdictCache(shared / "verdicts")
+        usable = store.probe()  # creates the file under the lock
+    return store if usable else None
+
+
+@pytest.fixture(autouse=True)
+def _shared_verdicts(request: pytest.FixtureRequest, _run_verdicts) -> Iterator[None]:
+    """The run's verdict cache in use during each test, except where the kernel must run afresh: a test
+    that monkeypatches anything (it may change the kernel), or one marked ``fresh_kernel`` (it watches the
+    kernel work: cutoffs, timing, the caches themselves)."""
+    from symgrad.core import cache
+
+    fresh = "monkeypatch" in request.fixturenames or request.node.get_closest_marker("fresh_kernel")
+    if fresh or _run_verdicts is None:
+        yield
+        return
+    previous = cache.active()
+    cache.use(_run_verdicts)
+    try:
+        yield
+    finally:
+        if cache.active() is _run_verdicts:
+            cache.use(previous)

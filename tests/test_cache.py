@@ -67,6 +67,8 @@ def findings(report: sg.Report) -> list[tuple[object, ...]]:
     return out
 
 
+pytestmark = pytest.mark.fresh_kernel  # these tests watch the caches themselves
+
 x = sp.Symbol("x", real=True)
 y = sp.Symbol("y", positive=True)
 z = sp.Symbol("z")

@@ -247,6 +247,7 @@ def test_proof_titles_typeset_their_math_and_escape_their_text():
     assert "$x^2$" in md and "<i>" not in md and "a\\_b" in md
 
 
+@pytest.mark.fresh_kernel
 def test_the_conclusion_is_decided_by_counts_not_by_the_clock() -> None:
     """The lemma step about the undefined P and Q is searched at its points without a budget cutting it
     short (an undefined function's value at n = 10**6 once made evalf search for seconds), so its verdict,

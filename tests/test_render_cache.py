@@ -17,6 +17,8 @@ from symgrad import catalog, cli
 from symgrad.cli import main
 from symgrad.core import cache
 
+pytestmark = pytest.mark.fresh_kernel  # these tests watch the caches themselves
+
 NAMES = ["sigmoid-derivative-bound", "gradient-clipping"]
 
 
