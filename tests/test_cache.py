@@ -78,7 +78,7 @@ PROOFS = {
     "refuted exactly": sg.calc(x**2).ge(x),
     "refuted with floats": sg.calc(sp.exp(x)).ge(x + sp.Rational(1, 2) + x**2),
     "complex counterexample": sg.calc(sp.sqrt(z**2)).eq(z),
-    "numeric": sg.calc(sp.sin(y) + sp.cos(y)).le(sp.sqrt(2) + sp.exp(-y**4) * 0 + sp.Rational(1, 10**40)),
+    "numeric": sg.calc(sp.besselj(0, y)).le(1),  # true; no procedure of the kernel knows Bessel functions
     "lemma": sg.calc(sp.Function("f")(x)).eq(sp.Function("f")(x), by="same"),
 }
 
@@ -316,7 +316,7 @@ def test_cli_warns_once_and_goes_on_when_the_cache_cannot_be_used(tmp_path: Path
 
 
 def test_render_jobs_give_the_same_files_in_the_same_order(tmp_path: Path) -> None:
-    names = ["sigmoid-derivative-bound", "gradient-clipping"]
+    names = ["gradient-flow", "gradient-clipping"]  # small entries, with figures
     outputs = []
     for jobs in ("1", "2"):  # the workers fork from this process, its in-memory reports warm
         out_dir = tmp_path / jobs
