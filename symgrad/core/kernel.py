@@ -42,6 +42,10 @@ __all__ = ["CheckOptions", "DEFAULT_OPTIONS", "decide", "options_with", "substit
 #: evidence does not depend on the machine's load (the step's budget is only a safety net).
 LEMMA_SEARCH_POINTS = 40
 
+#: The share of a step's budget the quick refuter (a few exact points before any symbolic attempt) may
+#: use: it finds the usual wrong step in milliseconds; a slow evaluation waits for the full sample.
+QUICK_SHARE = 0.1
+
 #: What SymPy raises when a procedure cannot handle an expression (never a verdict).
 _SYMPY_FAILURES = (TypeError, ValueError, ArithmeticError, NotImplementedError, AttributeError, RecursionError,
                    sp.PolynomialError)
@@ -377,7 +381,7 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     constant = not (sample_small.free_symbols or sample_big.free_symbols)
     identical = symbolic and not rel.strict and (big - small) == 0
     with phase("quick"):
-        quick = _Evidence() if constant or identical else sample(options.quick_samples, 0, 0.25)
+        quick = _Evidence() if constant or identical else sample(options.quick_samples, 0, QUICK_SHARE)
     if quick.counterexample is not None:
         return verdict(Status.REFUTED, "counterexample at a sampled point", _swap_back(quick, rel))
 
