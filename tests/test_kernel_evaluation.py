@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import pytest
 import sympy as sp
 
 import symgrad as sg
@@ -73,3 +74,65 @@ def test_unevaluated_expressions_are_checked_by_their_value() -> None:
     assert wrong.status == "refuted"
     right = sg.calc(half * (x + 1)).eq(x / 2 + sp.Rational(1, 2)).check(budget=3).steps[0]
     assert right.status == "proved"
+
+
+# -- the ball fast path of sampling ------------------------------------------------
+
+from symgrad.core import intervals  # noqa: E402
+from symgrad.core.verdicts import Relation  # noqa: E402
+
+x = sp.Symbol("x", real=True)
+y = sp.Symbol("y", real=True)
+
+
+def _passes(small: sp.Expr, big: sp.Expr, relation: Relation, point: dict[sp.Symbol, sp.Expr]) -> sp.Expr | None:
+    balls = intervals.point_values((small, big, big - small), sorted(point, key=str))
+    assert balls is not None
+    return kernel._passes_in_balls(balls, point, relation, 50)
+
+
+def test_balls_pass_only_points_where_the_claim_certainly_holds() -> None:
+    at = {x: R(3, 7)}
+    slack = _passes(1 + x, sp.exp(x), Relation.GE, at)  # exp(x) >= 1 + x, as (small, big)
+    assert slack == (sp.exp(x) - 1 - x).subs(x, R(3, 7)).evalf(50)  # every digit, as SymPy's evalf
+    assert _passes(sp.exp(x), 1 + x, Relation.LE, at) is None  # fails here: left to SymPy
+    assert _passes(sp.sin(x) ** 2 + sp.cos(x) ** 2, sp.Integer(1), Relation.EQ, at).is_zero
+    assert _passes(sp.log(x), sp.log(x) + x - x, Relation.LE, {x: R(-1, 2)}) is None  # undefined there
+    assert _passes(sp.Integer(0), sp.sqrt(x - 1), Relation.LE, at) is None  # sqrt of a negative
+
+
+def test_balls_leave_a_tiny_nonzero_difference_to_sympy() -> None:
+    """exp(x) = exp(x) + 10**-150 is false everywhere: the ball never calls the difference zero."""
+    for exponent in (45, 150):
+        assert _passes(sp.exp(x), sp.exp(x) + R(1, 10**exponent), Relation.EQ, {x: R(3, 7)}) is None
+        report = sg.calc(sp.exp(x)).eq(sp.exp(x) + R(1, 10**exponent)).check()
+        assert report.steps[0].status is sg.Status.REFUTED
+
+
+CLAIMS = [
+    sg.calc(sp.exp(x)).ge(1 + x),
+    sg.calc(sp.exp(x)).ge(1 + x + x**2 / 3),  # false for negative x
+    sg.calc(sp.sin(x) ** 2 + sp.cos(x) ** 2).eq(1),
+    sg.calc(sg.sigmoid(x) * (1 - sg.sigmoid(x))).le(sp.Rational(1, 4)),
+    sg.calc(sg.sigmoid(x) * (1 - sg.sigmoid(x))).lt(sp.Rational(1, 4)),  # equality at 0
+    sg.calc(sp.tanh(x) ** 2).le(1 - sp.exp(-x**2) * 0),
+    sg.calc(sp.log(1 + sp.exp(x))).ge(x),
+    sg.calc(sp.log(1 + sp.exp(x))).gt(x + sp.exp(-x)),  # false
+    sg.calc(sp.atan(x) + sp.atan(y)).eq(sp.atan(x + y)),  # false
+    sg.calc(sp.Abs(sp.sin(x))).le(sp.Abs(x)),
+]
+
+
+def test_the_fast_path_changes_no_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every claim's verdict, evidence and counterexample, with and without the ball fast path."""
+    from symgrad.proofs import proof as proof_module
+
+    def run() -> list[tuple[object, ...]]:
+        proof_module._check_cached.cache_clear()
+        return [(v.status, v.method, None if v.counterexample is None else
+                 (sorted(v.counterexample.point.items(), key=str), v.counterexample.exact))
+                for claim in CLAIMS for v in claim.check().steps]
+
+    with_balls = run()
+    monkeypatch.setattr(intervals, "point_values", lambda *args: None)
+    assert run() == with_balls

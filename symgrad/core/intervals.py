@@ -63,16 +63,18 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable, Iterable, NamedTuple, Sequence, TypeVar, cast
+from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence, TypeVar, cast
 
 import sympy as sp
+import mpmath
 from flint import arb, ctx, fmpq
 
 from .budget import Deadline, OutOfTime, run_within
 from .domain import Domain
 from .functions import sigmoid
 
-__all__ = ["Decision", "Enclosure", "decide_sign", "enclose", "BASE_PREC", "MAX_PREC"]
+__all__ = ["Decision", "Enclosure", "PointValues", "decide_sign", "enclose", "midpoint_float", "point_values", "within_of_zero", "BASE_PREC",
+           "MAX_PREC"]
 
 T = TypeVar("T")
 #: Runs a SymPy computation under the safety net (or directly).
@@ -828,6 +830,67 @@ def enclose(expr: sp.Expr, box: dict[sp.Symbol, tuple[object, object]], prec: in
             env.append(_Side(_to_fraction(lo), _to_fraction(hi), False, False).enclosure())
         (value,) = evaluator.run([root], env)
     return value
+
+
+class PointValues:
+    """Enclosures of several expressions at rational points: compiled once onto a tape (shared
+    sub-expressions evaluated once), each point evaluated in ball arithmetic. None for an expression
+    that is undefined at the point (SymPy's real domain: principal roots, log of positives) or
+    whose enclosure is not finite there."""
+
+    def __init__(self, tape: _Tape, roots: tuple[int, ...]) -> None:
+        self._tape, self._roots = tape, roots
+        self._evaluator = _Evaluator(tape, lambda fn: fn())
+
+    def at(self, point: Mapping[sp.Symbol, sp.Expr], bits: int) -> list[Enclosure | None] | None:
+        """The enclosures at ``point`` with ``bits`` of working precision; None if a coordinate
+        is not a rational number."""
+        coordinates = [point.get(v) for v in self._tape.variables]
+        if not all(isinstance(q, sp.Rational) for q in coordinates):
+            return None
+        with _Precision(bits):  # the coordinates' balls too (a non-dyadic rational is rounded)
+            env = [_rational_point(Fraction(int(q.p), int(q.q))) for q in coordinates]  # type: ignore[union-attr]
+            values = self._evaluator.run(self._roots, env, 0)
+        return [v if v is not None and v.lo.is_finite() and v.hi.is_finite() else None for v in values]
+
+
+def point_values(exprs: Sequence[sp.Expr], variables: Sequence[sp.Symbol]) -> PointValues | None:
+    """:class:`PointValues` of ``exprs`` in ``variables``, or None when an expression uses
+    something the tape cannot enclose (sums, factorials, unknown functions, other symbols)."""
+    tape = _Tape(variables)
+    try:
+        roots = tuple(tape.node(_exact_floats(e)) for e in exprs)
+    except _Unsupported:
+        return None
+    return PointValues(tape, roots)
+
+
+#: Working precision for arithmetic on the exact ends of point enclosures (beyond any point's precision).
+_EXACT_ENDS_PREC = 4096
+
+
+def midpoint_float(enclosure: Enclosure, digits: int) -> sp.Float:
+    """The midpoint of a finite enclosure as a SymPy Float of ``digits`` digits (any exponent)."""
+    with _Precision(_EXACT_ENDS_PREC):  # the sum of the two exact ends, exactly
+        man, exp = ((enclosure.lo + enclosure.hi) / 2).mid().man_exp()
+    man, exp = int(man), int(exp)
+    with mpmath.workprec(max(man.bit_length(), 1) + 8):  # exactly (mpmath rounds to its precision)
+        value = mpmath.mpf((man, exp))
+    return sp.Float(value, digits)
+
+
+def within_of_zero(enclosure: Enclosure, scales: Sequence[Enclosure], exponent: int) -> bool:
+    """Whether ``enclosure`` contains 0 and is narrower than ``10**-exponent`` times the largest
+    magnitude among ``scales`` (at least 1): certainly, in ball arithmetic."""
+    if not (enclosure.lo <= 0 and enclosure.hi >= 0):
+        return False
+    scale = _ONE
+    for other in scales:
+        for end in (other.lo, other.hi):
+            if abs(end) > scale:
+                scale = abs(end)
+    with _Precision(_EXACT_ENDS_PREC):
+        return bool(enclosure.hi - enclosure.lo <= scale / arb(10) ** exponent)
 
 
 def _exact_floats(expr: sp.Expr) -> sp.Expr:

@@ -720,10 +720,27 @@ def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: 
         points = deadline.run(lambda: domain.sample(count, seed), fraction)
     except OutOfTime:
         return evidence
+    # Ball arithmetic first where SymPy would not be exact anyway (see _passes_in_balls).
+    balls = None if heavy or modulus or _rational_functions(small, big) else \
+        intervals.point_values((small, big, slack_expr), domain.symbols)
     for point in points:
         if time.perf_counter() > stop_at:
             note_cutoff()
             break
+        passed = None
+        if balls is not None and not _huge_power_at(slack_expr, point):
+            share = min(1.0, max(stop_at - time.perf_counter(), 1e-3) / max(deadline.remaining, 1e-9))
+            try:
+                passed = deadline.run(lambda: _passes_in_balls(balls, point, rel, digits), share)
+            except OutOfTime:
+                break
+        if passed is not None:  # certainly no counterexample here: the point is evidence
+            evidence.evaluated += 1
+            if rel is Relation.EQ:
+                evidence.worst = passed if evidence.worst is None else max(evidence.worst, passed)
+            elif evidence.worst is None or passed < evidence.worst:
+                evidence.worst = passed
+            continue
         try:
             remaining = max(stop_at - time.perf_counter(), 1e-3)
             outcome = deadline.run(lambda: _evaluate(small, big, slack_expr, point, digits, heavy, modulus),
@@ -776,6 +793,39 @@ _EXACT, _CERTIFIED, _ROUGH = "exact", "certified", "rough"
 _HEAVY_EXPONENT = 4096
 _FACTORIAL_LIKE = (sp.factorial, sp.factorial2, sp.subfactorial, sp.binomial, sp.gamma, sp.RisingFactorial,
                    sp.FallingFactorial, sp.harmonic, sp.fibonacci, sp.lucas, sp.Sum, sp.Product)
+
+
+def _rational_functions(*sides: sp.Expr) -> bool:
+    """Whether every side is a ratio of polynomials (with rational coefficients): exact at rational points."""
+    return all(side.is_rational_function() and not side.has(sp.Float, sp.NumberSymbol, sp.I) for side in sides)
+
+
+#: Working precision of the ball fast path, beyond the digits asked for: an exact zero difference must
+#: enclose in a ball as small as SymPy's evalf can resolve (it works up to 400 bits).
+_BALL_EXTRA_BITS = 480
+
+
+def _passes_in_balls(balls: intervals.PointValues, point: dict[sp.Symbol, sp.Expr], rel: Relation,
+                     digits: int) -> sp.Expr | None:
+    """The fast path of sampling: the point's slack (for '=' its residual, 0) when ball arithmetic shows
+    that the claim certainly holds there; None when it cannot (a side undefined or not finite there, a
+    possible failure, anything uncertain): the point is then evaluated by SymPy as before, so every
+    counterexample and every skipped point is still decided there.
+
+    An inequality holds when the ball of ``big - small`` is >= 0 (> 0 when strict). An equality holds
+    when that ball contains 0 and is narrower than the tolerance a rough SymPy value gets (relative to
+    the sides); at this precision a ball is as narrow as SymPy's own evaluation can resolve.
+    """
+    try:
+        found = balls.at(point, int(digits * 3.33) + _BALL_EXTRA_BITS)
+    except (ArithmeticError, ValueError, TypeError, RecursionError):
+        return None
+    if found is None or any(v is None for v in found):
+        return None
+    small, big, slack = found
+    if rel is Relation.EQ:
+        return sp.Float(0, digits) if intervals.within_of_zero(slack, (small, big), digits - 12) else None
+    return intervals.midpoint_float(slack, digits) if slack.nonnegative(rel.strict) else None
 
 
 def _is_heavy(expr: sp.Expr) -> bool:
