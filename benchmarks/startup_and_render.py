@@ -14,7 +14,7 @@ is meant to be read against:
   with ``--jobs``; the goal for the warm render is under 5 s;
 - exact BatchNorm verification (``verify_exact``, symbolic setup included) at
   m = 32, 64, ... against m = 16 in the same process: linear growth means the
-  ratio equals m / 16 (sizes the library refuses are reported as refused).
+  ratio equals m / 16 (a size the library refused would be reported as refused).
 
 The verdict cache used is a fresh temporary directory (``SYMGRAD_CACHE_DIR``),
 filled by one untimed render before the warm runs; nothing of the user's cache
