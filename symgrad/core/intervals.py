@@ -65,16 +65,16 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence, TypeVar, cast
 
-import sympy as sp
 import mpmath
+import sympy as sp
 from flint import arb, ctx, fmpq
 
 from .budget import Deadline, OutOfTime, run_within
 from .domain import Domain
 from .functions import sigmoid
 
-__all__ = ["Decision", "Enclosure", "PointValues", "decide_sign", "enclose", "midpoint_float", "point_values", "within_of_zero", "BASE_PREC",
-           "MAX_PREC"]
+__all__ = ["Decision", "Enclosure", "PointValues", "decide_sign", "enclose", "midpoint_float", "point_values",
+           "within_of_zero", "BASE_PREC", "MAX_PREC"]
 
 T = TypeVar("T")
 #: Runs a SymPy computation under the safety net (or directly).
@@ -871,10 +871,10 @@ _EXACT_ENDS_PREC = 4096
 
 def midpoint_float(enclosure: Enclosure, digits: int) -> sp.Float:
     """The midpoint of a finite enclosure as a SymPy Float of ``digits`` digits (any exponent)."""
-    with _Precision(_EXACT_ENDS_PREC):  # the sum of the two exact ends, exactly
+    with _Precision(_EXACT_ENDS_PREC):  # the two exact ends' mean, to far more bits than are shown
         man, exp = ((enclosure.lo + enclosure.hi) / 2).mid().man_exp()
     man, exp = int(man), int(exp)
-    with mpmath.workprec(max(man.bit_length(), 1) + 8):  # exactly (mpmath rounds to its precision)
+    with mpmath.workprec(max(man.bit_length(), 1) + 8):  # as it is (mpmath rounds to its precision)
         value = mpmath.mpf((man, exp))
     return sp.Float(value, digits)
 
