@@ -259,3 +259,20 @@ def test_relu_derivative_is_not_judged_at_the_kink() -> None:
     assert sg.check_relation(relu_slope, "=", sp.Heaviside(x)).status is Status.PROVED
     wrong = sg.check_relation(relu_slope, "=", 1)
     assert wrong.status is Status.REFUTED and wrong.counterexample.point[x] < 0
+
+
+def test_run_within_leaves_no_alarm_behind() -> None:
+    """Tiny budgets, quick returns and timeouts in a row: afterwards no timer runs and no handler of
+    run_within is installed (a repeating alarm left armed would raise OutOfTime anywhere later)."""
+    import signal
+
+    before = signal.getsignal(signal.SIGALRM)
+    for seconds in (1e-5, 1e-4, 2e-4, 1e-3, 5e-3):
+        for _ in range(50):
+            try:
+                run_within(lambda: sum(range(2000)), seconds)
+            except OutOfTime:
+                pass
+    time.sleep(0.15)  # several repetition periods: a stray alarm would have fired by now
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) == before

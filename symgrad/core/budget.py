@@ -52,6 +52,8 @@ def phase(name: str) -> Iterator[None]:
 
 #: After a budget runs out, the alarm fires again this often until the computation has stopped.
 REARM_SECONDS = 0.05
+#: A budget shorter than this is no time at all (the alarm could fire before the work starts).
+MIN_SECONDS = 1e-4
 
 
 class OutOfTime(Exception):
@@ -92,28 +94,31 @@ def _can_use_alarm() -> bool:
 
 def run_within(fn: Callable[[], T], seconds: float) -> T:
     """Return ``fn()``, or raise :class:`OutOfTime` after ``seconds``."""
-    if seconds <= 0:
+    if seconds < MIN_SECONDS:
         note_cutoff()
         raise OutOfTime("no time left")
     if _can_use_alarm():
-        running = True
+        running = False
 
         def on_alarm(signum: int, frame: object) -> None:
-            if not running:  # the alarm came after fn finished (it is being cancelled)
+            if not running:  # a stray alarm (fn has finished): stop the repetition, raise nothing
+                signal.setitimer(signal.ITIMER_REAL, 0)
                 return
             note_cutoff()
             raise OutOfTime(f"took longer than {seconds:.3g} s")
 
         previous = signal.signal(signal.SIGALRM, on_alarm)
         precision = _working_precisions()
-        # The alarm repeats: an OutOfTime raised where Python swallows exceptions (a garbage-collector
-        # callback, a __del__, a weakref callback) or caught by a broad ``except`` in a library would
-        # otherwise leave fn running with no budget at all.
-        signal.setitimer(signal.ITIMER_REAL, seconds, REARM_SECONDS)
         try:
+            # Armed inside the try, so that its finally always disarms it. The alarm repeats: an
+            # OutOfTime raised where Python swallows exceptions (a garbage-collector callback, a
+            # __del__) or caught by a broad ``except`` in a library would otherwise leave fn running
+            # with no budget at all.
+            running = True
+            signal.setitimer(signal.ITIMER_REAL, seconds, REARM_SECONDS)
             return fn()
         finally:
-            running = False
+            running = False  # first, and no call before it: a pending alarm is then harmless
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
             # An alarm that lands inside mpmath's (or flint's) precision manager between setting and
