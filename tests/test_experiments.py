@@ -35,11 +35,8 @@ def _cost(weights, biases, x, y, activation, batchnorm, residual) -> float:
     return float(((a - y) ** 2).sum() / (2 * x.shape[1]))
 
 
-@pytest.mark.parametrize("activation,residual", [("sigmoid", False), ("tanh", True), ("relu", False)])
-def test_bias_gradients_match_finite_differences(activation, residual):
-    batchnorm = False  # with batch normalization the bias cancels; the torch test covers that case
-    weights, biases, x, y = _small_network(3)
-    deltas = hidden_deltas(weights, biases, x, y, activation, batchnorm=batchnorm, residual=residual)
+def _assert_bias_deltas_match_central_differences(deltas, biases, cost) -> None:
+    """Each delta's sum over the batch is dC/db: compare with central differences of ``cost(biases)``."""
     h = 1e-6
     for layer, delta in enumerate(deltas):
         for unit in range(delta.shape[0]):
@@ -47,9 +44,17 @@ def test_bias_gradients_match_finite_differences(activation, residual):
             down = [b.copy() for b in biases]
             up[layer][unit] += h
             down[layer][unit] -= h
-            numeric = (_cost(weights, up, x, y, activation, batchnorm, residual)
-                       - _cost(weights, down, x, y, activation, batchnorm, residual)) / (2 * h)
+            numeric = (cost(up) - cost(down)) / (2 * h)
             assert delta[unit].sum() == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+
+
+@pytest.mark.parametrize("activation,residual", [("sigmoid", False), ("tanh", True), ("relu", False)])
+def test_bias_gradients_match_finite_differences(activation, residual):
+    batchnorm = False  # with batch normalization the bias cancels; the torch test covers that case
+    weights, biases, x, y = _small_network(3)
+    deltas = hidden_deltas(weights, biases, x, y, activation, batchnorm=batchnorm, residual=residual)
+    _assert_bias_deltas_match_central_differences(
+        deltas, biases, lambda b: _cost(weights, b, x, y, activation, batchnorm, residual))
 
 
 @pytest.mark.parametrize("activation,batchnorm,residual", [
@@ -139,16 +144,8 @@ def _cross_entropy(weights, biases, x, y, activation) -> float:
 def test_cross_entropy_bias_gradients_match_finite_differences(activation):
     weights, biases, x, y = _small_network(5)
     deltas = hidden_deltas(weights, biases, x, y, activation, cost="cross-entropy")
-    h = 1e-6
-    for layer, delta in enumerate(deltas):
-        for unit in range(delta.shape[0]):
-            up = [b.copy() for b in biases]
-            down = [b.copy() for b in biases]
-            up[layer][unit] += h
-            down[layer][unit] -= h
-            numeric = (_cross_entropy(weights, up, x, y, activation)
-                       - _cross_entropy(weights, down, x, y, activation)) / (2 * h)
-            assert delta[unit].sum() == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+    _assert_bias_deltas_match_central_differences(
+        deltas, biases, lambda b: _cross_entropy(weights, b, x, y, activation))
     # the quadratic cost's deltas are different numbers: the cost option is not ignored
     quadratic = hidden_deltas(weights, biases, x, y, activation, cost="quadratic")
     assert not np.allclose(deltas[0], quadratic[0])

@@ -6,6 +6,7 @@ Skips locally when Sphinx is not installed (``pip install symgrad[sphinx]``); fa
 from __future__ import annotations
 
 import html
+import importlib
 import io
 import re
 import sys
@@ -40,14 +41,19 @@ not_a_proof = 42
 '''
 
 
-def _sphinx() -> None:
+def _needs(module: str, name: str) -> None:
+    """Skip when ``module`` is missing; fail instead when CI is set."""
     try:
-        import sphinx  # noqa: F401
+        importlib.import_module(module)
     except ImportError:
-        message = "Sphinx is not installed (pip install -e '.[test]')"
+        message = f"{name} is not installed (pip install -e '.[test]')"
         if in_ci():
             pytest.fail(f"{message} (CI is set, so this is a failure)", pytrace=False)
         pytest.skip(message)
+
+
+def _sphinx() -> None:
+    _needs("sphinx", "Sphinx")
 
 
 def _project(tmp_path: Path, body: str, conf: str = "") -> Path:
@@ -149,13 +155,7 @@ def test_a_catalog_entry(tmp_path: Path) -> None:
 
 def test_a_myst_markdown_page(tmp_path: Path) -> None:
     _sphinx()
-    try:
-        import myst_parser  # noqa: F401
-    except ImportError:
-        message = "myst-parser is not installed (pip install -e '.[test]')"
-        if in_ci():
-            pytest.fail(f"{message} (CI is set, so this is a failure)", pytrace=False)
-        pytest.skip(message)
+    _needs("myst_parser", "myst-parser")
     src = _project(tmp_path, "", conf='extensions.append("myst_parser")')
     (src / "index.rst").unlink()
     (src / "index.md").write_text("# Tiny\n\nBefore.\n\n```{symgrad} tiny_proofs:wrong\n```\n", encoding="utf-8")
