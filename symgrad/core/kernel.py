@@ -723,12 +723,13 @@ def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: 
     # Ball arithmetic first where SymPy would not be exact anyway (see _passes_in_balls).
     balls = None if heavy or modulus or _rational_functions(small, big) else \
         intervals.point_values((small, big, slack_expr), domain.symbols)
+    variable_powers = any(p.exp.free_symbols and not p.base.free_symbols for p in slack_expr.atoms(sp.Pow))
     for point in points:
         if time.perf_counter() > stop_at:
             note_cutoff()
             break
         passed = None
-        if balls is not None and not _huge_power_at(slack_expr, point):
+        if balls is not None and not (variable_powers and _huge_power_at(slack_expr, point)):
             share = min(1.0, max(stop_at - time.perf_counter(), 1e-3) / max(deadline.remaining, 1e-9))
             try:
                 passed = deadline.run(lambda: _passes_in_balls(balls, point, rel, digits), share)
