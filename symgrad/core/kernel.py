@@ -33,6 +33,7 @@ from .domain import Domain, stable_seed
 from .errors import InputError
 from .functions import sigmoid
 from . import constancy, induction, intervals, real_algebra
+from .families import Families, scalar_symbols
 from .positivity import prove_nonnegative
 from .verdicts import Counterexample, Justification, Relation, Status, Verdict
 
@@ -364,13 +365,16 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     sample_small, sample_big, to_complex = written_small, written_big, _complex_coordinates(complex_symbols)
     if to_complex:
         sample_small, sample_big = sp.S.Zero, (big - small).xreplace(to_complex)
-    domain = Domain.build(sample_small.free_symbols | sample_big.free_symbols | left.free_symbols
-                          - set(complex_symbols) | right.free_symbols - set(complex_symbols), assumptions)
+    # Indexed entries (x[j] in a sum over j) are not coordinates: each point gives them values of their own.
+    domain = Domain.build(scalar_symbols(sample_small) | scalar_symbols(sample_big)
+                          | scalar_symbols(left) - set(complex_symbols)
+                          | scalar_symbols(right) - set(complex_symbols), assumptions)
     seed = stable_seed(options.seed, lhs, rel.value, rhs)
+    families = Families(seed) if Families.present(sample_small, sample_big) else None
 
     def sample(count: int, offset: int, fraction: float) -> _Evidence:
         found = _sample(sample_small, sample_big, rel, domain, count, seed + offset, options.digits, deadline,
-                        fraction, modulus=bool(to_complex))
+                        fraction, modulus=bool(to_complex), families=families)
         if to_complex and found.counterexample is not None:
             found.counterexample = _complex_counterexample(found.counterexample, to_complex, small, big)
         return found
@@ -408,7 +412,9 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
         with phase("symbolic"):
             # A procedure's point is re-evaluated by the kernel on the sides as written.
             decided = _decide(sym_big - sym_small, rel, domain, deadline,
-                              lambda point: _recheck(small, big, rel, point, options.digits))
+                              lambda point: _recheck(written_small, written_big, rel, point, options.digits,
+                                                     families) if families else
+                              _recheck(small, big, rel, point, options.digits))
         if decided is not None and decided.proved:
             method = decided.method
         elif decided is not None and decided.evidence is not None:
@@ -606,8 +612,20 @@ _PROCEDURE_SHARE = 0.6
 
 
 def _recheck(small: sp.Expr, big: sp.Expr, rel: Relation, point: dict[sp.Symbol, sp.Expr],
-             digits: int) -> _Evidence | None:
-    """The evidence at ``point`` if the claim certainly fails there (exactly, or certified)."""
+             digits: int, families: Families | None = None) -> _Evidence | None:
+    """The evidence at ``point`` if the claim certainly fails there (exactly, or certified).
+
+    With indexed families the point's sums are written out with entries drawn for it (the
+    procedure's own values for entries, if any, are not used).
+    """
+    if families is not None:
+        written = families.at((small, big), point, 0)
+        if written is None:
+            return None
+        (small, big), shown = written
+        point = {}
+    else:
+        shown = point
     slack_expr = big - small
     try:
         outcome = _evaluate(small, big, slack_expr, point, digits, _is_heavy(slack_expr))
@@ -628,7 +646,7 @@ def _recheck(small: sp.Expr, big: sp.Expr, rel: Relation, point: dict[sp.Symbol,
         failed = False
     if not failed:
         return None
-    return _Evidence(1, 0, slack, Counterexample(dict(point), lhs_v, rhs_v, how == _EXACT))
+    return _Evidence(1, 0, slack, Counterexample(dict(shown), lhs_v, rhs_v, how == _EXACT))
 
 
 class _Sub(Deadline):
@@ -703,13 +721,15 @@ def _real_number(value: sp.Expr) -> bool:
 
 
 def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: int, seed: int,
-            digits: int, deadline: Deadline, fraction: float, modulus: bool = False) -> _Evidence:
+            digits: int, deadline: Deadline, fraction: float, modulus: bool = False,
+            families: Families | None = None) -> _Evidence:
     """Evaluate ``big - small`` at sample points; stop at the first counterexample.
 
     A point is a counterexample only when the failure is certain: exactly (rational
     values), or by a difference evaluated with all ``digits`` digits certified and
     confirmed at twice the precision. A difference known only roughly counts as a
-    failure only beyond a tolerance far above its error.
+    failure only beyond a tolerance far above its error. With indexed ``families``, each
+    point's sums are written out with entries drawn for that point (:mod:`.families`).
     """
     evidence = _Evidence()
     stop_at = time.perf_counter() + deadline.remaining * fraction
@@ -720,11 +740,16 @@ def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: 
         points = deadline.run(lambda: domain.sample(count, seed), fraction)
     except OutOfTime:
         return evidence
+    if families is not None:
+        # A point of few coordinates (only m) is visited again with another vector, up to ``count``.
+        points = [points[n % len(points)] for n in range(count)] if points else points
+        # Small sizes first: a counterexample with a short vector is one a person can read.
+        points.sort(key=lambda p: max((abs(int(v)) for v in p.values() if v.is_Integer), default=0))
     # Ball arithmetic first where SymPy would not be exact anyway (see _passes_in_balls).
-    balls = None if heavy or modulus or _rational_functions(small, big) else \
+    balls = None if heavy or modulus or families or _rational_functions(small, big) else \
         intervals.point_values((small, big, slack_expr), domain.symbols)
     variable_powers = any(p.exp.free_symbols and not p.base.free_symbols for p in slack_expr.atoms(sp.Pow))
-    for point in points:
+    for number, point in enumerate(points):
         if time.perf_counter() > stop_at:
             note_cutoff()
             break
@@ -742,9 +767,22 @@ def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: 
             elif evidence.worst is None or passed < evidence.worst:
                 evidence.worst = passed
             continue
+        # What is evaluated here: the sides at the point, or (families) the sides written out.
+        at_small, at_big, at_slack, at_point, at_heavy, shown = small, big, slack_expr, point, heavy, point
         try:
             remaining = max(stop_at - time.perf_counter(), 1e-3)
-            outcome = deadline.run(lambda: _evaluate(small, big, slack_expr, point, digits, heavy, modulus),
+            if families is not None:
+                written = deadline.run(lambda: families.at((small, big), point, number),
+                                       min(1.0, remaining / max(deadline.remaining, 1e-9)))
+                if written is None:
+                    evidence.skipped += 1
+                    continue
+                (at_small, at_big), shown = written
+                at_slack, at_point = at_big - at_small, {}
+                at_heavy = _is_heavy(at_slack)
+                remaining = max(stop_at - time.perf_counter(), 1e-3)
+            outcome = deadline.run(lambda: _evaluate(at_small, at_big, at_slack, at_point, digits, at_heavy,
+                                                     modulus),
                                    min(1.0, remaining / max(deadline.remaining, 1e-9)))
         except OutOfTime:
             break
@@ -763,7 +801,7 @@ def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: 
             if how == _EXACT:
                 failed = residual != 0
             elif how == _CERTIFIED:
-                failed = residual != 0 and _confirmed(slack_expr, point, digits, lambda v: v != 0)
+                failed = residual != 0 and _confirmed(at_slack, at_point, digits, lambda v: v != 0)
             else:
                 failed = residual > tolerance * _scale(lhs_v, rhs_v)
         else:
@@ -772,14 +810,14 @@ def _sample(small: sp.Expr, big: sp.Expr, rel: Relation, domain: Domain, count: 
             if how == _EXACT:
                 failed = slack < 0 or (rel.strict and slack == 0)
             elif how == _CERTIFIED and slack < 0:
-                failed = _confirmed(slack_expr, point, digits, lambda v: v < 0)
+                failed = _confirmed(at_slack, at_point, digits, lambda v: v < 0)
             else:
                 scale = _scale(lhs_v, rhs_v)
                 failed = slack < -tolerance * scale
                 if not failed and rel.strict and abs(slack) <= tolerance * scale:
-                    failed = not heavy and _exactly_zero(slack_expr, point, deadline)
+                    failed = not at_heavy and _exactly_zero(at_slack, at_point, deadline)
         if failed:
-            evidence.counterexample = Counterexample(dict(point), lhs_v, rhs_v, how == _EXACT)
+            evidence.counterexample = Counterexample(dict(shown), lhs_v, rhs_v, how == _EXACT)
             break
     return evidence
 

@@ -1,0 +1,137 @@
+"""Indexed families at sample points: sums over ``x[j]`` are checked with vectors, not constants.
+
+Before, an entry inside a sum (``x[j]``) was one coordinate with one value for every ``j``,
+independent of ``x[i]``: true steps were refuted at points no vector has (``sum_j delta_ij g_j``
+against ``g_i``) and false steps that hold for constant vectors got numeric evidence. The oracle
+here is SymPy's own ``doit`` of the sum at the counterexample's size, with the entries substituted.
+"""
+
+from __future__ import annotations
+
+import pytest
+import sympy as sp
+
+import symgrad as sg
+from symgrad.core.families import MAX_TERMS, Families, scalar_symbols
+
+m = sp.Symbol("m", integer=True, positive=True)
+i, j, k = sp.symbols("i j k", integer=True, positive=True)
+x, g = sp.IndexedBase("x", real=True), sp.IndexedBase("g", real=True)
+w = sp.IndexedBase("w", positive=True)
+
+
+def total(f: sp.Expr) -> sp.Expr:
+    return sp.Sum(f, (j, 1, m))
+
+
+def verdict(lhs: sp.Expr, rel: str, rhs: sp.Expr, assume: tuple[sp.Basic, ...] = ()) -> sg.Verdict:
+    return sg.Proof(lhs, assumptions=assume).step(rel, rhs, by="claim").check(budget=3).steps[0]
+
+
+def value_by_sympy(expr: sp.Expr, point: dict[sp.Basic, sp.Expr]) -> sp.Expr:
+    """The oracle: sizes and indices substituted, sums done by SymPy, then the entries."""
+    scalars = {s: v for s, v in point.items() if isinstance(s, sp.Symbol)}
+    entries = {s: v for s, v in point.items() if isinstance(s, sp.Indexed)}
+    return expr.subs(scalars).doit().xreplace(entries)
+
+
+#: False steps that hold for every constant vector (where one value for all x[j] finds nothing).
+FALSE_FOR_SOME_VECTOR = [
+    ("reverse Cauchy-Schwarz", m * total(x[j] ** 2), "<=", total(x[j]) ** 2),
+    ("square of the sum", m * total(x[j] ** 2), "=", total(x[j]) ** 2),
+    ("the sum is m times an entry", total(x[j]), "=", m * x[1]),
+    ("the centred values are zero", total((x[j] - total(x[j]) / m) ** 2), "=", sp.S.Zero),
+    ("a weighted mean is the mean", total(w[j] * x[j]) / total(w[j]), "=", total(x[j]) / m),
+    ("product of the entries", sp.Product(x[j], (j, 1, m)), "=", x[1] ** m),
+]
+
+
+@pytest.mark.parametrize("lhs, rel, rhs", [c[1:] for c in FALSE_FOR_SOME_VECTOR],
+                         ids=[c[0] for c in FALSE_FOR_SOME_VECTOR])
+def test_false_steps_about_vectors_are_refuted_with_a_vector_sympy_confirms(lhs, rel, rhs) -> None:
+    v = verdict(lhs, rel, rhs)
+    assert v.status is sg.Status.REFUTED, v
+    point = dict(v.counterexample.point)
+    size = int(point[m])
+    entries = {s for s in point if isinstance(s, sp.Indexed)}
+    assert entries and all(1 <= int(s.indices[0]) <= size for s in entries)
+    assert not any(isinstance(s, sp.Symbol) and s.name in ("x", "w", "x[j]") for s in point)
+    left, right = value_by_sympy(lhs, point), value_by_sympy(rhs, point)
+    assert left.is_number and right.is_number
+    holds = {"=": sp.Eq, "<=": sp.Le}[rel](left, right)
+    assert holds is sp.false, (point, left, right)
+
+
+#: True steps about vectors; each was refuted, or could be, at points no vector has.
+TRUE_FOR_EVERY_VECTOR = [
+    ("Kronecker delta collapse", total(sp.KroneckerDelta(i, j) * g[j]), "=", g[i], (i <= m,)),
+    ("linearity", total(3 * x[j] + g[j]), "=", 3 * total(x[j]) + total(g[j]), ()),
+    ("Cauchy-Schwarz", total(x[j]) ** 2, "<=", m * total(x[j] ** 2), ()),
+    ("centred values sum to zero", total(x[j] - total(x[j]) / m), "=", sp.S.Zero, ()),
+    ("an entry below the sum of squares", x[i] ** 2, "<=", total(x[j] ** 2), (i <= m,)),
+    ("double sum of a product", sp.Sum(x[j] * g[k], (j, 1, m), (k, 1, m)), "=", total(x[j]) * total(g[j]), ()),
+]
+
+
+@pytest.mark.parametrize("lhs, rel, rhs, assume", [c[1:] for c in TRUE_FOR_EVERY_VECTOR],
+                         ids=[c[0] for c in TRUE_FOR_EVERY_VECTOR])
+def test_true_steps_about_vectors_are_never_refuted(lhs, rel, rhs, assume) -> None:
+    v = verdict(lhs, rel, rhs, assume)
+    assert v.status in (sg.Status.PROVED, sg.Status.NUMERIC), v
+    if v.status is sg.Status.NUMERIC:
+        assert v.samples >= 20
+
+
+def test_an_index_outside_the_range_is_a_real_counterexample() -> None:
+    """Without ``i <= m`` the delta collapse is false: at i > m the sum has no term j = i."""
+    v = verdict(total(sp.KroneckerDelta(i, j) * g[j]), "=", g[i])
+    assert v.status is sg.Status.REFUTED
+    point = v.counterexample.point
+    assert point[i] > point[m] and v.counterexample.lhs_value == 0
+    assert v.counterexample.rhs_value == point[g[point[i]]] != 0
+
+
+def test_entries_are_the_same_wherever_they_appear_and_follow_the_assumptions() -> None:
+    families = Families(seed=7)
+    exprs = [total(sp.KroneckerDelta(i, j) * x[j]), x[i], total(w[j])]
+    (collapsed, entry, weights), point = families.at(exprs, {m: sp.Integer(4), i: sp.Integer(3)}, 0)
+    assert collapsed == entry == point[x[3]]
+    # the whole vectors x and w of size 4 (the delta picks x[3] out of the sum)
+    assert set(point) == {m, i, *(x[n] for n in range(1, 5)), *(w[n] for n in range(1, 5))}
+    assert all(point[w[n]] > 0 for n in range(1, 5))
+    assert weights == sum(point[w[n]] for n in range(1, 5))
+    # one seed, one number: the same vector; another number: another vector
+    assert families.at(exprs, {m: sp.Integer(4), i: sp.Integer(3)}, 0)[1] == point
+    assert families.at(exprs, {m: sp.Integer(4), i: sp.Integer(3)}, 1)[1] != point
+
+
+@pytest.mark.parametrize("low, high", [(1, 4), (3, 3), (4, 3), (6, 2), (-2, 1)])
+def test_written_out_sums_and_products_agree_with_sympy(low: int, high: int) -> None:
+    """SymPy's (Karr's) convention for reversed limits included."""
+    families = Families(seed=3)
+    for expr in (sp.Sum(x[j] ** 2 + j, (j, low, high)), sp.Product(1 + x[j] ** 2, (j, low, high))):
+        (value,), point = families.at([expr], {}, 0)
+        entries = {s: v for s, v in point.items() if isinstance(s, sp.Indexed)}
+        assert value == expr.doit().xreplace(entries), expr
+
+
+def test_a_bound_index_shadowing_a_free_one_is_respected() -> None:
+    """``x[j] + Sum(x[j], (j, 1, m))`` with j = 2 outside: the sum still runs over every j."""
+    families = Families(seed=5)
+    (value,), point = families.at([x[j] + total(x[j])], {m: sp.Integer(3), j: sp.Integer(2)}, 0)
+    assert value == point[x[2]] + sum(point[x[n]] for n in (1, 2, 3))
+
+
+def test_coordinates_are_sizes_and_indices_not_entries() -> None:
+    expr = total(sp.KroneckerDelta(i, j) * x[j]) + x[i] * sp.Symbol("gamma", real=True)
+    assert {str(s) for s in scalar_symbols(expr)} == {"m", "i", "gamma"}
+
+
+def test_too_many_terms_skip_the_point_and_never_hang() -> None:
+    families = Families(seed=1)
+    assert families.at([total(x[j])], {m: sp.Integer(MAX_TERMS + 1)}, 0) is None
+    assert families.at([total(x[j])], {m: sp.Integer(10) ** 9}, 0) is None
+    assert families.at([sp.Sum(x[k], (k, 1, m))], {}, 0) is None  # no size: not written out
+    # every size huge: no evidence either way, and quickly
+    v = verdict(total(x[j] ** 2), ">", sp.S(-1), (m >= 10 ** 6,))
+    assert v.status in (sg.Status.PROVED, sg.Status.UNKNOWN) and v.seconds < 5
