@@ -136,3 +136,49 @@ def test_the_fast_path_changes_no_verdict(monkeypatch: pytest.MonkeyPatch) -> No
     with_balls = run()
     monkeypatch.setattr(intervals, "point_values", lambda *args: None)
     assert run() == with_balls
+
+
+def test_a_sum_up_to_a_non_integer_is_not_evaluated() -> None:
+    """``sum_{k=1}^{K}`` at K = 5/2 has no value (SymPy would extrapolate): such points are skipped."""
+    size = sp.Symbol("K", positive=True)  # a size written as a real number, as in notes
+    with pytest.raises(ValueError, match="not an integer"):
+        kernel._Substituted(sp.Sum(sp.sin(k), (k, 1, size)), {size: R(5, 2)}).evalf(30)
+    assert kernel._Substituted(sp.Sum(sp.sin(k), (k, 1, size)), {size: sp.Integer(2)}).evalf(30) == \
+        (sp.sin(1) + sp.sin(2)).evalf(30)
+    # a false claim about such a sum is refuted at an integer size
+    verdict = sg.Proof(sp.Sum(k * sp.sin(k) ** 2, (k, 1, size))).eq(sp.Sum(k, (k, 1, size)) * sp.sin(1) ** 2) \
+        .check(budget=3).steps[0]
+    assert verdict.status is sg.Status.REFUTED and verdict.counterexample.point[size].is_integer
+
+
+def test_sums_of_irrational_terms_are_added_up_in_balls() -> None:
+    """Oracle: mpmath adding the terms at twice the precision."""
+    import mpmath
+
+    from symgrad.core import intervals
+
+    value = intervals.finite_value(1 / sp.sqrt(k), k, 1, 10_000, True, 50)
+    with mpmath.workdps(120):
+        oracle = mpmath.fsum(1 / mpmath.sqrt(i) for i in range(1, 10_001))
+        assert abs(mpmath.mpf(str(value)) - oracle) < mpmath.mpf(10) ** -49 * oracle
+        product = intervals.finite_value(1 + sp.sin(k) / k ** 2, k, 1, 300, False, 40)
+        oracle = mpmath.fprod(1 + mpmath.sin(i) / i ** 2 for i in range(1, 301))
+        assert abs(mpmath.mpf(str(product)) - oracle) < mpmath.mpf(10) ** -39 * abs(oracle)
+    # a term with no value, an exact cancellation, a symbol the tape does not know: not evaluated
+    assert intervals.finite_value(sp.log(k - 1), k, 1, 5, True, 30) is None
+    assert intervals.finite_value(sp.sin(sp.pi * k / 2) * sp.sqrt(2), k, 1, 4, True, 30) is None
+    assert intervals.finite_value(p / sp.sqrt(k), k, 1, 5, True, 30) is None
+    # the kernel refutes a bound that fails only beyond n = 2573, where no closed form exists
+    verdict = sg.Proof(sp.Sum(1 / sp.sqrt(k), (k, 1, n))).le(100).check(budget=3).steps[0]
+    assert verdict.status is sg.Status.REFUTED and verdict.counterexample.point[n] >= 2574
+
+
+def test_a_sum_added_up_in_balls_never_certifies_a_tiny_difference() -> None:
+    """Floats from ball sums are right to their digits, not exact: a true step whose two sides are
+    such sums (their difference below every digit) is not refuted; nor is one with a closed form
+    whose residual is 2**-1000 (the geometric sum is summed by SymPy's closed form, exactly)."""
+    peel = sg.Proof(sp.Sum(1 / sp.sqrt(k), (k, 1, n))).eq(
+        sp.Sum(1 / sp.sqrt(k), (k, 1, n - 1)) + 1 / sp.sqrt(n)).check(budget=3).steps[0]
+    assert peel.status in (sg.Status.PROVED, sg.Status.NUMERIC), peel
+    geometric = sg.Proof(sp.Sum(R(1, 2) ** k, (k, 0, n))).eq(2 - R(1, 2) ** n).check(budget=3).steps[0]
+    assert geometric.status in (sg.Status.PROVED, sg.Status.NUMERIC), geometric

@@ -30,7 +30,7 @@ from .domain import Domain
 __all__ = ["MAX_TERMS", "Families", "scalar_symbols"]
 
 #: Terms written out per point, over every sum and product (a point needing more is skipped).
-MAX_TERMS = 200
+MAX_TERMS = 120
 
 #: Values drawn per family and seed (the domain's special values come first).
 _COLUMN = 48

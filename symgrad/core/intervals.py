@@ -73,7 +73,8 @@ from .budget import Deadline, OutOfTime, run_within
 from .domain import Domain
 from .functions import sigmoid
 
-__all__ = ["Decision", "Enclosure", "PointValues", "decide_sign", "enclose", "midpoint_float", "point_values",
+__all__ = ["Decision", "Enclosure", "PointValues", "decide_sign", "enclose", "finite_value", "midpoint_float",
+           "point_values",
            "within_of_zero", "BASE_PREC", "MAX_PREC"]
 
 T = TypeVar("T")
@@ -94,6 +95,11 @@ FACTOR_SIZE = 150
 NEWTON_STEPS = 60
 #: At most this many exact evaluations by SymPy at candidate minimisers per decision.
 EXACT_CHECKS = 40
+#: Boxes per decision: a count, so the answer does not depend on the machine's load (the proofs seen
+#: need tens; a claim still open after this many is left to the other procedures and sampling).
+MAX_BOXES = 1500
+#: At most this many minimisers per decision are identified as algebraic numbers (PSLQ, ~16 ms each).
+ALGEBRAIC_GUESSES = 8
 #: Tails are not split beyond |x| >= 2**256 (an undecided tail there leaves the claim undecided).
 TAIL_LIMIT = 2**256
 
@@ -865,6 +871,33 @@ def point_values(exprs: Sequence[sp.Expr], variables: Sequence[sp.Symbol]) -> Po
     return PointValues(tape, roots)
 
 
+def finite_value(function: sp.Expr, index: sp.Symbol, low: int, high: int, is_sum: bool,
+                 digits: int) -> sp.Float | None:
+    """``sum`` (or ``prod``) of ``function`` for ``index = low, ..., high`` as a Float whose ``digits``
+    digits are certain, added up (multiplied) term by term in ball arithmetic.
+
+    None when a term is beyond the tape (other symbols, sums, unknown functions), undefined or
+    not finite, or when the result is not known to that many digits (cancellation, an exact 0).
+    """
+    values = point_values((function,), [index])
+    if values is None:
+        return None
+    bits = int(digits * 3.33) + 64 + 2 * max(high - low + 1, 1).bit_length()
+    with _Precision(bits):
+        total = arb(0) if is_sum else arb(1)
+        for i in range(low, high + 1):
+            found = values.at({index: sp.Integer(i)}, bits)
+            if found is None or found[0] is None:
+                return None
+            term = found[0].lo.union(found[0].hi)  # a ball that contains the enclosure
+            total = total + term if is_sum else total * term
+        if not total.is_finite() or total.mid().is_zero() or \
+                total.rad() > abs(total.mid()) * arb(10) ** (-(digits + 5)):
+            return None
+        middle = total.mid()
+    return midpoint_float(Enclosure(middle, middle), digits + 5)
+
+
 #: Working precision for arithmetic on the exact ends of point enclosures (beyond any point's precision).
 _EXACT_ENDS_PREC = 4096
 
@@ -1291,7 +1324,8 @@ class _Search:
             if abs(conv - c) <= tol:
                 out.append(sp.Rational(conv.numerator, conv.denominator))
                 break
-        if not out and prec >= 256 and c not in self.tried_algebraic:
+        if not out and prec >= 256 and c not in self.tried_algebraic and \
+                len(self.tried_algebraic) < ALGEBRAIC_GUESSES:  # a count: the answer stays deterministic
             self.tried_algebraic.add(c)
             approx = sp.Float(sp.Rational(c.numerator, c.denominator), 50)
             guess = self.sympy(lambda: sp.nsimplify(approx, tolerance=sp.Rational(1, 10**30), rational=False))
@@ -1543,7 +1577,7 @@ def _certified_condition(cond: sp.Basic, point: dict[sp.Symbol, sp.Expr],
     return False
 
 
-def decide_sign(expr: sp.Expr, domain: Domain, strict: bool, *, max_boxes: int = 4000, seconds: float = 3.0
+def decide_sign(expr: sp.Expr, domain: Domain, strict: bool, *, max_boxes: int = MAX_BOXES, seconds: float = 3.0
                 ) -> Decision | None:
     """Decide ``expr >= 0`` (strict: ``> 0``) on the domain, by rigorous enclosures and branch and bound.
 

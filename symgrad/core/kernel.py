@@ -921,16 +921,26 @@ class _Substituted:
 
     Finite sums and products that the point gives integer limits are added up (multiplied
     out) exactly first, term by term, when there are at most :data:`_MAX_TERMS` rational terms.
+    A sum added up in ball arithmetic (no closed form) makes the value :attr:`approximate`: its
+    digits are right, but SymPy would take the Float for an exact number, so the value is never
+    certified (a counterexample then needs a failure far beyond the error).
     """
 
     def __init__(self, expr: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> None:
         self.expr, self.point = expr, point
+        self.approximate = False
 
     def evalf(self, digits: int, **options: Any) -> sp.Expr:
         expr = self.expr
         if expr.has(sp.Sum, sp.Product):
-            expr = expr.replace(lambda e: isinstance(e, (sp.Sum, sp.Product)), lambda e: _at_point(e, self.point))
+            expr = expr.replace(lambda e: isinstance(e, (sp.Sum, sp.Product)), lambda e: self._written(e, digits))
         return expr.evalf(digits, subs=self.point, **options)
+
+    def _written(self, written: sp.Expr, digits: int) -> sp.Expr:
+        value = _at_point(written, self.point, digits)
+        if value.is_Float:
+            self.approximate = True
+        return value
 
 
 #: Terms a sum or product at a sample point is evaluated with exactly (else left to evalf).
@@ -939,10 +949,40 @@ _MAX_TERMS = 20_000
 _MAX_EXACT_BITS = 2_000_000
 
 
-def _at_point(written: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
-    """A sum or product for evaluation at ``point``: exact term by term, else SymPy's closed form."""
+def _at_point(written: sp.Expr, point: dict[sp.Symbol, sp.Expr], digits: int) -> sp.Expr:
+    """A sum or product for evaluation at ``point``: exact term by term, else term by term in ball
+    arithmetic to ``digits`` certain digits, else SymPy's closed form.
+
+    A limit that is a number but not an integer there (``sum_{k=1}^{K}`` at ``K = 5/2``) has no
+    value: the point is not evaluated (SymPy would extrapolate by Euler-Maclaurin).
+    """
+    for limit in written.limits:
+        for bound in limit[1:]:
+            at = bound.xreplace(point)
+            if at.is_number and not at.is_integer and at.is_finite is not False:
+                raise ValueError(f"the limit {bound} of a sum or product is {at} at this point, not an integer")
     exact = _exact_finite(written, point)
-    return exact if exact is not written else _closed_form(written)
+    if exact is not written:
+        return exact
+    closed = _closed_form(written)
+    if not closed.has(sp.Sum, sp.Product):
+        return closed
+    # No closed form (SymPy would extrapolate by Euler-Maclaurin): the terms in ball arithmetic, with
+    # twice the digits asked for, so the Float's error is far below the tolerance of a rough value.
+    in_balls = _ball_finite(written, point, 2 * digits + 20)
+    return in_balls if in_balls is not None else closed
+
+
+def _ball_finite(written: sp.Expr, point: dict[sp.Symbol, sp.Expr], digits: int) -> sp.Float | None:
+    """A sum or product with integer limits at ``point`` (in order, at most :data:`_MAX_TERMS` terms)
+    whose terms are not all rational, to ``digits`` certain digits by ball arithmetic; else None."""
+    if len(written.limits) != 1:
+        return None
+    k, low, high = (lim.xreplace(point) for lim in written.limits[0])
+    if not (low.is_Integer and high.is_Integer) or not 0 <= int(high) - int(low) + 1 <= _MAX_TERMS:
+        return None
+    function = written.function.xreplace({s: v for s, v in point.items() if s != k})
+    return intervals.finite_value(function, k, int(low), int(high), isinstance(written, sp.Sum), digits)
 
 
 def _rational_terms(function: sp.Expr, k: sp.Symbol) -> Callable[[int], tuple[int, int] | None] | None:
@@ -1092,11 +1132,13 @@ def _certified(value: Any, digits: int) -> tuple[sp.Expr | None, str]:
     is returned only when its precision is usable, marked :data:`_ROUGH`.
     """
     try:
-        return value.evalf(digits, strict=True), _CERTIFIED
+        found = value.evalf(digits, strict=True)
+        return found, (_ROUGH if getattr(value, "approximate", False) else _CERTIFIED)
     except PrecisionExhausted:
         pass
     try:  # a higher working precision often resolves the cancellation
-        return value.evalf(digits, strict=True, maxn=max(400, 8 * digits)), _CERTIFIED
+        found = value.evalf(digits, strict=True, maxn=max(400, 8 * digits))
+        return found, (_ROUGH if getattr(value, "approximate", False) else _CERTIFIED)
     except PrecisionExhausted:
         pass
     # An exact zero never reaches full relative precision: evalf then returns a
