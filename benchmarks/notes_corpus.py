@@ -14,7 +14,7 @@ planted mistakes listed in ``manifest.json``) and prints:
 
 ::
 
-    .venv/bin/python benchmarks/notes_corpus.py            # about two minutes on 2 shared cores
+    .venv/bin/python benchmarks/notes_corpus.py            # about 20 s on 2 shared cores
     .venv/bin/python benchmarks/notes_corpus.py --budget 5 DIR...
 """
 
