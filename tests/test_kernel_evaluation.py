@@ -182,3 +182,18 @@ def test_a_sum_added_up_in_balls_never_certifies_a_tiny_difference() -> None:
     assert peel.status in (sg.Status.PROVED, sg.Status.NUMERIC), peel
     geometric = sg.Proof(sp.Sum(R(1, 2) ** k, (k, 0, n))).eq(2 - R(1, 2) ** n).check(budget=3).steps[0]
     assert geometric.status in (sg.Status.PROVED, sg.Status.NUMERIC), geometric
+
+
+def test_a_sum_with_no_closed_form_beyond_the_term_limit_has_no_value() -> None:
+    """SymPy's evalf extrapolates such a sum by Euler-Maclaurin, whose error estimate fails on a narrow
+    peak (here at k = 1000): a wrong value it would certify. The point is skipped instead; with few
+    enough terms the sum is added up in balls (oracle: mpmath adding the terms)."""
+    import mpmath
+
+    peak = sp.exp(-(k - 1000) ** 2)
+    with pytest.raises(ValueError, match="no closed form"):
+        kernel._Substituted(sp.Sum(peak, (k, 1, n)), {n: sp.Integer(kernel._MAX_TERMS + 1)}).evalf(30)
+    value, how = kernel._certified(kernel._Substituted(sp.Sum(peak, (k, 1, n)), {n: sp.Integer(5000)}), 30)
+    with mpmath.workdps(60):
+        oracle = mpmath.fsum(mpmath.exp(-(i - 1000) ** 2) for i in range(1, 5001))
+        assert how == "rough" and abs(mpmath.mpf(str(value)) - oracle) < mpmath.mpf(10) ** -28 * oracle

@@ -950,8 +950,8 @@ _MAX_EXACT_BITS = 2_000_000
 
 
 def _at_point(written: sp.Expr, point: dict[sp.Symbol, sp.Expr], digits: int) -> sp.Expr:
-    """A sum or product for evaluation at ``point``: exact term by term, else term by term in ball
-    arithmetic to ``digits`` certain digits, else SymPy's closed form.
+    """A sum or product for evaluation at ``point``: exact term by term, else SymPy's closed form,
+    else term by term in ball arithmetic (about ``2 digits`` certain digits), else no value (ValueError).
 
     A limit that is a number but not an integer there (``sum_{k=1}^{K}`` at ``K = 5/2``) has no
     value: the point is not evaluated (SymPy would extrapolate by Euler-Maclaurin).
@@ -967,10 +967,14 @@ def _at_point(written: sp.Expr, point: dict[sp.Symbol, sp.Expr], digits: int) ->
     closed = _closed_form(written)
     if not closed.has(sp.Sum, sp.Product):
         return closed
-    # No closed form (SymPy would extrapolate by Euler-Maclaurin): the terms in ball arithmetic, with
-    # twice the digits asked for, so the Float's error is far below the tolerance of a rough value.
+    # No closed form: the terms in ball arithmetic, with twice the digits asked for, so the Float's
+    # error is far below the tolerance of a rough value. Not SymPy's evalf: it extrapolates by
+    # Euler-Maclaurin, whose error estimate fails on terms with a narrow peak (a wrong value that
+    # it certifies), so a sum neither summed in balls nor in closed form gives the point no value.
     in_balls = _ball_finite(written, point, 2 * digits + 20)
-    return in_balls if in_balls is not None else closed
+    if in_balls is None:
+        raise ValueError(f"{written} has no closed form and cannot be added up term by term here")
+    return in_balls
 
 
 def _ball_finite(written: sp.Expr, point: dict[sp.Symbol, sp.Expr], digits: int) -> sp.Float | None:
