@@ -135,3 +135,53 @@ def test_too_many_terms_skip_the_point_and_never_hang() -> None:
     # every size huge: no evidence either way, and quickly
     v = verdict(total(x[j] ** 2), ">", sp.S(-1), (m >= 10 ** 6,))
     assert v.status in (sg.Status.PROVED, sg.Status.UNKNOWN) and v.seconds < 5
+
+
+# Found by an adversarial review: each was a wrong verdict.
+
+
+def test_a_sum_that_may_run_backwards_is_never_proved_by_closed_forms() -> None:
+    """SymPy's closed form of a delta sum (a Piecewise, 0 or 1) ignores Karr's convention, under which
+    ``sum_{J=1}^{-3} delta(0, J) w_J = -w_0``: the sides agree after ``doit`` but not as written."""
+    big_m, big_i, big_j = sp.symbols("M I J", integer=True)
+    collapsed = sp.Sum(sp.KroneckerDelta(big_i, big_j) * w[big_j], (big_j, 1, big_m))
+    as_piecewise = verdict(collapsed, "=", sp.Piecewise((w[big_i], (big_i >= 1) & (big_i <= big_m)), (0, True)))
+    nonnegative = verdict(collapsed, ">=", sp.S.Zero)
+    for v in (as_piecewise, nonnegative):
+        assert v.status is sg.Status.REFUTED, v
+        point = v.counterexample.point
+        size, index = int(point[big_m]), point[big_i]
+        assert size < 0  # both claims hold wherever the sum runs forwards
+        karr = -sum(point[w[t]] for t in range(size + 1, 1) if t == index)  # -sum_{J=M+1}^{0}
+        assert v.counterexample.lhs_value == karr != 0
+    reversed_only = verdict(sp.Sum(sp.KroneckerDelta(big_i, big_j), (big_j, 1, big_m)), ">=", sp.S.Zero,
+                            (big_m < 0,))
+    assert reversed_only.status is not sg.Status.PROVED
+
+
+def test_an_inner_sum_runs_over_the_outer_index_not_the_points_value_of_it() -> None:
+    """``j`` is a coordinate (the assumption names it), yet inside the outer sum it is bound."""
+    outer = sp.Sum(2 * sp.Sum(1 / k, (k, 1, j)), (j, 1, m))
+    v = verdict(outer, "=", 2 * (m + 1) * sp.harmonic(m) - 2 * m, (j <= m,))
+    assert v.status is not sg.Status.REFUTED, v
+    irrational = verdict(j + sp.Sum(2 * sp.Sum(1 / sp.sqrt(k), (k, 1, j)), (j, 1, m)), "=",
+                         j + sp.Sum(2 * (m - k + 1) / sp.sqrt(k), (k, 1, m)))
+    assert irrational.status is not sg.Status.REFUTED, irrational
+
+
+def test_families_declared_complex_have_complex_entries() -> None:
+    z = sp.IndexedBase("z", complex=True)
+    v = verdict(sp.Abs(z[1]) ** 2, "=", z[1] ** 2)
+    assert v.status is sg.Status.REFUTED and not v.counterexample.point[z[1]].is_real
+    assert verdict(sp.Abs(z[1]) ** 2, "=", z[1] * sp.conjugate(z[1])).status in (sg.Status.PROVED,
+                                                                                  sg.Status.NUMERIC)
+    with pytest.raises(sg.InputError, match="declared complex"):
+        verdict(sp.Abs(z[1]), "<=", sp.S.One)
+
+
+def test_vectors_of_the_simplest_values_are_tried() -> None:
+    """False only for vectors of 0s and 1s (a nonnegative integer family)."""
+    a = sp.IndexedBase("a", integer=True, nonnegative=True)
+    v = verdict(total(a[j] ** 2), ">", total(a[j]))
+    assert v.status is sg.Status.REFUTED
+    assert all(v.counterexample.point[e] in (0, 1) for e in v.counterexample.point if isinstance(e, sp.Indexed))

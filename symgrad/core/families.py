@@ -61,6 +61,13 @@ class Families:
         """Whether any of ``exprs`` has an indexed entry (``x[j]``)."""
         return any(isinstance(e, sp.Basic) and e.has(sp.Indexed) for e in exprs)
 
+    @staticmethod
+    def complex_labels(*exprs: sp.Basic) -> list[sp.Basic]:
+        """Families declared complex (``IndexedBase("z", complex=True)``): their entries are drawn as
+        ``a + b i``. A family declared nothing (``IndexedBase("x")``) has real entries."""
+        labels = {entry.base.label for e in exprs if isinstance(e, sp.Basic) for entry in e.atoms(sp.Indexed)}
+        return sorted((label for label in labels if _declared_complex(label)), key=str)
+
     def at(self, exprs: Sequence[sp.Expr], point: dict[sp.Basic, sp.Expr], number: int
            ) -> tuple[list[sp.Expr], dict[sp.Basic, sp.Expr]] | None:
         """``exprs`` at ``point`` with their sums written out and every entry given a value.
@@ -77,7 +84,12 @@ class Families:
             if entry not in values:
                 if not all(index.is_number for index in entry.indices):
                     raise _Unwritable
-                values[entry] = rng.choice(self._column(entry))
+                column = self._column(entry)
+                if number % 3 == 2:  # every third vector from the few simplest values (0/1 vectors, ...)
+                    column = column[:3]
+                values[entry] = rng.choice(column)
+                if _declared_complex(entry.base.label):
+                    values[entry] += sp.I * rng.choice(column)
             return values[entry]
 
         writer = _Writer(dict(point), value)
@@ -98,6 +110,10 @@ class Families:
             points = Domain.build([stand_in]).sample(_COLUMN, self.seed)
             self._columns[label] = [p[stand_in] for p in points] or [sp.S.Zero]
         return self._columns[label]
+
+
+def _declared_complex(label: sp.Basic) -> bool:
+    return label.is_real is not True and bool(label.is_complex or label.is_imaginary)
 
 
 class _Unwritable(Exception):

@@ -28,7 +28,7 @@ import sympy as sp
 from sympy.core.evalf import PrecisionExhausted
 from sympy.core.function import AppliedUndef
 
-from .budget import Deadline, OutOfTime, note_cutoff, phase
+from .budget import Deadline, OutOfTime, note_cutoff, phase, run_within
 from .domain import Domain, stable_seed
 from .errors import InputError
 from .functions import sigmoid
@@ -49,7 +49,7 @@ QUICK_SHARE = 0.1
 
 #: What SymPy raises when a procedure cannot handle an expression (never a verdict).
 _SYMPY_FAILURES = (TypeError, ValueError, ArithmeticError, NotImplementedError, AttributeError, RecursionError,
-                   sp.PolynomialError)
+                   sp.PolynomialError, StopIteration)
 
 #: Functions the kernel may expand into their definitions when simplifying.
 DEFINITIONS: tuple[type, ...] = (sigmoid,)
@@ -355,6 +355,11 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     if rel is not Relation.EQ and written:  # as the user wrote it (SymPy's closed forms may pass through i)
         raise InputError(f"step {index}: '{rel.value}' between quantities that need not be real "
                          f"({written[0]} involves i); only '=' is checked over the complex numbers")
+    complex_families = Families.complex_labels(lhs, rhs)
+    if complex_families and rel is not Relation.EQ:
+        names = ", ".join(map(str, complex_families))
+        raise InputError(f"step {index}: '{rel.value}' between quantities that need not be real: the entries of "
+                         f"{names} are declared complex; only '=' is checked over the complex numbers")
     if complex_symbols and rel is not Relation.EQ:
         names = ", ".join(sorted(map(str, complex_symbols)))
         raise InputError(f"step {index}: '{rel.value}' between quantities that need not be real: {names} "
@@ -371,10 +376,12 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
                           | scalar_symbols(right) - set(complex_symbols), assumptions)
     seed = stable_seed(options.seed, lhs, rel.value, rhs)
     families = Families(seed) if Families.present(sample_small, sample_big) else None
+    # A sum that may run backwards is decided by sampling (Karr's convention) only, never proved.
+    in_order = _limits_in_order((written_small, written_big), domain)
 
     def sample(count: int, offset: int, fraction: float) -> _Evidence:
         found = _sample(sample_small, sample_big, rel, domain, count, seed + offset, options.digits, deadline,
-                        fraction, modulus=bool(to_complex), families=families)
+                        fraction, modulus=bool(to_complex or complex_families), families=families)
         if to_complex and found.counterexample is not None:
             found.counterexample = _complex_counterexample(found.counterexample, to_complex, small, big)
         return found
@@ -383,7 +390,7 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     #    evaluated once, after the symbolic attempt: an exact zero is slow to evaluate.)
     #    Sides that are the same expression (after the definitions) cannot disagree: no search first.
     constant = not (sample_small.free_symbols or sample_big.free_symbols)
-    identical = symbolic and not rel.strict and (big - small) == 0
+    identical = symbolic and in_order and not rel.strict and (big - small) == 0
     with phase("quick"):
         quick = _Evidence() if constant or identical else sample(options.quick_samples, 0, QUICK_SHARE)
     if quick.counterexample is not None:
@@ -413,13 +420,15 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
             # A procedure's point is re-evaluated by the kernel on the sides as written.
             decided = _decide(sym_big - sym_small, rel, domain, deadline,
                               lambda point: _recheck(written_small, written_big, rel, point, options.digits,
-                                                     families) if families else
+                                                     families) if families or not in_order else
                               _recheck(small, big, rel, point, options.digits))
         if decided is not None and decided.proved:
             method = decided.method
         elif decided is not None and decided.evidence is not None:
             return verdict(Status.REFUTED, f"{decided.method}; re-checked at the point",
                            _swap_back(_merge(quick, decided.evidence), rel))
+    if method is not None and not in_order:
+        method = None  # proved with SymPy's closed forms, which need not hold where a sum runs backwards
     if method is not None:
         if definitions and (left, right) != (lhs, rhs):
             method = f"substituting the definitions (where=), then {method}"
@@ -933,7 +942,7 @@ class _Substituted:
     def evalf(self, digits: int, **options: Any) -> sp.Expr:
         expr = self.expr
         if expr.has(sp.Sum, sp.Product):
-            expr = expr.replace(lambda e: isinstance(e, (sp.Sum, sp.Product)), lambda e: self._written(e, digits))
+            expr = _outermost_sums(expr, lambda e: self._written(e, digits))
         return expr.evalf(digits, subs=self.point, **options)
 
     def _written(self, written: sp.Expr, digits: int) -> sp.Expr:
@@ -947,6 +956,16 @@ class _Substituted:
 _MAX_TERMS = 20_000
 #: ... as long as the exact value stays below this many bits.
 _MAX_EXACT_BITS = 2_000_000
+
+
+def _outermost_sums(expr: sp.Basic, value: Callable[[sp.Expr], sp.Expr]) -> sp.Basic:
+    """``expr`` with each outermost sum or product replaced by ``value`` of it (an inner one is part of
+    its outer one's terms: its limits may use the outer summation index, which the point must not fix)."""
+    if isinstance(expr, (sp.Sum, sp.Product)):
+        return value(expr)
+    if not expr.args or not expr.has(sp.Sum, sp.Product):
+        return expr
+    return expr.func(*(_outermost_sums(a, value) for a in expr.args))
 
 
 def _at_point(written: sp.Expr, point: dict[sp.Symbol, sp.Expr], digits: int) -> sp.Expr:
@@ -964,6 +983,8 @@ def _at_point(written: sp.Expr, point: dict[sp.Symbol, sp.Expr], digits: int) ->
     exact = _exact_finite(written, point)
     if exact is not written:
         return exact
+    if _reversed_at(written, point):  # SymPy's closed forms need not follow Karr's convention there
+        raise ValueError(f"{written} runs backwards at this point and has no exact value")
     closed = _closed_form(written)
     if not closed.has(sp.Sum, sp.Product):
         return closed
@@ -975,6 +996,64 @@ def _at_point(written: sp.Expr, point: dict[sp.Symbol, sp.Expr], digits: int) ->
     if in_balls is None:
         raise ValueError(f"{written} has no closed form and cannot be added up term by term here")
     return in_balls
+
+
+def _reversed_at(written: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> bool:
+    """Whether a limit pair of ``written`` is ``b < a - 1`` at ``point`` (or cannot be compared there)."""
+    for _, low, high in written.limits:
+        size = (high - low + 1).xreplace(point)
+        if not (size.is_number and size.is_nonnegative):
+            return True
+    return False
+
+
+def _limits_in_order(exprs: Sequence[sp.Basic], domain: Domain) -> bool:
+    """Whether every sum and product in ``exprs`` has ``upper >= lower - 1`` on the whole domain.
+
+    Where a sum may run backwards, SymPy's closed forms and its sign assumptions about sums do not
+    follow Karr's convention (``sum_{a}^{b} = -sum_{b+1}^{a-1}``, which sampling follows): the
+    delta sum ``Sum(KroneckerDelta(i, j), (j, 1, M))`` is 0 or 1 by ``doit`` but -1 at M = -3, i = 0.
+    """
+    for expr in exprs:
+        if not isinstance(expr, sp.Basic):
+            continue
+        for written in expr.atoms(sp.Sum, sp.Product):
+            for _, low, high in written.limits:
+                size = high - low + 1
+                if size.is_nonnegative:
+                    continue
+                box = {v: (domain.intervals[v].lo, domain.intervals[v].hi)
+                       for v in size.free_symbols if v in domain.intervals}
+                found = intervals.enclose(size, box) if len(box) == len(size.free_symbols) else None
+                if (found is None or not found.nonnegative(False)) and not _karr_consistent(written):
+                    return False
+    return True
+
+
+@functools.lru_cache(maxsize=256)
+def _karr_consistent(written: sp.Expr) -> bool:
+    """Whether SymPy's closed form ``C(a, b)`` of ``written`` over any limits obeys Karr's laws:
+    ``C(a, a - 1)`` is empty (0; 1 for a product) and ``C(a, b) + C(b + 1, c) = C(a, c)`` (times for a
+    product). Those laws define the convention for every a, b, c, so such a closed form holds for
+    sums that run backwards too (``sum_{k=1}^{j} 1 = j`` at ``j = -1``); a Piecewise one need not.
+    """
+    if len(written.limits) != 1:
+        return False
+    k = written.limits[0][0]
+    a, b, c = (sp.Dummy(name, integer=True) for name in "abc")
+    try:
+        def closed(low: sp.Expr, high: sp.Expr) -> sp.Expr:
+            value = run_within(lambda: type(written)(written.function, (k, low, high)).doit(), 1.0)
+            if value.has(sp.Sum, sp.Product, sp.Piecewise):
+                raise ValueError("no closed form without conditions")
+            return value
+        if isinstance(written, sp.Sum):
+            empty, joined = closed(a, a - 1), closed(a, b) + closed(b + 1, c) - closed(a, c)
+            return bool(run_within(lambda: sp.expand(empty) == 0 and sp.expand(joined) == 0, 1.0))
+        empty, joined = closed(a, a - 1), closed(a, b) * closed(b + 1, c) / closed(a, c)
+        return bool(run_within(lambda: sp.cancel(empty - 1) == 0 and sp.cancel(joined - 1) == 0, 1.0))
+    except (OutOfTime, *_SYMPY_FAILURES):
+        return False
 
 
 def _ball_finite(written: sp.Expr, point: dict[sp.Symbol, sp.Expr], digits: int) -> sp.Float | None:
