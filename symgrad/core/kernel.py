@@ -1059,7 +1059,7 @@ def _karr_consistent(written: sp.Expr) -> bool:
 def _ball_finite(written: sp.Expr, point: dict[sp.Symbol, sp.Expr], digits: int) -> sp.Float | None:
     """A sum or product with integer limits at ``point`` (in order, at most :data:`_MAX_TERMS` terms)
     whose terms are not all rational, to ``digits`` certain digits by ball arithmetic; else None."""
-    if len(written.limits) != 1:
+    if len(written.limits) != 1 or written.function.has(sp.Sum, sp.Product):
         return None
     k, low, high = (lim.xreplace(point) for lim in written.limits[0])
     if not (low.is_Integer and high.is_Integer) or not 0 <= int(high) - int(low) + 1 <= _MAX_TERMS:
@@ -1110,7 +1110,7 @@ def _exact_finite(written: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
     and with induction. ``written`` itself when the limits are not integers there,
     a term is not rational (or undefined), or the count or size bounds are exceeded.
     """
-    if len(written.limits) != 1:
+    if len(written.limits) != 1 or written.function.has(sp.Sum, sp.Product):  # inner sums: their own binding
         return written
     k, low, high = (lim.xreplace(point) for lim in written.limits[0])
     if not (low.is_Integer and high.is_Integer) or abs(int(high) - int(low)) + 1 > _MAX_TERMS:
