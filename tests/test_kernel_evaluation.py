@@ -37,7 +37,12 @@ def test_exact_finite_matches_term_by_term_oracle() -> None:
 
 def test_exact_finite_leaves_what_it_cannot_add_up_exactly() -> None:
     irrational = sp.Sum(1 / sp.sqrt(k), (k, 1, n))
-    assert kernel._exact_finite(irrational, {n: sp.Integer(10)}) is irrational
+    # a few terms that are not ratios of polynomials: SymPy's exact value of each, added up
+    assert sp.simplify(kernel._exact_finite(irrational, {n: sp.Integer(10)})
+                       - sum(1 / sp.sqrt(i) for i in range(1, 11))) == 0
+    beyond = sp.Integer(kernel._MAX_SYMPY_TERMS + 1)
+    assert kernel._exact_finite(irrational, {n: beyond}) is irrational
+    assert kernel._exact_finite(sp.Sum(sp.sign(k - 3), (k, 1, n)), {n: sp.Integer(5)}) == 0
     too_many = sp.Sum(1 / k, (k, 1, n))
     assert kernel._exact_finite(too_many, {n: sp.Integer(10**9)}) is too_many
     undefined = sp.Sum(1 / (k - 3), (k, 1, n))

@@ -1059,13 +1059,11 @@ def _karr_consistent(written: sp.Expr) -> bool:
 def _ball_finite(written: sp.Expr, point: dict[sp.Symbol, sp.Expr], digits: int) -> sp.Float | None:
     """A sum or product with integer limits at ``point`` (in order, at most :data:`_MAX_TERMS` terms)
     whose terms are not all rational, to ``digits`` certain digits by ball arithmetic; else None."""
-    if len(written.limits) != 1 or written.function.has(sp.Sum, sp.Product):
+    limits = _limits_at(written, point)
+    if limits is None or not 0 <= limits[2] - limits[1] + 1 <= _MAX_TERMS:
         return None
-    k, low, high = (lim.xreplace(point) for lim in written.limits[0])
-    if not (low.is_Integer and high.is_Integer) or not 0 <= int(high) - int(low) + 1 <= _MAX_TERMS:
-        return None
-    function = written.function.xreplace({s: v for s, v in point.items() if s != k})
-    return intervals.finite_value(function, k, int(low), int(high), isinstance(written, sp.Sum), digits)
+    k, low, high, function = limits
+    return intervals.finite_value(function, k, low, high, isinstance(written, sp.Sum), digits)
 
 
 def _rational_terms(function: sp.Expr, k: sp.Symbol) -> Callable[[int], tuple[int, int] | None] | None:
@@ -1110,27 +1108,49 @@ def _exact_finite(written: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> sp.Expr:
     and with induction. ``written`` itself when the limits are not integers there,
     a term is not rational (or undefined), or the count or size bounds are exceeded.
     """
-    if len(written.limits) != 1 or written.function.has(sp.Sum, sp.Product):  # inner sums: their own binding
+    limits = _limits_at(written, point)
+    if limits is None or abs(limits[2] - limits[1]) + 1 > _MAX_TERMS:
         return written
-    k, low, high = (lim.xreplace(point) for lim in written.limits[0])
-    if not (low.is_Integer and high.is_Integer) or abs(int(high) - int(low)) + 1 > _MAX_TERMS:
-        return written
-    function = written.function.xreplace({s: v for s, v in point.items() if s != k})
+    k, low, high, function = limits
     is_sum = isinstance(written, sp.Sum)
     if high < low - 1:  # SymPy's (Karr's) convention: sum_{a}^{b} = -sum_{b+1}^{a-1}, prod = 1/prod
-        value = _finite_value(is_sum, function, k, int(high) + 1, int(low) - 1)
+        value = _finite_value(is_sum, function, k, high + 1, low - 1)
         if value is None or (not is_sum and value == 0):
             return written
         return -value if is_sum else 1 / value
-    value = _finite_value(is_sum, function, k, int(low), int(high))
+    value = _finite_value(is_sum, function, k, low, high)
     return written if value is None else value
 
 
+def _limits_at(written: sp.Expr, point: dict[sp.Symbol, sp.Expr]) -> tuple[sp.Symbol, int, int, sp.Expr] | None:
+    """``(k, low, high, term)`` of a one-limit sum or product whose limits are integers at ``point``, its
+    term with the point's other values in; None otherwise, or when the term holds an inner sum (which
+    binds its own variables: the point's values must not reach them)."""
+    if len(written.limits) != 1 or written.function.has(sp.Sum, sp.Product):
+        return None
+    k, low, high = (lim.xreplace(point) for lim in written.limits[0])
+    if not (low.is_Integer and high.is_Integer):
+        return None
+    return k, int(low), int(high), written.function.xreplace({s: v for s, v in point.items() if s != k})
+
+
+#: Terms other than ratios of polynomials (sign(k - 3), sqrt(k), ...) added up exactly by SymPy, one by one.
+_MAX_SYMPY_TERMS = 200
+
+
 @functools.lru_cache(maxsize=64)
-def _finite_value(is_sum: bool, function: sp.Expr, k: sp.Symbol, low: int, high: int) -> sp.Rational | None:
+def _finite_value(is_sum: bool, function: sp.Expr, k: sp.Symbol, low: int, high: int) -> sp.Expr | None:
+    """The exact sum (product) of the terms for ``k = low..high``: integer arithmetic for a ratio of
+    polynomials, else SymPy's own value of each term for at most :data:`_MAX_SYMPY_TERMS` terms; None
+    when a term is not a finite number."""
     terms = _rational_terms(function, k)
     if terms is None:
-        return None
+        if high - low + 1 > _MAX_SYMPY_TERMS:
+            return None
+        values = [function.xreplace({k: sp.Integer(i)}) for i in range(low, high + 1)]
+        if not all(v.is_number and v.is_finite for v in values):
+            return None
+        return sp.Add(*values) if is_sum else sp.Mul(*values)
     tops: list[int] = []
     bottoms: list[int] = []
     bits = 0
