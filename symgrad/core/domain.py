@@ -221,6 +221,13 @@ class Domain:
             specials = [sp.Rational(v) for v in
                         ("0", "1", "-1", "1/2", "-1/2", "2", "-2", "1/3", "-3", "3", "-1/10", "10", "-10")]
             specials += [v for m in _MAGNITUDES for v in (m, -m)]
+        if iv.integer:  # every small integer too (after the far probes): a step may fail at one of them only
+            if lo.is_finite:
+                specials += [lo + d for d in range(13)]
+            if hi.is_finite:
+                specials += [hi - d for d in range(13)]
+            if not (lo.is_finite or hi.is_finite):
+                specials += [sp.Integer(d) for d in range(-12, 13)]
         if not lo.is_finite:
             lo_f = -30.0 if not hi.is_finite else float(hi) - 30.0
         else:
