@@ -123,6 +123,8 @@ eps = sp.Symbol("epsilon", positive=True)
 z, u = sp.symbols("z u")                 # complex: no assumptions
 zi = sp.Symbol("zi", imaginary=True)
 xnz = sp.Symbol("x_nz", real=True, nonzero=True)  # a hole at 0: two intervals, not one
+ii = sp.Symbol("ii", integer=True)       # a size that may be negative: sums run backwards (Karr)
+kk = sp.Symbol("kk", integer=True)       # its summation index
 
 S = sp.S
 R = sp.Rational
@@ -163,7 +165,7 @@ def _motzkin(u1: sp.Expr, u2: sp.Expr) -> sp.Expr:
 def _at(**values: Any) -> Callable[[], dict[sp.Symbol, sp.Expr]]:
     """A witness point by symbol name (values are SymPy numbers or ints), built lazily."""
     symbols = {str(s): s for s in (x, y, t, w, bias, z1, z2, a, b, c, p, q, r, n, var, eps, z, u, zi, xnz,
-                                   *xs, *ys)}
+                                   ii, *xs, *ys)}
 
     def point() -> dict[sp.Symbol, sp.Expr]:
         return {symbols[name]: sp.sympify(value) for name, value in values.items()}
@@ -408,6 +410,27 @@ _SUMS: list[Case] = [
     Case("telescoping-le-1-minus-1e-4", "sum-product",
          lambda: calc(sp.Sum(1 / (k * (k + 1)), (k, 1, n))).le(1 - R(1, 10**4)), False,
          "the sum is 1 - 1/(n + 1): fails for n >= 10**4", _at(n=10**4)),
+    # Aimed at how sums are evaluated at sample points (no closed form, kinks, Karr, single points).
+    Case("sum-of-signs-ge-minus-1", "sum-product", lambda: calc(sp.Sum(sp.sign(k - 3), (k, 1, n))).ge(-1), False,
+         "sign(k - 3) is -1, -1, 0, 1, ...: the sum is -2 at n = 2 (SymPy has no closed form)", _at(n=2)),
+    Case("sum-of-steps-heaviside-half", "sum-product",
+         lambda: calc(sp.Sum(sp.Heaviside(k - 2), (k, 1, n))).eq(n - 1), False,
+         "Heaviside(0) = 1/2 as written (SymPy's convention): the sum is n - 3/2 for n >= 2", _at(n=2)),
+    Case("sqrt-sum-peeled-plus-1e-60", "sum-product",
+         lambda: calc(sp.Sum(1 / sp.sqrt(k), (k, 1, n))).eq(sp.Sum(1 / sp.sqrt(k), (k, 1, n - 1))
+                                                            + 1 / sp.sqrt(n) + R(1, 10**60)), False,
+         "peeling off the last term is exact: the 1e-60 is wrong at every n (e.g. n = 1: 1 vs 1 + 1e-60)",
+         _at(n=1)),
+    Case("reversed-sum-off-at-one-point", "sum-product",
+         lambda: calc(sp.Sum(1, (kk, 1, ii)), assume=[ii >= -10]).eq(ii + sp.KroneckerDelta(ii, -5)), False,
+         "by Karr's convention sum_{kk=1}^{ii} 1 = ii for every integer ii; the delta adds 1 at ii = -5 only",
+         _at(ii=-5)),
+    Case("gauss-sum-off-at-seven", "sum-product",
+         lambda: calc(sp.Sum(k, (k, 1, n))).eq(n * (n + 1) / 2 + sp.KroneckerDelta(n, 7)), False,
+         "n (n + 1)/2 is the sum; the delta breaks it at n = 7 only", _at(n=7)),
+    Case("complex-geometric-off-by-one", "sum-product",
+         lambda: calc(sp.Sum(z**j, (j, 0, n))).eq((1 - z**n) / (1 - z)), False,
+         "the partial geometric sum to n is (1 - z**(n + 1))/(1 - z); at n = 1, z = 2: 3 vs 1", _at(n=1, z=2)),
 ]
 
 # ---------------------------------------------------------------------------
@@ -972,6 +995,9 @@ def _sum_or_product(expr: sp.Sum | sp.Product, env: dict[sp.Symbol, Any]) -> Any
     if lo_v != int(lo_v) or hi_v != int(hi_v):
         raise _Undefined("non-integer bounds")
     first, last = int(lo_v), int(hi_v)
+    backwards = last < first - 1  # SymPy's (Karr's) convention: sum_{a}^{b} = -sum_{b+1}^{a-1}, prod = 1/prod
+    if backwards:
+        first, last = last + 1, first - 1
     if last - first > _MAX_TERMS:
         raise _Undefined(f"more than {_MAX_TERMS} terms")
     is_sum = isinstance(expr, sp.Sum)
@@ -981,6 +1007,10 @@ def _sum_or_product(expr: sp.Sum | sp.Product, env: dict[sp.Symbol, Any]) -> Any
         inner[index] = mpmath.mpf(i)
         term = _mp(expr.function, inner)
         acc = acc + term if is_sum else acc * term
+    if backwards:
+        if not is_sum and acc == 0:
+            raise _Undefined("a backwards product over a zero factor")
+        return -acc if is_sum else 1 / acc
     return acc
 
 
