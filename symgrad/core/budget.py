@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 from typing import Callable, Iterator, TypeVar
@@ -99,16 +100,37 @@ def run_within(fn: Callable[[], T], seconds: float) -> T:
         raise OutOfTime("no time left")
     if _can_use_alarm():
         running = False
+        reporting = False  # the process's unraisable hook is running (see on_unraisable)
 
         def on_alarm(signum: int, frame: object) -> None:
             if not running:  # a stray alarm (fn has finished): stop the repetition, raise nothing
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 return
+            if reporting:  # never inside the hook that reports another error; the alarm repeats
+                return
             note_cutoff()
             raise OutOfTime(f"took longer than {seconds:.3g} s")
 
+        previous_hook = sys.unraisablehook
+
+        def on_unraisable(unraisable: sys.UnraisableHookArgs) -> None:
+            # An alarm that lands in a finalizer (a generator closed by the garbage collector, a
+            # __del__) raises OutOfTime where Python cannot propagate it: Python hands it to this
+            # hook. It is the budget's own control flow, not an error: drop it (the alarm repeats
+            # and stops fn at the next ordinary bytecode). Anything else goes to the previous hook,
+            # which no alarm interrupts.
+            nonlocal reporting
+            if isinstance(unraisable.exc_value, OutOfTime):
+                return
+            reporting = True
+            try:
+                previous_hook(unraisable)
+            finally:
+                reporting = False
+
         previous = signal.signal(signal.SIGALRM, on_alarm)
         precision = _working_precisions()
+        sys.unraisablehook = on_unraisable
         try:
             # Armed inside the try, so that its finally always disarms it. The alarm repeats: an
             # OutOfTime raised where Python swallows exceptions (a garbage-collector callback, a
@@ -121,6 +143,8 @@ def run_within(fn: Callable[[], T], seconds: float) -> T:
             running = False  # first, and no call before it: a pending alarm is then harmless
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
+            if sys.unraisablehook is on_unraisable:
+                sys.unraisablehook = previous_hook
             # An alarm that lands inside mpmath's (or flint's) precision manager between setting and
             # restoring the global working precision would leave it changed for the rest of the process.
             _restore_precisions(precision)
