@@ -249,7 +249,7 @@ def main() -> None:
               f"{_fmt_ms(row['fast']):>9} {defaults_text:>9} | {slow_text:>8} {slow_s:>8} {slow_gb:>7} | "
               f"{ratio:>6.2f}x {slow_ratio:>9}")
     print()
-    print(f"slow mode at 128x32, correct case (best of 2): "
+    print("slow mode at 128x32, correct case (best of 2): "
           + (f"{extra['seconds']:.2f} s, {extra['peak_mb'] / 1024:.2f} GB" if "error" not in extra
              else extra["error"]))
     if extrapolated:

@@ -119,9 +119,9 @@ class _DeferredPresenter:
 
     def _presenter(self) -> Any:
         if self._real is None:
-            from .interactive import Presenter
+            from .interactive import Presenter as _Presenter
 
-            self._real = Presenter()
+            self._real = _Presenter()
         return self._real
 
     def text(self, obj: Any) -> str:

@@ -139,7 +139,7 @@ def key(lhs: object, rhs: object, assumptions: tuple = (), definitions: tuple = 
 
 def test_key_renumbers_dummies_but_keeps_them_apart() -> None:
     a, b = sp.Dummy("u", real=True), sp.Dummy("u", real=True)
-    c, d = sp.Dummy("u", real=True), sp.Dummy("u", real=True)
+    c = sp.Dummy("u", real=True)
     assert key(a + 1, a) == key(c + 1, c)  # fresh Dummies of another run: the same step
     assert key(a + b, b) != key(a + b, a + b)
     assert key(a, b) != key(a, a)

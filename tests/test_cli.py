@@ -80,7 +80,6 @@ def add_entry(monkeypatch: pytest.MonkeyPatch, document: "sg.Document", summary:
 def test_render_exit_code_1_when_a_step_is_not_proved(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sympy as sp
 
-    from symgrad import catalog
     from symgrad.proofs.documents import Document, ProofBlock
 
     x = sp.Symbol("x", real=True)
@@ -104,7 +103,6 @@ def test_module_entry_point_runs_without_traceback() -> None:
 def test_render_writes_figure_assets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sympy as sp
 
-    from symgrad import catalog
     from symgrad.proofs.documents import Document, Figure, ProofBlock
 
     x = sp.Symbol("x", real=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import warnings
 from pathlib import Path
 from typing import Any, Callable
 

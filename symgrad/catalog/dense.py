@@ -107,7 +107,7 @@ def adjoint_law_proof(l: int, depth: int = DEPTH) -> Proof:
     later = ", ".join(f"$\\bar{{x}}_{{{k}}}$" for k in range(l + 1, depth + 1))
     node = "the block's input" if l == 0 else f"layer {l}'s output"
     title = (f"The adjoint of {node}: the loss's direct term plus one term per later layer"
-             if l < depth else f"The adjoint of the last layer's output: only the direct term")
+             if l < depth else "The adjoint of the last layer's output: only the direct term")
     summands = [gs[l]] + [sp.Mul(adjoint_symbol(xs.index(t.consumer)), t.local, evaluate=False)
                           for t in found if t.consumer != "loss"]
     proof = calc(true_derivative(linearized_output(l, depth), xs[l], xs[l]), where=where or None, title=title)
@@ -249,7 +249,7 @@ def build() -> Document:
                   "adjoint engine produced, and expands it; the kernel checks every link."),
             *(ProofBlock(adjoint_law_proof(l)) for l in reversed(range(DEPTH + 1))),
             Section("The direct term no depth can multiply away"),
-            Prose(f"Expanded, $\\bar{{x}}_l$ has one term for each increasing path "
+            Prose("Expanded, $\\bar{x}_l$ has one term for each increasing path "
                   "$l < k_1 < \\dots < k_m$ from $x_l$ to the loss, "
                   "$g_{k_m} J_{k_m k_{m-1}} \\cdots J_{k_1 l}$: $2^{L - l}$ paths. The empty path is the "
                   "concatenation carrying $x_l$ straight to the block's output, and its term is $g_l$, with no "

@@ -142,7 +142,6 @@ def norm_contraction_proof() -> Proof:
 
 def companion_proof() -> Proof:
     """The characteristic polynomial of the heavy-ball 2x2 step along one eigen-direction."""
-    tr = 1 + beta - eta * lam
     shown = 1 + beta - U(eta * lam)
     # det [[tr - z, -beta], [1, -z]] = (z - tr) z + beta
     det_expansion = sp.Add(sp.Mul(z - shown, z, evaluate=False), beta, evaluate=False)

@@ -51,7 +51,6 @@ from sympy.core.symbol import Str
 
 from ..core.errors import ChainError, InputError, SymgradError
 from ..core.kernel import CheckOptions, decide
-from ..proofs.proof import check
 from ..proofs.proof import Proof, Report, calc
 from ..core.verdicts import Justification, Relation, Status, Verdict
 from .notation import (

@@ -26,7 +26,6 @@ everyday LaTeX: ``((* block *))``, ``((( variable )))``, ``((# comment #))``.
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
