@@ -91,7 +91,7 @@ def test_wrong_clipping_claims_are_refuted() -> None:
 
 
 def test_comparison_table_cosines() -> None:
-    (table,) = [t for t in _tables(clipping.NAME) if "cos angle to g" in t.columns]
+    (table,) = [t for t in _tables(clipping.NAME) if "cosine of the angle to $g$" in t.columns]
     for g, _, norm_n, cos_n, by_value, _, cos_v in table.rows:
         assert cos_n == 1 and norm_n <= 1
         a, b = (int(v) for v in g)

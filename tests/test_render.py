@@ -508,6 +508,22 @@ def test_wide_tables_become_tabularx() -> None:
         render(Document("t", "T", "", (Table(("a", "b"), (("1",),)),)), "md", check=False)
 
 
+def test_table_headers_hold_math_and_printed_numbers_are_typeset() -> None:
+    """Headers are text with $...$ math (as prose); a number a program printed with a hyphen or an
+    exponent is math in both formats, and a hyphen before a digit in text is a minus sign."""
+    table = Table(("$x$", "error, $|w| = 1$", "cost"),
+                  (("-0.5", "9.54e-07", "w0: -1.00, x-1"), ("3", 1.5e-20, "up to 1,000")))
+    tex = render(Document("t", "T", "", (table,)), "tex", check=False)
+    assert "$x$ & error, $|w| = 1$ & cost \\" in tex
+    assert "$-0.5$ & $9.54 \\times 10^{-7}$ & w0: \\ensuremath{-}1.00, x-1 \\" in tex
+    assert "3 & $1.5 \\times 10^{-20}$ & up to 1,000 \\" in tex
+    md = render(Document("t", "T", "", (table,)), "md", check=False)
+    assert "| $x$ | error, $\\vert w\\vert = 1$ | cost |" in md
+    assert "| $-0.5$ | $9.54 \\times 10^{-7}$ | w0: \u22121.00, x-1 |" in md
+    with pytest.raises(InputError, match=r"table column 2 \('costs \$5'\)"):
+        render(Document("t", "T", "", (Table(("a", "costs $5"), ()),)), "md", check=False)
+
+
 # ----------------------------------------------------------------- sub-proofs (Step.details)
 
 w_, b_ = sp.symbols("w b", real=True)

@@ -331,7 +331,7 @@ def build() -> Document:
                   "step uses the mean over a batch $B$ instead, $|B|$ evaluations; the entry minibatch-gradient "
                   "proves that this estimate is unbiased and that its variance is $\\sigma^2/|B|$."),
             ProofBlock(average_gradient_proof()),
-            Table(columns=("batch size |B|", "gradient evaluations per step", "steps per pass over the data"),
+            Table(columns=("batch size $|B|$", "gradient evaluations per step", "steps per pass over the data"),
                   rows=cost_rows(),
                   caption=(f"For $N = {COST_N:,}$".replace(",", "{,}") + " examples (the ImageNet-1k training "
                            "set): one pass over the data buys one full-batch step or $N/|B|$ minibatch steps.")),
@@ -377,7 +377,7 @@ def build() -> Document:
                   + f" Over {ESCAPE_RUNS} seeds (floating point), {escaped} runs reached $|y| \\ge {ESCAPED}$ "
                     f"within {STEPS} steps, the slowest at step {latest}. These runs are computations, "
                     "not proofs: they show what the proved step formulas do for these draws."),
-            Table(columns=("k", "full batch x", "full batch y", "SGD x", "SGD y", "SGD loss"),
+            Table(columns=("$k$", "full batch $x$", "full batch $y$", "SGD $x$", "SGD $y$", "SGD loss"),
                   rows=_run_rows(full, sgd),
                   caption=f"Iterates of the two runs (SGD with seed {SEED}), printed to four digits."),
             Figure(sources={"markdown": f"![Full batch and SGD from (1, 0) on the saddle]({PLOT_NAME})",

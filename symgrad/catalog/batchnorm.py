@@ -96,7 +96,7 @@ def _exact_table(kind: str) -> Table:
         result = nz.verify_exact(kind, m)
         rows.append((str(m), str(result.comparisons), "all equal" if result.ok else
                      f"{len(result.mismatches)} mismatches"))
-    return Table(columns=("m", "exact comparisons", "result"), rows=tuple(rows),
+    return Table(columns=("$m$", "exact comparisons", "result"), rows=tuple(rows),
                  caption=("The symbolic forms evaluated exactly at a rational point ($\\epsilon$ chosen so that "
                           f"$\\sqrt{{{var} + \\epsilon}}$ is rational) against the exact gradient of the forward pass, "
                           "computed by reverse-mode differentiation in rational arithmetic."))

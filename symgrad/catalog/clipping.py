@@ -266,8 +266,8 @@ def build() -> Document:
                   "and $g$ is $1$ for clipping by norm; for clipping by value it is below $1$ whenever "
                   "clamping changes the ratio of the components. Clipping by value can also leave a norm above $c$, "
                   "as the table shows."),
-            Table(columns=("g", "clip by norm", "its norm", "cos angle to g", "clip by value", "its norm",
-                           "cos angle to g"),
+            Table(columns=("$g$", "clip by norm", "its norm", "cosine of the angle to $g$", "clip by value",
+                           "its norm", "cosine of the angle to $g$"),
                   rows=comparison_rows(),
                   caption="Exact values; threshold $c = 1$."),
             Prose("The cosine is $g \\cdot g' / (\\lVert g \\rVert\\, \\lVert g' \\rVert)$ for the "

@@ -266,7 +266,8 @@ def build() -> Document:
                   "with weights at most $1$ has $\\delta \\le 1/4$), the gradient at the input is at most "
                   "$g_L \\delta^L$:"),
             ProofBlock(plain_chain_proof()),
-            Table(columns=("L", "dense: paths from the input", "dense: Jacobian-free term", "plain chain: bound over the last direct term, δ = 1/4"),
+            Table(columns=("$L$", "dense: paths from the input", "dense: Jacobian-free term",
+                           "plain chain: bound over the last direct term, $\\delta = 1/4$"),
                   rows=_depth_rows(),
                   caption="Paths and the surviving term by depth; the plain chain's bound is $\\delta^L$ times $g_L$."),
             Section("Compared with residual connections"),

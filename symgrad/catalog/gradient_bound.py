@@ -699,7 +699,7 @@ def build_flow() -> Document:
                   "of $\\lVert \\delta^l_x \\rVert$ divided by that of layer $l + 1$, with "
                   "$\\lVert W^{l+1} \\rVert / 4$ (means over the seeds)."),
             Table(columns=("step", "network2: measured", "network2: bound's factor",
-                           "N(0, 1) weights: measured", "N(0, 1) weights: bound's factor"),
+                           "$\\mathcal{N}(0, 1)$ weights: measured", "$\\mathcal{N}(0, 1)$ weights: bound's factor"),
                   rows=step_rows,
                   caption=("One backward step: the measured factor per input against the bound's factor "
                            "$\\lVert W^{l+1} \\rVert / 4$.")),

@@ -56,7 +56,7 @@ def _gradient_table(back: Backward, function: sp.Expr, shortcut: Backward | None
         gate = () if shortcut is None else (f"{float(shortcut[name].value):.2f}",)
         rows.append((symbol, exact, f"{float(exact):.2f}", *gate,
                      f"{float(sp.N(by_sympy, 30)):.12f}", f"{float(numeric.value):.12f}"))
-    gate_column = () if shortcut is None else ("σ gate",)
+    gate_column = () if shortcut is None else ("$\\sigma$ gate",)
     return Table(columns=("input", "adjoint (exact)", "rounded", *gate_column, "sympy.diff", "numerical (Richardson)"),
                  rows=tuple(rows),
                  caption=("The backward pass against two independent oracles at the point: SymPy's derivative "

@@ -400,10 +400,10 @@ def build() -> Document:
                   f"parameters are $\\eta = {sp.latex(p['eta_hb'])}$, $\\beta = {sp.latex(p['beta'])}$ with rate "
                   f"${sp.latex(p['rate_hb'])}$, all rational. Starting from $w_0 = (1, 1, 1)$, both methods are "
                   f"iterated {STEPS} times in exact rational arithmetic."),
-            Table(columns=("step η", "worst factor max |1 − ηλ|", "converges"), rows=step_table_rows(),
+            Table(columns=("step $\\eta$", "worst factor $\\max_\\lambda |1 - \\eta\\lambda|$", "converges"), rows=step_table_rows(),
                   caption="The worst factor for a few step sizes on this example; $2/L = 2/9$ is the boundary."),
-            Table(columns=("k", "GD error", "GD bound, rate 4/5", "heavy-ball error", "rate 1/2 from the start",
-                           "heavy ball over rate 1/2"),
+            Table(columns=("$k$", "GD error", "GD bound, rate $4/5$", "heavy-ball error", "rate $1/2$ from the start",
+                           "heavy ball over rate $1/2$"),
                   rows=_exact_rows(results),
                   caption="Error norms from the exact iterates, printed to four digits; the bounds are $\\rho^k \\lVert w_0 \\rVert$."),
             Prose(f"The gradient-descent bound holds at every one of the {STEPS} steps, checked exactly in "

@@ -262,14 +262,14 @@ def build() -> Document:
             Prose("Constant forget gates against the RNN bound with weights $|w| = 1, 2, 4$: a forget gate of "
                   "$0.99$ keeps over a third of the gradient after $100$ steps, while the RNN bound with $|w| = 1$ "
                   "is below $10^{-60}$. A forget gate of $1/2$ is no better than a plain network."),
-            Table(columns=("T", *(f"f = {f}" for f in FORGET_VALUES), *(f"RNN bound, |w| = {w}" for w in RNN_WEIGHTS)),
+            Table(columns=("$T$", *(f"$f = {f.p}/{f.q}$" for f in FORGET_VALUES), *(f"RNN bound, $|w| = {w}$" for w in RNN_WEIGHTS)),
                   rows=comparison_rows(),
                   caption="The product $f^T$ of $T$ equal forget gates $f$, and the bound $(|w|/4)^T$ on the RNN's product."),
             Prose(f"A simulation (numpy, seed {SIM_SEED}): inputs $x_t \\sim N(0, 1)$, a forget gate "
                   f"$f_t = \\sigma(x_t + {SIM_BIAS:g})$ (a large forget-gate bias, as is common in practice, "
                   f"makes $f_t$ close to $1$: here its mean is {float(np.mean(forget)):.3f}), and the RNN "
                   "$h_t = \\sigma(h_{t-1} + x_t)$ on the same inputs."),
-            Table(columns=("T", "LSTM direct path, product of f", "RNN, product of w σ′(z)", "RNN bound with |w| = 1"),
+            Table(columns=("$T$", "LSTM direct path, product of $f$", "RNN, product of $w \\, \\sigma'(z)$", "RNN bound with $|w| = 1$"),
                   rows=_simulation_rows(),
                   caption="The gradient factor after $T$ steps in the simulation: $\\prod_t f_t$ for the LSTM, $\\prod_t w\\,\\sigma'(z_t)$ with $w = 1$ for the RNN."),
         ),

@@ -23,6 +23,8 @@ MAX_SEQUENCES = 32
 SHOWN = (3, 2)
 #: Data-set and batch sizes for the cost table (ImageNet-1k has 1,281,167 training images).
 COST_N = 1_281_167
+#: COST_N as math, its thousands separated by commas that are not list separators.
+COST_N_MATH = f"{COST_N:,}".replace(",", "{,}")
 COST_BATCHES = (1, 32, 256, 4096, COST_N)
 
 
@@ -180,10 +182,10 @@ def build() -> Document:
                   f"with itertools (with replacement only where there are at most {MAX_SEQUENCES} ordered "
                   "batches). These cases are what is checked; the formulas for all $N$ and $|B|$ are the "
                   "standard results of sampling theory, not proved here in general."),
-            Table(columns=("N", "|B|", "unbiased (without)", "variance (without)", "unbiased (with)",
+            Table(columns=("$N$", "$|B|$", "unbiased (without)", "variance (without)", "unbiased (with)",
                            "variance (with)"),
                   rows=case_rows(), caption="Kernel verdicts, produced when this document was built."),
-            Section("For every N and |B|"),
+            Section("For every $N$ and $|B|$"),
             Prose("Unbiasedness without replacement holds in general because each example is in the batch with "
                   "the same probability $|B|/N$: of the $\\binom{N}{b}$ batches of size $b = |B|$, "
                   "$\\binom{N-1}{b-1}$ contain a given example. The kernel proves this ratio, and the one for "
@@ -207,9 +209,9 @@ def build() -> Document:
                   "buy little accuracy per unit of computation: for the same cost, many cheap noisy steps "
                   "usually make more progress than one exact step. The full batch also rarely fits in memory."),
             ProofBlock(noise_halving_proof()),
-            Table(columns=("|B|", "per-example gradients per step", "steps per epoch",
-                           "noise std / sigma"),
-                  rows=cost_rows(), caption=f"N = {COST_N:,} (the size of ImageNet-1k's training set)."),
+            Table(columns=("$|B|$", "per-example gradients per step", "steps per epoch",
+                           "noise std / $\\sigma$"),
+                  rows=cost_rows(), caption=f"$N = {COST_N_MATH}$ (the size of ImageNet-1k's training set)."),
             Section("What the noise buys"),
             Prose("Besides the cost, the noise itself is often useful, although the following are observations "
                   "and heuristics rather than statements checked here: it lets the iterates leave saddle points "

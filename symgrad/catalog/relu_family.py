@@ -229,7 +229,7 @@ def build() -> Document:
                   "learns again (it can only be revived by changes elsewhere that move its inputs, e.g. in "
                   "earlier layers). Shown for a batch of three with arbitrary upstream gradients $c_i$:"),
             ProofBlock(dead_batch_proof()),
-            Table(columns=("unit", "w", "b", "pre-activations", "∂L/∂w (differences)", "∂L/∂b (differences)"),
+            Table(columns=("unit", "$w$", "$b$", "pre-activations", "$\\partial L/\\partial w$ (differences)", "$\\partial L/\\partial b$ (differences)"),
                   rows=dead_unit_gradients(),
                   caption=("The loss $\\sum_i \\max(0, w x_i + b)$ on the inputs "
                            + ", ".join(f"${v:g}$" for v in DEAD_INPUTS)

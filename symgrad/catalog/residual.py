@@ -268,7 +268,7 @@ def build() -> Document:
                   "bounds part quickly: the residual network's derivative stays above $(1 - \\delta)^L$, while "
                   "the plain chain's is at most $\\delta^L$. The residual bound decays too, but far more slowly, "
                   "and with $\\delta = 0$ it is $1$ at every depth."),
-            Table(columns=("L", "residual: lower bound", "plain chain: upper bound"),
+            Table(columns=("$L$", "residual: lower bound", "plain chain: upper bound"),
                   rows=_bound_rows(),
                   caption=f"The residual lower bound $(1 - \\delta)^L$ and the plain upper bound $\\delta^L$ "
                           f"for $\\delta = {sp.latex(TABLE_DELTA)}$."),
@@ -279,7 +279,7 @@ def build() -> Document:
                   "$h_l = h_{l-1} + w_l \\tanh(h_{l-1} + b_l)$ with fixed rational $w_l, b_l$: the kernel checks the product formula against "
                   "SymPy's derivative, and the formula is compared with central differences and Richardson "
                   "extrapolation at $x = -1.5, 0.25, 2$."),
-            Table(columns=("L", "product formula", "paths", "residual lower bound",
+            Table(columns=("$L$", "product formula", "paths", "residual lower bound",
                            "plain upper bound", "concrete tanh blocks", "max rel. error vs numeric"),
                   rows=_depth_rows(),
                   caption="Kernel verdicts for each depth $L$, produced when this document was built: the "

@@ -175,7 +175,7 @@ def build() -> Document:
                   "distribution: before normalization $[-8, -4]$, after it $[-2, 2]$."),
             ProofBlock(mass_proof(BEFORE)),
             ProofBlock(mass_proof(AFTER)),
-            Table(columns=("x", *(_n(v) for v in (-8, -6, -4, -2, 0, 2))),
+            Table(columns=("$x$", *(f"${v}$" for v in (-8, -6, -4, -2, 0, 2))),
                   rows=(("σ′(x)", slope_at(-8), slope_at(-6), slope_at(-4), slope_at(-2), slope_at(0),
                          slope_at(2)),),
                   caption="The sigmoid's slope at a few points (four significant digits)."),
@@ -193,7 +193,7 @@ def build() -> Document:
                   "pieces at the mean, at $0$ and two and eight standard deviations out. The same computation "
                   f"at {CHECK_DIGITS} digits agrees with it to at least {digits_ok} digits; {SHOWN} are shown. "
                   "These are numerical results, not proofs."),
-            Table(columns=("input distribution", "E[σ′(x)]", "digits agreeing at 60 digits' precision"),
+            Table(columns=("input distribution", "$\\mathrm{E}[\\sigma'(x)]$", "digits agreeing at 60 digits' precision"),
                   rows=((f"N({_n(BEFORE)}, 1), before", before.shown(), before.agreeing_digits),
                         (f"N({AFTER}, 1), after", after.shown(), after.agreeing_digits)),
                   caption="The average slope of the sigmoid before and after normalization."),

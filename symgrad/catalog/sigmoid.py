@@ -103,7 +103,7 @@ def build() -> Document:
             Section("Numerical check"),
             Prose("The exact value of $\\sigma'(x)$ at sample points, beside the absolute error of three "
                   "numerical differentiation methods applied to $\\sigma$ itself."),
-            Table(columns=("x", "exact derivative", *(f"error: {t}" for t in METHOD_TITLES.values())),
+            Table(columns=("$x$", "exact derivative", *(f"error: {t}" for t in METHOD_TITLES.values())),
                   rows=tuple(rows),
                   caption="Absolute errors against the exact derivative evaluated at 50 digits."),
         ),

@@ -57,7 +57,7 @@ class ProofBlock:
 
 @dataclass(frozen=True)
 class Table:
-    """A table; cells are text, SymPy objects (shown as math), or numbers."""
+    """A table; cells are text, SymPy objects (shown as math), or numbers; headers are text with ``$...$`` math."""
 
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]

@@ -377,7 +377,7 @@ def _table_lines(table: Table) -> list[str]:
             return ""
         return _oneline(value) if isinstance(value, str) else expr_text(value)
 
-    rows = [[_oneline(str(c)) for c in table.columns]] + [[cell(v) for v in row] for row in table.rows]
+    rows = [[_oneline(_prose_text(str(c))) for c in table.columns]] + [[cell(v) for v in row] for row in table.rows]
     widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(len(table.columns))]
     lines = []
     for n, row in enumerate(rows):

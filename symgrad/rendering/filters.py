@@ -162,12 +162,20 @@ def tex_table_columns(table: "TableView") -> str:
     def width(text: str, math: bool) -> float:
         return len(text) * (0.5 if math else 1.0)
 
+    def header_segments(header: str) -> list[tuple[str, bool]]:
+        try:
+            return [(seg.text, seg.math) for seg in split_math(header)]
+        except InputError:  # unpaired $: shown as text
+            return [(header, False)]
+
     widths, words, maths = [], [], []
     for i, header in enumerate(table.columns):
-        cells = [(header, False)] + [(row[i].text, row[i].math) for row in table.rows]
+        heading = header_segments(header)
+        cells = [(row[i].text, row[i].math) for row in table.rows]
         maths.append(any(row[i].math for row in table.rows))
-        widths.append(max(width(t, m) for t, m in cells))
-        words.append(max(width(w, m) for t, m in cells for w in (t.split() or [""])))
+        shown = sum(len(_COMMAND.sub("x", t)) if m else len(t) for t, m in heading)  # \partial is one glyph
+        widths.append(max([shown] + [width(t, m) for t, m in cells]))
+        words.append(max(width(w, m) for t, m in heading + cells for w in (t.split() or [""])))
     if sum(widths) + 3 * len(widths) <= _TABLE_CHARS:
         return "l" * len(widths)
     # Inline math wraps in a paragraph column too (at its + and = signs), so a long
@@ -176,6 +184,8 @@ def tex_table_columns(table: "TableView") -> str:
                    for w, longest, math in zip(widths, words, maths))
 
 
+#: A LaTeX command and the spaces after it (one glyph in print).
+_COMMAND = re.compile(r"\\[A-Za-z]+\s*")
 #: About how many characters of \small text fit across the text width.
 _TABLE_CHARS = 80
 

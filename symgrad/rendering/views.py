@@ -520,15 +520,37 @@ def proof_view(proof: Proof, report: Report | None = None, title: str | None = N
     )
 
 
+#: A cell that is one number as a program prints it: ``-0.20``, ``9.54e-07``, ``1.000e+00``.
+_NUMBER = re.compile(r"(?P<sign>[-\u2212+]?)(?P<mantissa>\d+(?:\.\d+)?)(?:[eE](?P<exponent>[-+]?\d+))?")
+#: A hyphen used as a minus sign in text: before a digit, not inside a word or a number (``w0: -1.00``).
+_TEXT_MINUS = re.compile(r"(?<![\w.)\]])-(?=\d)")
+
+
+def _text_cell(text: str) -> CellView:
+    """Text as a cell; a number with a minus sign or an exponent is typeset as math.
+
+    ``-0.2`` becomes :math:`-0.2` and ``9.54e-07`` becomes :math:`9.54 \\times 10^{-7}` (a hyphen is
+    not a minus sign, and ``e-07`` is how programs print, not how people write); other hyphens
+    before a digit in text become minus signs (U+2212).
+    """
+    number = _NUMBER.fullmatch(text.strip())
+    if number is not None and (number["sign"] in ("-", "\u2212") or number["exponent"] is not None):
+        sign = "-" if number["sign"] in ("-", "\u2212") else ""
+        if number["exponent"] is None:
+            return CellView(True, f"{sign}{number['mantissa']}")
+        return CellView(True, f"{sign}{number['mantissa']} \\times 10^{{{int(number['exponent'])}}}")
+    return CellView(False, _TEXT_MINUS.sub("\u2212", text))
+
+
 def _cell(value: Any) -> CellView:
     if isinstance(value, str):
-        return CellView(False, value)
+        return _text_cell(value)
     if value is None:
         return CellView(False, "")
     if isinstance(value, bool):
         return CellView(False, str(value))
     if isinstance(value, (int, float)):
-        return CellView(False, repr(value) if isinstance(value, float) else str(value))
+        return _text_cell(repr(value) if isinstance(value, float) else str(value))
     if isinstance(value, (sp.Basic, sp.MatrixBase)):
         return CellView(True, math_latex(value))
     raise InputError(f"table cell: expected text, a number or a SymPy object, got {type(value).__name__}")
@@ -553,6 +575,11 @@ def _block_view(block: Any, reports: Mapping[int, Report]) -> BlockView:
         columns = tuple(str(c) for c in block.columns)
         if not columns:
             raise InputError("a table needs at least one column")
+        for c, header in enumerate(columns, start=1):
+            try:
+                split_math(header)  # validate early, as prose: an unbalanced $ is an input error
+            except InputError as exc:
+                raise InputError(f"table column {c} ({header!r}): {exc}") from None
         rows = []
         for r, row in enumerate(block.rows, start=1):
             if len(row) != len(columns):

@@ -186,9 +186,10 @@ class Backward(Mapping[str, Adjoint]):
             else:
                 value, adjoint = self.forward[node.name], self[node.name].value
                 slopes = ", ".join(f"{i}: {sp.sstr(tidy(d))}" for i, d in pairs)
-            rows.append((node.name, OPS[node.op].label(node.param), ", ".join(node.inputs) or "-",
-                         value, slopes or "-", adjoint))
-        return Table(columns=("node", "op", "inputs", "value", "local derivative per input", "adjoint df/dnode"),
+            rows.append((node.name, OPS[node.op].label(node.param), ", ".join(node.inputs) or "\u2014",
+                         value, slopes or "\u2014", adjoint))
+        return Table(columns=("node $v$", "op", "inputs", "value", "local derivative per input",
+                              "adjoint $\\partial f / \\partial v$"),
                      rows=tuple(rows), caption=caption)
 
     def figure(self, *, digits: int = 2, caption: str | None = None) -> Figure:
