@@ -328,3 +328,13 @@ def test_run_within_leaves_no_alarm_behind() -> None:
     time.sleep(0.15)  # several repetition periods: a stray alarm would have fired by now
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert signal.getsignal(signal.SIGALRM) == before
+
+
+def test_a_proof_built_directly_takes_its_assumptions_as_a_list_or_one_relation() -> None:
+    """Proof(..., assumptions=[...]) crashed in the verdict cache (a list is unhashable)."""
+    for given in ([x >= 1], x >= 1, (x >= 1,)):
+        proof = sg.Proof(x**2, assumptions=given)
+        assert proof.assumptions == (x >= 1,)
+        assert proof.step(">=", 1, by="squares grow").check().steps[0].status is sg.Status.PROVED
+    with pytest.raises(sg.InputError, match="assumption 1"):
+        sg.Proof(x**2, assumptions=["x > 1"])

@@ -59,6 +59,20 @@ class Proof(presentation.Renderable):
     title: str | None = None
     definitions: tuple[tuple[sp.Basic, sp.Basic], ...] = ()
 
+    def __post_init__(self) -> None:
+        # Built directly (Proof(x, assumptions=[x > 0])) as well as by calc: the assumptions are
+        # conditions, kept as a tuple (a list would make the proof unhashable for the verdict cache).
+        assume = self.assumptions
+        if isinstance(assume, (sp.Basic, bool)):
+            assume = (assume,)
+        if not isinstance(assume, tuple) or not all(isinstance(c, sp.Basic) for c in assume):
+            assume = tuple(as_condition(c, f"assumption {i + 1}") for i, c in enumerate(assume))
+            object.__setattr__(self, "assumptions", assume)
+        elif assume is not self.assumptions:
+            object.__setattr__(self, "assumptions", assume)
+        if not isinstance(self.definitions, tuple):
+            object.__setattr__(self, "definitions", tuple(tuple(d) for d in self.definitions))
+
     # -- building ---------------------------------------------------------
     def step(self, relation: Relation | str, expr: Any, by: str | None = None,
              rule: str | None = None, details: Sequence["Proof"] = ()) -> "Proof":
