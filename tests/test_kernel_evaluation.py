@@ -202,3 +202,25 @@ def test_a_sum_with_no_closed_form_beyond_the_term_limit_has_no_value() -> None:
     with mpmath.workdps(60):
         oracle = mpmath.fsum(mpmath.exp(-(i - 1000) ** 2) for i in range(1, 5001))
         assert how == "rough" and abs(mpmath.mpf(str(value)) - oracle) < mpmath.mpf(10) ** -28 * oracle
+
+
+def test_logarithms_near_1_are_evaluated_in_balls_not_by_evalf() -> None:
+    """SymPy's evalf of log(u) for u within ~1e-60 of 1 is exactly 0 and claims full precision:
+    it proved log(1 + 1e-100) < 1e-101 and refuted true tails log(1 + e^-x) >= e^-x / 2 at a point
+    where it said lhs = 0. Closed numbers with a logarithm are now evaluated in ball arithmetic."""
+    x = sp.Symbol("x", real=True)
+    tiny = sp.Rational(1, 10**100)
+
+    def status(lhs: sp.Expr, rel: str, rhs: sp.Expr, assume: tuple[sp.Basic, ...] = ()) -> sg.Status:
+        return sg.Proof(lhs, assumptions=assume).step(rel, rhs, by="claim").check(budget=3).steps[0].status
+
+    assert status(sp.log(1 + tiny), "<", tiny / 10) is sg.Status.REFUTED
+    assert status(sp.log(1 + sp.exp(-300)), "<", sp.exp(-301)) is sg.Status.REFUTED
+    assert status(sp.log(1 + tiny), ">", tiny / 2) is sg.Status.PROVED
+    assert status(x**2 + tiny / 10 - sp.log(1 + tiny), ">=", 0) is sg.Status.REFUTED
+    assert status(sp.log(1 + sp.exp(-x)), "<=", 0, (x >= 1000,)) is sg.Status.REFUTED
+    for true_tail in ((sp.log(1 + sp.exp(-x**2)), ">=", sp.exp(-x**2) / 2, ()),
+                      (sp.log(1 + sp.exp(-x)), ">=", sp.exp(-x) - sp.exp(-2 * x) / 2, (x >= 40,))):
+        assert status(*true_tail) is not sg.Status.REFUTED
+    assert intervals.number_sign(sp.log(1 + tiny) - tiny / 10) == 1
+    assert intervals.number_sign(sp.log(6) - sp.log(2) - sp.log(3)) is None  # an exact zero: no sign

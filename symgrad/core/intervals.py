@@ -912,6 +912,65 @@ def midpoint_float(enclosure: Enclosure, digits: int) -> sp.Float:
     return sp.Float(value, digits)
 
 
+#: Working precisions (bits) tried for a closed number, smallest first.
+NUMBER_BITS: tuple[int, ...] = (128, 512, 2048, 8192)
+
+
+def number_enclosure(expr: sp.Expr, bits: int, point: Mapping[sp.Symbol, sp.Expr] | None = None
+                     ) -> Enclosure | None:
+    """An enclosure of the real number ``expr`` (at ``point``, whose values must be rationals) at
+    ``bits`` of working precision, or None (unsupported, undefined, or not finite)."""
+    box: dict[sp.Symbol, tuple[object, object]] = {}
+    for symbol, value in (point or {}).items():
+        if symbol in expr.free_symbols:
+            if not isinstance(value, sp.Rational):
+                return None
+            box[symbol] = (value, value)
+    if not expr.free_symbols <= set(box):
+        return None
+    found = enclose(expr, box, prec=bits)
+    if found is None or not (found.lo.is_finite() and found.hi.is_finite()):
+        return None
+    return found
+
+
+def number_sign(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr] | None = None) -> int | None:
+    """The sign (-1 or 1; 0 is never returned) of the real number ``expr`` (at ``point``), certain
+    in ball arithmetic; None when no enclosure up to :data:`NUMBER_BITS` excludes 0 or none exists.
+
+    SymPy's evalf is not enough for this: ``log(1 + 10**-100)`` evaluates to exactly 0 (the
+    argument rounds to 1 before the logarithm), so ``log(1 + 10**-100) - 10**-101`` is "negative".
+    """
+    for bits in NUMBER_BITS:
+        found = number_enclosure(expr, bits, point)
+        if found is None:
+            return None
+        if found.lo > 0:
+            return 1
+        if found.hi < 0:
+            return -1
+    return None
+
+
+def number_value(expr: sp.Expr, digits: int, point: Mapping[sp.Symbol, sp.Expr] | None = None
+                 ) -> sp.Float | None:
+    """The real number ``expr`` (at ``point``) to ``digits`` correct significant digits by ball
+    arithmetic (the enclosure's midpoint, once its relative width is below ``10**-(digits + 2)``),
+    or None."""
+    for bits in NUMBER_BITS:
+        if bits < digits * 3.33 + 16 and bits != NUMBER_BITS[-1]:
+            continue
+        found = number_enclosure(expr, bits, point)
+        if found is None:
+            return None
+        with _Precision(_EXACT_ENDS_PREC):
+            width, size = found.hi - found.lo, min(abs(found.lo), abs(found.hi))
+            narrow = bool(found.lo > 0 or found.hi < 0) and bool(width <= size / arb(10) ** (digits + 2))
+        if narrow:
+            return midpoint_float(found, digits)
+    return None
+
+
 def within_of_zero(enclosure: Enclosure, scales: Sequence[Enclosure], exponent: int) -> bool:
     """Whether ``enclosure`` contains 0 and is narrower than ``10**-exponent`` times the largest
     magnitude among ``scales`` (at least 1): certainly, in ball arithmetic."""

@@ -700,6 +700,10 @@ def _prove_equal(a: sp.Expr, b: sp.Expr, deadline: Deadline) -> str | None:
         ("rational simplification (cancel)", lambda: sp.cancel(sp.together(diff))),
         ("simplify", lambda: sp.simplify(diff)),
     ]
+    if diff.has(sp.Sum, sp.Product):
+        # sum_j (f_j + g_j) = sum_j f_j + sum_j g_j: the expanded sums split, and SymPy evaluates the
+        # parts it can (sum_j c = m c); an unsplit sum of a difference is left as written.
+        attempts.append(("expansion into sums of terms, then SymPy's sums", lambda: sp.expand(diff).doit()))
     if diff.has(*DEFINITIONS):
         defined = by_definitions(diff)
         attempts += [
@@ -1234,6 +1238,18 @@ def _certified(value: Any, digits: int) -> tuple[sp.Expr | None, str]:
     heavy cancellation, which must never become a counterexample: such a value
     is returned only when its precision is usable, marked :data:`_ROUGH`.
     """
+    expr, point = (value.expr, value.point) if isinstance(value, _Substituted) else (value, None)
+    if isinstance(expr, sp.Expr) and expr.has(sp.log) and (point is not None or not expr.free_symbols):
+        # SymPy's evalf of log(u) for u within ~1e-60 of 1 is exactly 0 and "certified"; balls are not
+        # fooled (intervals.number_sign). A value the balls cannot pin down is not certified.
+        balls = intervals.number_value(expr, digits, point)
+        if balls is not None:
+            return balls, _CERTIFIED
+        near = intervals.number_enclosure(expr, intervals.NUMBER_BITS[-1], point)
+        if near is not None:  # enclosed, yet too close to 0 for the largest precision tried
+            if intervals.within_of_zero(near, (), digits - 12):
+                return sp.Float(0, digits), _ROUGH  # as evalf's own "zero up to a tiny bound" below
+            return None, _ROUGH
     try:
         found = value.evalf(digits, strict=True)
         return found, (_ROUGH if getattr(value, "approximate", False) else _CERTIFIED)

@@ -28,6 +28,7 @@ from typing import Callable
 
 import sympy as sp
 
+from . import intervals
 from .budget import Deadline, OutOfTime
 from .domain import Domain, Interval
 from .functions import sigmoid
@@ -80,8 +81,48 @@ def _sign_of(arg: sp.Expr, intervals: dict[sp.Symbol, Interval]) -> int:
 
 
 def _decided(expr: sp.Expr, strict: bool) -> bool:
+    """Whether SymPy's assumptions show ``expr > 0`` (``>= 0``), closed numbers decided in balls.
+
+    SymPy decides the sign of a closed number by evalf, which is wrong for logarithms of numbers
+    within about 1e-60 of 1 (``log(1 + 10**-100)`` evaluates to exactly 0): such numbers are
+    decided by ball arithmetic (:func:`.intervals.number_sign`), alone or as the constant term or
+    factor of a larger expression, which then sees only their certain sign.
+    """
+    if _has_closed_log(expr):
+        if not expr.free_symbols:
+            sign = intervals.number_sign(expr)
+            return sign == 1 or (not strict and sign is None and expr == 0)
+        expr = _constants_by_sign(expr)
     value = expr.is_positive if strict else expr.is_nonnegative
     return value is True
+
+
+def _has_closed_log(expr: sp.Expr) -> bool:
+    return any(not atom.free_symbols for atom in expr.atoms(sp.log))
+
+
+def _constants_by_sign(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with the closed-number part of each sum and product that holds a logarithm replaced
+    by a fresh symbol of its certain sign (a real symbol when the sign is not certain)."""
+    def by_sign(number: sp.Expr) -> sp.Expr:
+        sign = intervals.number_sign(number)
+        return sp.Dummy("c", positive=True) if sign == 1 else sp.Dummy("c", negative=True) if sign == -1 \
+            else sp.Dummy("c", real=True)
+
+    def rebuilt(node: sp.Basic) -> sp.Basic:
+        if not node.args or not node.free_symbols:
+            return by_sign(node) if node.free_symbols == set() and _has_closed_log(node) else node
+        args = [rebuilt(a) if a.free_symbols else a for a in node.args]
+        if isinstance(node, (sp.Add, sp.Mul)):
+            closed = [a for a in args if not a.free_symbols]
+            if closed and any(_has_closed_log(a) for a in closed):
+                rest = [a for a in args if a.free_symbols]
+                return node.func(by_sign(node.func(*closed)), *rest)
+        else:
+            args = [by_sign(a) if not a.free_symbols and _has_closed_log(a) else a for a in args]
+        return node.func(*args)
+
+    return rebuilt(expr)
 
 
 def _abstract_atoms(expr: sp.Expr, bounds: dict[sp.Symbol, Interval]
