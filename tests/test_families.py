@@ -185,3 +185,17 @@ def test_vectors_of_the_simplest_values_are_tried() -> None:
     v = verdict(total(a[j] ** 2), ">", total(a[j]))
     assert v.status is sg.Status.REFUTED
     assert all(v.counterexample.point[e] in (0, 1) for e in v.counterexample.point if isinstance(e, sp.Indexed))
+
+
+def test_sums_of_differences_are_split_before_sympy_evaluates_them() -> None:
+    """sum_j (x_j - mean) = 0 is proved once the sum is split into sum_j x_j - m mean (SymPy leaves
+    the unsplit sum as written); the same split never proves a wrong constant."""
+    mean = total(x[j]) / m
+    proved = verdict(total(x[j] - mean), "=", sp.S.Zero)
+    assert proved.status is sg.Status.PROVED and "sums" in proved.method
+    for wrong in (total(x[j]) / (m + 1), total(x[j]) / m + 1, total(x[j] ** 2) / m):
+        assert verdict(total(x[j] - wrong), "=", sp.S.Zero).status is sg.Status.REFUTED
+    k_ = sp.Symbol("k_", integer=True, positive=True)
+    telescoping = sp.Sum(1 / k_ - 1 / (k_ + 1), (k_, 1, m))
+    assert verdict(telescoping, "=", sp.S.One).status is sg.Status.REFUTED
+    assert verdict(telescoping, "=", 1 - 1 / (m + 1)).status is sg.Status.PROVED

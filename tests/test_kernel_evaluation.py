@@ -224,3 +224,36 @@ def test_logarithms_near_1_are_evaluated_in_balls_not_by_evalf() -> None:
         assert status(*true_tail) is not sg.Status.REFUTED
     assert intervals.number_sign(sp.log(1 + tiny) - tiny / 10) == 1
     assert intervals.number_sign(sp.log(6) - sp.log(2) - sp.log(3)) is None  # an exact zero: no sign
+
+
+def test_sympy_closed_forms_of_sums_are_used_only_when_certified() -> None:
+    """SymPy's summation has bugs: sum_k (-1)^k binomial(n, k) is 0 by doit (1 at n = 0), a delta
+    sum with a real index is 1 where it is 0. Such steps were proved; now a closed form is used only
+    when the telescoping laws certify it, and sampling the sums as written refutes them."""
+    n = sp.Symbol("n", integer=True, nonnegative=True)
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    m = sp.Symbol("m", integer=True, positive=True)
+    j, r = sp.Symbol("j", integer=True), sp.Symbol("r", real=True)
+
+    def status(lhs: sp.Expr, rel: str, rhs: sp.Expr, assume: tuple[sp.Basic, ...] = ()) -> sg.Status:
+        return sg.Proof(lhs, assumptions=assume).step(rel, rhs, by="claim").check(budget=3).steps[0].status
+
+    delta = sp.Sum(sp.KroneckerDelta(r, j), (j, 1, m))
+    for false in ((sp.Sum((-1)**k * sp.binomial(n, k), (k, 0, n)), "=", sp.S.Zero),
+                  (sp.Sum((-1)**k * k**5 * sp.binomial(n, k), (k, 0, n)), ">=", sp.S.Zero),
+                  (m * sp.Sum((-1)**k * sp.binomial(m - 1, k), (k, 0, m - 1)), "=", sp.S.Zero),
+                  (delta, "=", delta.doit())):
+        assert status(*false) is sg.Status.REFUTED, false
+    # certified closed forms keep their proofs: polynomial, telescoping, harmonic, geometric, factorial
+    N = sp.Symbol("N", integer=True, positive=True)
+    i = sp.Symbol("i", integer=True, positive=True)
+    x = sp.Symbol("x", positive=True)
+    for true in ((sp.Sum(i**2, (i, 1, N)), "=", N * (N + 1) * (2 * N + 1) / 6),
+                 (sp.Sum(1 / (i * (i + 1)), (i, 1, N)), "=", 1 - 1 / (N + 1)),
+                 (sp.Sum(1 / i**2, (i, 1, N)), "<=", 2 - 1 / N),
+                 (sp.Sum(i * sp.factorial(i), (i, 1, N)), "=", sp.factorial(N + 1) - 1)):
+        assert status(*true) is sg.Status.PROVED, true
+    for certified in (sp.Sum(x**i, (i, 0, N)), sp.Product(1 + 1 / i, (i, 1, N)), sp.Sum(1 / i**3, (i, 1, N))):
+        assert kernel._certified_closed_form(certified), certified
+    assert not kernel._certified_closed_form(sp.Sum((-1)**k * sp.binomial(n, k), (k, 0, n)))
+    assert not kernel._certified_closed_form(delta)

@@ -376,8 +376,10 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
                           | scalar_symbols(right) - set(complex_symbols), assumptions)
     seed = stable_seed(options.seed, lhs, rel.value, rhs)
     families = Families(seed) if Families.present(sample_small, sample_big) else None
-    # A sum that may run backwards is decided by sampling (Karr's convention) only, never proved.
-    in_order = _limits_in_order((written_small, written_big), domain)
+    # A sum that may run backwards is decided by sampling (Karr's convention) only, never proved; so is
+    # one whose closed form from SymPy is not certified (SymPy's summation has bugs).
+    in_order = (_limits_in_order((written_small, written_big), domain)
+                and _closed_forms_certified((written_small, written_big)))
 
     def sample(count: int, offset: int, fraction: float) -> _Evidence:
         found = _sample(sample_small, sample_big, rel, domain, count, seed + offset, options.digits, deadline,
@@ -1032,6 +1034,111 @@ def _limits_in_order(exprs: Sequence[sp.Basic], domain: Domain) -> bool:
                 if (found is None or not found.nonnegative(False)) and not _karr_consistent(written):
                     return False
     return True
+
+
+def _closed_forms_certified(exprs: Sequence[sp.Basic]) -> bool:
+    """Whether every sum and product in ``exprs`` that SymPy evaluates has a certified closed form.
+
+    A step proved on SymPy's closed forms is only as right as its summation, which has bugs:
+    ``sum_{k=0}^{n} (-1)^k binomial(n, k)`` is 0 by ``doit`` but 1 at n = 0, and a delta sum with
+    a real index is 1 where it is 0. A closed form is used only when the telescoping laws certify it
+    (:func:`_certified_closed_form`); a sum SymPy leaves as written needs no certificate.
+    """
+    for expr in exprs:
+        if not isinstance(expr, sp.Basic):
+            continue
+        for written in expr.atoms(sp.Sum, sp.Product):
+            if not _certified_closed_form(written):
+                return False
+    return True
+
+
+@functools.lru_cache(maxsize=512)
+def _certified_closed_form(written: sp.Expr) -> bool:
+    """Whether SymPy's value of ``written`` is certified by telescoping, or SymPy leaves it as written.
+
+    For one index ``k`` and fresh integer limits ``A``, ``B``, SymPy's closed form ``C(A, B)`` of
+    ``sum_{k=A}^{B} f(k)`` is right for all integers when ``C(A, A - 1) = 0`` (the empty sum) and
+    ``C(A, B) - C(A, B - 1) = f(B)`` hold as identities: by induction on ``B`` upwards and downwards
+    they are the sum and Karr's convention for ``B < A - 1``. (A product: ``C(A, A - 1) = 1`` and
+    ``C(A, B) = C(A, B - 1) f(B)``.) Then SymPy's value at the written limits must equal ``C`` there.
+    """
+    try:
+        value = run_within(written.doit, 1.0)
+        if value == written:
+            return True
+        if len(written.limits) != 1:
+            return False
+        k, low, high = written.limits[0]
+        b = sp.Dummy("B", integer=True)
+        function, at_b = written.function, written.function.xreplace({k: b})
+        # The written lower limit first (its closed forms are the familiar ones: harmonic(B, 2)), then
+        # a free one; with the written lower limit the laws certify the sum for every integer B.
+        for a in (low, sp.Dummy("A", integer=True)):
+            closed = run_within(lambda: type(written)(function, (k, a, b)).doit(), 1.0)
+            pieces = _pieces(closed, {a, b} - {low})
+            if pieces is None:
+                continue
+            laws = []
+            for piece, given in pieces:  # a piece holds under a condition free of the limits: its own laws
+                term = at_b.xreplace(given)
+                if isinstance(written, sp.Sum):
+                    laws += [piece.xreplace({b: a - 1}), piece - piece.xreplace({b: b - 1}) - term]
+                else:
+                    laws += [piece.xreplace({b: a - 1}) - 1, piece - piece.xreplace({b: b - 1}) * term]
+            here = closed.xreplace({b: high}) if a is low else closed.xreplace({a: low, b: high})
+            if run_within(lambda: all(_is_identically_zero(_successors(e, b)) for e in laws)
+                          and _is_identically_zero(value - here), 2.0):
+                return True
+        return False
+    except (OutOfTime, *_SYMPY_FAILURES):
+        return False
+
+
+def _pieces(closed: sp.Expr, limits: set[sp.Basic]) -> list[tuple[sp.Expr, dict[sp.Basic, sp.Basic]]] | None:
+    """A closed form as (expression, substitution) pieces: one piece, or the pieces of a Piecewise
+    whose conditions do not involve ``limits`` (``Eq(x, 1)``: the piece is taken at x = 1). None when
+    it is no closed form (a sum left) or a condition involves a limit."""
+    if closed.has(sp.Sum, sp.Product):
+        return None
+    if not isinstance(closed, sp.Piecewise):
+        return None if closed.has(sp.Piecewise) else [(closed, {})]
+    out = []
+    for piece, condition in closed.args:
+        if piece.has(sp.Piecewise) or condition.free_symbols & limits:
+            return None
+        given = {condition.lhs: condition.rhs} if isinstance(condition, sp.Eq) and condition.lhs.is_Symbol else {}
+        out.append((piece.xreplace(given), given))
+    return out
+
+
+def _successors(expr: sp.Expr, b: sp.Symbol) -> sp.Expr:
+    """``expr`` with ``harmonic(b + c, m)`` and ``factorial(b + c)`` (integer c) written through their
+    values at ``b``, by the successor laws ``H(n, m) = H(n - 1, m) + 1/n^m`` and ``n! = n (n - 1)!``."""
+    def shifted(e: sp.Basic) -> sp.Basic:
+        argument = e.args[0]
+        c = argument - b
+        if not (c.is_Integer and c != 0 and abs(int(c)) <= 64):
+            return e
+        steps = range(1, int(c) + 1) if c > 0 else range(int(c) + 1, 1)
+        if isinstance(e, sp.harmonic):
+            order = e.args[1] if len(e.args) > 1 else sp.S.One
+            total = sp.Add(*(1 / (b + i)**order for i in steps))
+            return sp.harmonic(b, order) + total if c > 0 else sp.harmonic(b, order) - total
+        product = sp.Mul(*(b + i for i in steps))
+        return sp.factorial(b) * product if c > 0 else sp.factorial(b) / product
+
+    return expr.replace(lambda e: isinstance(e, (sp.harmonic, sp.factorial)) and e.args[0].has(b), shifted)
+
+
+def _is_identically_zero(expr: sp.Expr) -> bool:
+    """``expr`` is 0 by expansion of its special functions and simplification (False: not shown)."""
+    if expr == 0:
+        return True
+    for attempt in (sp.expand, lambda e: sp.simplify(sp.expand_func(e)), lambda e: sp.simplify(sp.combsimp(e))):
+        if attempt(expr) == 0:
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=256)
