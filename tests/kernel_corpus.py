@@ -44,6 +44,7 @@ from symgrad.core.verdicts import Relation
 __all__ = [
     "Case", "CASES", "FALSE_CATEGORIES", "TRUE_CATEGORIES", "CATEGORIES", "MAY_STAY_UNDECIDED",
     "Outcome", "run_case", "run_isolated", "cap_for", "Finding", "Judgement", "judge_at", "in_domain", "the_step", "by_name",
+    "scalars",
 ]
 
 Point = Mapping[sp.Symbol, sp.Expr]
@@ -125,6 +126,14 @@ zi = sp.Symbol("zi", imaginary=True)
 xnz = sp.Symbol("x_nz", real=True, nonzero=True)  # a hole at 0: two intervals, not one
 ii = sp.Symbol("ii", integer=True)       # a size that may be negative: sums run backwards (Karr)
 kk = sp.Symbol("kk", integer=True)       # its summation index
+n0 = sp.Symbol("n0", integer=True, nonnegative=True)  # a size that may be 0
+# Indexed families: a claim about sum_j f(v_j) speaks of every vector v_1, ..., v_m.
+m = sp.Symbol("m", integer=True, positive=True)   # a vector's size
+jj = sp.Symbol("jj", integer=True)                # an index into it
+ix = sp.Symbol("ix", integer=True, positive=True)  # a free index (i in dx_i)
+vv = sp.IndexedBase("v", real=True)
+gg = sp.IndexedBase("g", real=True)
+pp = sp.IndexedBase("pos", positive=True)
 
 S = sp.S
 R = sp.Rational
@@ -338,6 +347,17 @@ _TAIL: list[Case] = [
 # 5. Tiny constant offsets.
 
 _OFFSET: list[Case] = [
+    Case("log-of-1-plus-1e-100-below-1e-101", "tiny-offset",
+         lambda: calc(sp.log(1 + R(1, 10**100))).lt(R(1, 10**101)), False,
+         "log(1 + u) is about u = 1e-100 > 1e-101; SymPy's evalf of the logarithm gives exactly 0 "
+         "(the argument rounds to 1 first)", _at()),
+    Case("log1p-exp-tail-at-most-0", "tiny-offset",
+         lambda: calc(sp.log(1 + sp.exp(-x)), assume=[x >= 400]).le(0), False,
+         "log(1 + e^-x) > 0 for every x; at x = 400 it is 1.9e-174, which SymPy's evalf calls 0",
+         _at(x=400)),
+    Case("square-plus-log1p-slip-nonneg", "tiny-offset",
+         lambda: calc(x**2 + R(1, 10**101) - sp.log(1 + R(1, 10**100))).ge(0), False,
+         "the constant is 1e-101 - log(1 + 1e-100) = -9e-101 < 0: false at x = 0", _at(x=0)),
     Case("exp-plus-1e-45-le-exp", "tiny-offset",
          lambda: calc(sp.exp(a) + R(1, 10**45)).le(sp.exp(a)), False,
          "a > 0: says 1e-45 <= 0; false everywhere", _at(a=1)),
@@ -428,9 +448,73 @@ _SUMS: list[Case] = [
     Case("gauss-sum-off-at-seven", "sum-product",
          lambda: calc(sp.Sum(k, (k, 1, n))).eq(n * (n + 1) / 2 + sp.KroneckerDelta(n, 7)), False,
          "n (n + 1)/2 is the sum; the delta breaks it at n = 7 only", _at(n=7)),
+    Case("alternating-binomial-sum-is-zero", "sum-product",
+         lambda: calc(sp.Sum((-1)**j * sp.binomial(n0, j), (j, 0, n0))).eq(0), False,
+         "(1 - 1)^n = 0 only for n >= 1: at n = 0 the sum is 1 (SymPy's doit says 0 for every n)",
+         lambda: {n0: sp.S.Zero}),
+    Case("alternating-binomial-fifth-moment-nonneg", "sum-product",
+         lambda: calc(sp.Sum((-1)**j * j**5 * sp.binomial(n0, j), (j, 0, n0))).ge(0), False,
+         "the sums are 0, -1, 30, -150, 240, -120 for n = 0..5 (SymPy's doit says 0)", lambda: {n0: sp.S.One}),
     Case("complex-geometric-off-by-one", "sum-product",
          lambda: calc(sp.Sum(z**j, (j, 0, n))).eq((1 - z**n) / (1 - z)), False,
          "the partial geometric sum to n is (1 - z**(n + 1))/(1 - z); at n = 1, z = 2: 3 vs 1", _at(n=1, z=2)),
+]
+
+
+def _over(term: sp.Expr, upper: sp.Expr = m) -> sp.Expr:
+    """``sum_{jj=1}^{upper} term``."""
+    return sp.Sum(term, (jj, 1, upper))
+
+
+def _centered_squares() -> sp.Expr:
+    return _over((vv[jj] - _over(vv[jj]) / m)**2)
+
+
+def _vector(**values: Any) -> Callable[[], dict[sp.Basic, sp.Expr]]:
+    """A witness with family entries: ``_vector(m=2, v=(1, -1))`` gives m = 2, v[1] = 1, v[2] = -1."""
+    scalars_by_name = {str(s): s for s in (m, ix)}
+    families = {str(f): f for f in (vv, gg, pp)}
+
+    def point() -> dict[sp.Basic, sp.Expr]:
+        out: dict[sp.Basic, sp.Expr] = {}
+        for name, value in values.items():
+            if name in families:
+                out.update({families[name][i]: sp.sympify(e) for i, e in enumerate(value, start=1)})
+            else:
+                out[scalars_by_name[name]] = sp.sympify(value)
+        return out
+
+    return point
+
+
+#: Sums over indexed families (every vector, not one value for all entries), false.
+_FAMILY_SLIPS: list[Case] = [
+    Case("family-reverse-cauchy-schwarz", "sum-product",
+         lambda: calc(m * _over(vv[jj]**2)).le(_over(vv[jj])**2), False,
+         "Cauchy-Schwarz reversed: equality only for constant vectors; v = (1, -1) gives 4 <= 0",
+         _vector(m=2, v=(1, -1))),
+    Case("family-square-of-sum-is-sum-of-squares", "sum-product",
+         lambda: calc(_over(vv[jj])**2).eq(_over(vv[jj]**2)), False,
+         "the cross terms are missing: v = (1, 1) gives 4 vs 2 (true for m = 1 and for one nonzero entry)",
+         _vector(m=2, v=(1, 1))),
+    Case("family-kronecker-index-beyond-size", "sum-product",
+         lambda: calc(_over(sp.KroneckerDelta(ix, jj) * gg[jj]), assume=[ix <= m + 1]).eq(gg[ix]), False,
+         "the delta picks g_i only when 1 <= i <= m; at i = m + 1 the sum is 0", _vector(m=1, ix=2, g=(0, 1))),
+    Case("family-variance-bessel-slip", "sum-product",
+         lambda: calc(_centered_squares(), assume=[m >= 2]).eq(_over(vv[jj]**2) - _over(vv[jj])**2 / (m - 1)),
+         False, "the centred sum of squares is sum v^2 - (sum v)^2/m, not /(m - 1): v = (0, 2) gives 2 vs 0",
+         _vector(m=2, v=(0, 2))),
+    Case("family-softmax-entry-below-1", "sum-product",
+         lambda: calc(sp.exp(vv[1]) / _over(sp.exp(vv[jj]))).lt(1), False,
+         "a softmax entry is < 1 only when there are at least two entries: m = 1 gives exactly 1",
+         _vector(m=1, v=(0,))),
+    Case("family-triangle-is-half-the-square", "sum-product",
+         lambda: calc(_over(sp.Sum(vv[jj] * vv[ix], (ix, 1, jj)))).eq(_over(vv[jj])**2 / 2), False,
+         "the triangle sum_{i <= j} v_i v_j double-counts nothing: it is ((sum v)^2 + sum v^2)/2; "
+         "m = 1, v = (1,) gives 1 vs 1/2", _vector(m=1, v=(1,))),
+    Case("family-am-gm-reversed", "sum-product",
+         lambda: calc(_over(pp[jj]) / m).le(sp.Product(pp[jj], (jj, 1, m))**(1 / m)), False,
+         "AM-GM the wrong way: (1 + 4)/2 > sqrt(4)", _vector(m=2, pos=(1, 4))),
 ]
 
 # ---------------------------------------------------------------------------
@@ -765,6 +849,25 @@ _NEAR_MISS: list[Case] = [
          "a > 0: the minimum exp(-1/e) is attained at a = 1/e"),
     Case("relu-minus-gelu-le-0.17", "near-miss", lambda: calc(sp.Max(x, 0) - _gelu()).le(R(17, 100)), True,
          "the maximum is 0.169971 (see relu-minus-gelu-le-0.169): margin 2.9e-5"),
+    Case("family-kronecker-collapse", "near-miss",
+         lambda: calc(_over(sp.KroneckerDelta(ix, jj) * gg[jj]), assume=[ix <= m]).eq(gg[ix]), True,
+         "1 <= i <= m: the delta picks the i-th term (the true twin of family-kronecker-index-beyond-size)"),
+    Case("family-cauchy-schwarz", "near-miss", lambda: calc(_over(vv[jj])**2).le(m * _over(vv[jj]**2)), True,
+         "Cauchy-Schwarz with the all-ones vector; equality for constant vectors"),
+]
+
+#: Sums over indexed families, true (the BatchNorm statistics).
+_FAMILY_FACTS: list[Case] = [
+    Case("family-centred-squares-nonneg", "textbook", lambda: calc(_centered_squares()).ge(0), True,
+         "a sum of squares of reals with m >= 1 terms"),
+    Case("family-variance-identity", "textbook",
+         lambda: calc(_centered_squares()).eq(_over(vv[jj]**2) - _over(vv[jj])**2 / m), True,
+         "expand the square; the mean's cross term is -2 (sum v)^2/m and its square adds (sum v)^2/m"),
+    Case("family-centred-sum-is-zero", "textbook", lambda: calc(_over(vv[jj] - _over(vv[jj]) / m)).eq(0), True,
+         "sum of v_j minus m times the mean"),
+    Case("family-softmax-sums-to-one", "textbook",
+         lambda: calc(_over(sp.exp(vv[jj]) / _over(sp.exp(vv[jj])))).eq(1), True,
+         "the denominator does not depend on the outer j"),
 ]
 
 # ---------------------------------------------------------------------------
@@ -786,8 +889,8 @@ _BUDGET: list[Case] = [
          "exp is positive; evaluating at x = 30 overflows any float"),
 ]
 
-CASES: tuple[Case, ...] = tuple(_CONVENTION + _NON_REAL + _TINY_SET + _TAIL + _OFFSET + _SUMS + _SLIPS + _HARD
-                                + _TEXTBOOK + _NEAR_MISS + _BUDGET)
+CASES: tuple[Case, ...] = tuple(_CONVENTION + _NON_REAL + _TINY_SET + _TAIL + _OFFSET + _SUMS + _FAMILY_SLIPS
+                                + _SLIPS + _HARD + _TEXTBOOK + _FAMILY_FACTS + _NEAR_MISS + _BUDGET)
 
 #: False steps that may stay numeric/unknown, with the reason (at most 10% of the false steps).
 #: Each needs an exact algebraic counterexample of degree 3, or an equality certified at a
@@ -850,7 +953,19 @@ def the_step(proof: sg.Proof) -> tuple[sp.Expr, Relation, sp.Expr]:
 
 
 def _is_real_step(lhs: sp.Expr, rhs: sp.Expr) -> bool:
-    return all(s.is_extended_real for s in (lhs.free_symbols | rhs.free_symbols))
+    return all(s.is_extended_real for s in scalars(lhs) | scalars(rhs)) and all(
+        _entry_property(i, "real") for side in (lhs, rhs) for i in side.atoms(sp.Indexed))
+
+
+def scalars(expr: sp.Basic) -> set[sp.Symbol]:
+    """The free symbols of ``expr`` that a point gives a value: not an indexed family's label or entry."""
+    labels = {i.base.label for i in expr.atoms(sp.Indexed)}
+    return {s for s in expr.free_symbols if isinstance(s, sp.Symbol) and s not in labels}
+
+
+def _entry_property(entry: sp.Indexed, prop: str) -> bool:
+    """Whether ``entry``'s family declares ``prop`` (``IndexedBase("x", real=True)``: every entry is real)."""
+    return entry.base.label.assumptions0.get(prop) is True
 
 
 @functools.lru_cache(maxsize=1024)
@@ -888,10 +1003,25 @@ def _off_the_jump(value: Any, what: str) -> Any:
     return value
 
 
-def _mp(expr: sp.Basic, env: dict[sp.Symbol, Any]) -> Any:
-    """``expr`` as an mpmath number at the current precision (recursive, no SymPy evalf)."""
+def _mp(expr: sp.Basic, env: dict[sp.Basic, Any]) -> Any:
+    """``expr`` as an mpmath number at the current precision (recursive, no SymPy evalf).
+
+    ``env`` holds the values of symbols and of family entries (``x[2]``); an entry whose
+    index is an expression (``x[j]`` inside a sum over ``j``) is looked up by the index's value.
+    """
     if expr in env:
         return env[expr]
+    if isinstance(expr, sp.Indexed):
+        indices = []
+        for index in expr.indices:
+            value = _real_part(_mp(index, env), "index")
+            if value != int(value):
+                raise _Undefined(f"{expr}: the index {index} = {value} is not an integer")
+            indices.append(int(value))
+        entry = expr.base[tuple(indices)]
+        if entry not in env:
+            raise _Undefined(f"the point gives {entry} no value")
+        return env[entry]
     if expr.is_Integer:
         return mpmath.mpf(int(expr))
     if expr.is_Rational:
@@ -951,6 +1081,10 @@ def _mp(expr: sp.Basic, env: dict[sp.Symbol, Any]) -> Any:
         raise _Undefined("no piece of the Piecewise applies")
     if isinstance(expr, (sp.Sum, sp.Product)):
         return _sum_or_product(expr, env)
+    if isinstance(expr, sp.log) and (expr.args[0].is_Rational or (
+            isinstance(expr.args[0], sp.Add) and S.One in expr.args[0].args)):
+        # log(1 + u) as log1p(u): 1 + 1e-400 rounds to 1 at any precision the oracle uses
+        return mpmath.log1p(_mp(expr.args[0] - 1, env))
     func = _UNARY.get(type(expr))
     if func is not None and len(expr.args) == 1:
         return func(_mp(expr.args[0], env))
@@ -988,9 +1122,13 @@ _MAX_TERMS = 200_000
 
 
 def _sum_or_product(expr: sp.Sum | sp.Product, env: dict[sp.Symbol, Any]) -> Any:
-    if len(expr.limits) != 1:
-        raise _Undefined("only one index per Sum/Product")
-    index, lo, hi = expr.limits[0]
+    return _over_limits(isinstance(expr, sp.Sum), expr.function, expr.limits, env)
+
+
+def _over_limits(is_sum: bool, function: sp.Expr, limits: tuple[tuple[sp.Basic, ...], ...],
+                 env: dict[sp.Symbol, Any]) -> Any:
+    """The sum (product) of ``function`` over ``limits``, the last limit outermost (SymPy's order)."""
+    index, lo, hi = limits[-1]
     lo_v, hi_v = _real_part(_mp(lo, env), "bound"), _real_part(_mp(hi, env), "bound")
     if lo_v != int(lo_v) or hi_v != int(hi_v):
         raise _Undefined("non-integer bounds")
@@ -1000,12 +1138,11 @@ def _sum_or_product(expr: sp.Sum | sp.Product, env: dict[sp.Symbol, Any]) -> Any
         first, last = last + 1, first - 1
     if last - first > _MAX_TERMS:
         raise _Undefined(f"more than {_MAX_TERMS} terms")
-    is_sum = isinstance(expr, sp.Sum)
     acc = mpmath.mpf(0 if is_sum else 1)
     inner = dict(env)
     for i in range(first, last + 1):
         inner[index] = mpmath.mpf(i)
-        term = _mp(expr.function, inner)
+        term = _over_limits(is_sum, function, limits[:-1], inner) if len(limits) > 1 else _mp(function, inner)
         acc = acc + term if is_sum else acc * term
     if backwards:
         if not is_sum and acc == 0:
@@ -1014,8 +1151,8 @@ def _sum_or_product(expr: sp.Sum | sp.Product, env: dict[sp.Symbol, Any]) -> Any
     return acc
 
 
-def _numeric(expr: sp.Expr, real: bool) -> Any:
-    value = _mp(expr, {})
+def _numeric(expr: sp.Expr, real: bool, entries: Point | None = None) -> Any:
+    value = _mp(expr, {e: _mp(sp.sympify(v), {}) for e, v in (entries or {}).items()})
     if not mpmath.isfinite(value):
         raise _Undefined("not finite")
     if real:
@@ -1040,16 +1177,16 @@ def _certified_zero(difference: sp.Expr) -> bool:
         return False
 
 
-def _with_error(expr: sp.Expr, real: bool, digits: int) -> tuple[Any, Any]:
+def _with_error(expr: sp.Expr, real: bool, digits: int, entries: Point | None = None) -> tuple[Any, Any]:
     """``expr`` at ``2 * digits`` digits and a bound on its error.
 
     The bound is ten times the change from ``digits`` to ``2 * digits`` digits (which
     exposes cancellation inside the expression) plus the rounding at ``2 * digits``.
     """
     with mpmath.workdps(digits):
-        coarse = _numeric(expr, real)
+        coarse = _numeric(expr, real, entries)
     with mpmath.workdps(2 * digits):
-        fine = _numeric(expr, real)
+        fine = _numeric(expr, real, entries)
         error = 10 * abs(fine - coarse) + mpmath.mpf(10) ** (-(2 * digits - 10)) * max(1, abs(fine))
     return fine, error
 
@@ -1065,10 +1202,12 @@ def judge_at(lhs: sp.Expr, rel: Relation, rhs: sp.Expr, point: Point,
     makes ``=`` and the non-strict relations hold and the strict ones fail), certified
     with SymPy (minimal polynomial or simplify) when ``certify``.
     """
-    if not in_domain(point, lhs.free_symbols | rhs.free_symbols, assumptions):
+    if not in_domain(point, scalars(lhs) | scalars(rhs), assumptions):
         return Judgement(Finding.OUTSIDE, why="the point is outside the declared domain or misses a symbol")
     real = _is_real_step(lhs, rhs)
-    subs = {s: sp.sympify(v) for s, v in point.items()}
+    # Family entries (x[2]) are looked up while sums are added up term by term; symbols are substituted.
+    entries = {k: v for k, v in point.items() if isinstance(k, sp.Indexed)}
+    subs = {s: sp.sympify(v) for s, v in point.items() if not isinstance(s, sp.Indexed)}
     try:
         left = _evaluate_calculus(lhs).xreplace(subs)
         right = _evaluate_calculus(rhs).xreplace(subs)
@@ -1079,8 +1218,8 @@ def judge_at(lhs: sp.Expr, rel: Relation, rhs: sp.Expr, point: Point,
     lv = rv = None
     for digits in (60, 120):
         try:
-            lv, l_err = _with_error(left, real, digits)
-            rv, r_err = _with_error(right, real, digits)
+            lv, l_err = _with_error(left, real, digits, entries)
+            rv, r_err = _with_error(right, real, digits, entries)
         except (_Undefined, ZeroDivisionError, ValueError, OverflowError) as exc:
             return Judgement(Finding.UNDEFINED, why=str(exc), digits=digits)
         if not real and rel is not Relation.EQ:
@@ -1101,7 +1240,7 @@ def judge_at(lhs: sp.Expr, rel: Relation, rhs: sp.Expr, point: Point,
         return Judgement(Finding.UNDECIDED, lv, rv, 240, "the sides agree to 240 digits (not certified)")
     difference = right - left
     if difference.has(sp.Sum, sp.Product):
-        difference = difference.doit()
+        difference = difference.doit().xreplace({k: sp.sympify(v) for k, v in entries.items()})
     if _certified_zero(difference):
         return Judgement(Finding.FAILS if rel.strict else Finding.HOLDS, lv, rv, 240, "exact zero")
     return Judgement(Finding.UNDECIDED, lv, rv, 240, "the sides agree to 240 digits; no exact zero certified")
@@ -1122,8 +1261,9 @@ def in_domain(point: Point, symbols: set[sp.Symbol] | frozenset[sp.Symbol],
     for symbol, value in values.items():
         if not value.is_number:
             return False
+        declared = symbol.base.label.assumptions0 if isinstance(symbol, sp.Indexed) else symbol.assumptions0
         for prop in _PROPERTIES:
-            if symbol.assumptions0.get(prop) is True and getattr(value, f"is_{prop}", None) is not True:
+            if declared.get(prop) is True and getattr(value, f"is_{prop}", None) is not True:
                 return False
     for condition in assumptions:
         if not condition.free_symbols <= set(values):
