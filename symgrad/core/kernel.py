@@ -705,7 +705,7 @@ def _prove_equal(a: sp.Expr, b: sp.Expr, deadline: Deadline) -> str | None:
     if diff.has(sp.Sum, sp.Product):
         # sum_j (f_j + g_j) = sum_j f_j + sum_j g_j: the expanded sums split, and SymPy evaluates the
         # parts it can (sum_j c = m c); an unsplit sum of a difference is left as written.
-        attempts.append(("expansion into sums of terms, then SymPy's sums", lambda: sp.expand(diff).doit()))
+        attempts.append(("expansion into sums of terms, then SymPy's sums", lambda: _split_sums(diff)))
     if diff.has(*DEFINITIONS):
         defined = by_definitions(diff)
         attempts += [
@@ -1036,6 +1036,13 @@ def _limits_in_order(exprs: Sequence[sp.Basic], domain: Domain) -> bool:
     return True
 
 
+def _split_sums(expr: sp.Expr) -> sp.Expr:
+    """``expr`` expanded, its sums split term by term and evaluated by SymPy where every closed form
+    used is certified (:func:`_closed_forms_certified`); else ``expr`` unchanged."""
+    expanded = sp.expand(expr)
+    return expanded.doit() if _closed_forms_certified((expanded,)) else expr
+
+
 def _closed_forms_certified(exprs: Sequence[sp.Basic]) -> bool:
     """Whether every sum and product in ``exprs`` that SymPy evaluates has a certified closed form.
 
@@ -1071,7 +1078,7 @@ def _certified_closed_form(written: sp.Expr) -> bool:
             return False
         k, low, high = written.limits[0]
         b = sp.Dummy("B", integer=True)
-        function, at_b = written.function, written.function.xreplace({k: b})
+        function, at_b = written.function, written.function.subs(k, b)  # subs: an inner sum binding k stays
         # The written lower limit first (its closed forms are the familiar ones: harmonic(B, 2)), then
         # a free one; with the written lower limit the laws certify the sum for every integer B.
         for a in (low, sp.Dummy("A", integer=True)):
@@ -1098,8 +1105,9 @@ def _certified_closed_form(written: sp.Expr) -> bool:
 def _pieces(closed: sp.Expr, limits: set[sp.Basic]) -> list[tuple[sp.Expr, dict[sp.Basic, sp.Basic]]] | None:
     """A closed form as (expression, substitution) pieces: one piece, or the pieces of a Piecewise
     whose conditions do not involve ``limits`` (``Eq(x, 1)``: the piece is taken at x = 1). None when
-    it is no closed form (a sum left) or a condition involves a limit."""
-    if closed.has(sp.Sum, sp.Product):
+    it is no closed form (a sum over the limits left) or a condition involves a limit. A sum that does
+    not involve the limits (``m c`` with ``c`` an inner sum over another index) is a constant there."""
+    if any(inner.free_symbols & limits for inner in closed.atoms(sp.Sum, sp.Product)):
         return None
     if not isinstance(closed, sp.Piecewise):
         return None if closed.has(sp.Piecewise) else [(closed, {})]
