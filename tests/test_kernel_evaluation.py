@@ -257,3 +257,15 @@ def test_sympy_closed_forms_of_sums_are_used_only_when_certified() -> None:
         assert kernel._certified_closed_form(certified), certified
     assert not kernel._certified_closed_form(sp.Sum((-1)**k * sp.binomial(n, k), (k, 0, n)))
     assert not kernel._certified_closed_form(delta)
+
+
+def test_a_signed_index_of_a_sum_that_may_run_backwards_blocks_proofs() -> None:
+    """With j positive SymPy writes sign(j) as 1 inside the sum; running backwards (n < 0) the sum
+    takes j = 0, where sign(j) = 0: sum_{j=1}^{n} sign(j) = n was proved, and is false at n = -1."""
+    j = sp.Symbol("j", integer=True, positive=True)
+    n = sp.Symbol("n", integer=True)
+    verdict = sg.Proof(sp.Sum(sp.sign(j), (j, 1, n))).step("=", n, by="claim").check(budget=3).steps[0]
+    assert verdict.status is not sg.Status.PROVED
+    unsigned = sp.Symbol("i", integer=True)
+    assert sg.Proof(sp.Sum(1, (unsigned, 1, n))).step("=", n, by="Karr").check(budget=3).steps[0].status \
+        is sg.Status.PROVED

@@ -1028,14 +1028,20 @@ def _limits_in_order(exprs: Sequence[sp.Basic], domain: Domain) -> bool:
         if not isinstance(expr, sp.Basic):
             continue
         for written in expr.atoms(sp.Sum, sp.Product):
-            for _, low, high in written.limits:
+            for index, low, high in written.limits:
                 size = high - low + 1
                 if size.is_nonnegative:
                     continue
                 box = {v: (domain.intervals[v].lo, domain.intervals[v].hi)
                        for v in size.free_symbols if v in domain.intervals}
                 found = intervals.enclose(size, box) if len(box) == len(size.free_symbols) else None
-                if (found is None or not found.nonnegative(False)) and not _karr_consistent(written):
+                if found is not None and found.nonnegative(False):
+                    continue
+                # Running backwards, the index takes values below the lower limit: a sign declared for
+                # it (j positive) need not hold there, and SymPy has already used it (sign(j) -> 1).
+                signed = any(index.assumptions0.get(p) for p in ("positive", "negative", "nonnegative",
+                                                                 "nonpositive", "nonzero"))
+                if signed or not _karr_consistent(written):
                     return False
     return True
 
