@@ -355,6 +355,9 @@ _OFFSET: list[Case] = [
          lambda: calc(sp.log(1 + sp.exp(-x)), assume=[x >= 400]).le(0), False,
          "log(1 + e^-x) > 0 for every x; at x = 400 it is 1.9e-174, which SymPy's evalf calls 0",
          _at(x=400)),
+    Case("sine-of-log1p-slip-negative", "tiny-offset",
+         lambda: calc(sp.sin(sp.log(1 + R(1, 10**100)) - R(1, 10**101))).lt(0), False,
+         "the argument is 9e-101 > 0, and so is its sine (a constant enclosed by evalf was -1e-101)", _at()),
     Case("square-plus-log1p-slip-nonneg", "tiny-offset",
          lambda: calc(x**2 + R(1, 10**101) - sp.log(1 + R(1, 10**100))).ge(0), False,
          "the constant is 1e-101 - log(1 + 1e-100) = -9e-101 < 0: false at x = 0", _at(x=0)),
@@ -455,6 +458,16 @@ _SUMS: list[Case] = [
     Case("alternating-binomial-fifth-moment-nonneg", "sum-product",
          lambda: calc(sp.Sum((-1)**j * j**5 * sp.binomial(n0, j), (j, 0, n0))).ge(0), False,
          "the sums are 0, -1, 30, -150, 240, -120 for n = 0..5 (SymPy's doit says 0)", lambda: {n0: sp.S.One}),
+    Case("binomial-sum-closed-form-hole-at-0", "sum-product",
+         lambda: calc(sp.Sum((-1)**kk * sp.binomial(n0, kk), (kk, n0, 2 * n0)), assume=[sp.Eq(n0, 0)])
+         .eq((-1)**n0 - sp.binomial(n0, 2 * n0)), False,
+         "true for n >= 1; at n = 0 the sum is its one term 1, the right side 0 (SymPy's closed form divides "
+         "by n and its cancelled value is wrong there)", lambda: {n0: sp.S.Zero}),
+    Case("delta-sum-even-index-hits-odd", "sum-product",
+         lambda: calc(sp.Sum(sp.KroneckerDelta(2 * kk, ii), (kk, 1, 3)), assume=[sp.Eq(ii, 3)])
+         .eq(sp.Piecewise((1, (ii >= 2) & (ii <= 6)), (0, True))), False,
+         "2k = 3 has no integer solution: the sum is 0 (SymPy's delta summation takes k = 3/2)",
+         lambda: {ii: sp.Integer(3)}),
     Case("complex-geometric-off-by-one", "sum-product",
          lambda: calc(sp.Sum(z**j, (j, 0, n))).eq((1 - z**n) / (1 - z)), False,
          "the partial geometric sum to n is (1 - z**(n + 1))/(1 - z); at n = 1, z = 2: 3 vs 1", _at(n=1, z=2)),

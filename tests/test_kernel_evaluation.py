@@ -269,3 +269,30 @@ def test_a_signed_index_of_a_sum_that_may_run_backwards_blocks_proofs() -> None:
     unsigned = sp.Symbol("i", integer=True)
     assert sg.Proof(sp.Sum(1, (unsigned, 1, n))).step("=", n, by="Karr").check(budget=3).steps[0].status \
         is sg.Status.PROVED
+
+
+def test_second_review_closed_forms_and_logarithms() -> None:
+    """A closed form dividing by a parameter (0/0 at n = 0), a delta solved at a non-integer index,
+    a logarithm near 1 in a constant the real-algebra procedure enclosed by evalf, and one next to a
+    function ball arithmetic cannot enclose (tan): none may be proved when false, nor refuted when
+    true."""
+    n = sp.Symbol("n", integer=True, nonnegative=True)
+    k, j = sp.symbols("k j", integer=True)
+    x = sp.Symbol("x", real=True)
+
+    def status(lhs: sp.Expr, rel: str, rhs: sp.Expr, assume: tuple[sp.Basic, ...] = ()) -> sg.Status:
+        return sg.Proof(lhs, assumptions=assume).step(rel, rhs, by="claim").check(budget=3).steps[0].status
+
+    hole = sp.Sum((-1)**k * sp.binomial(n, k), (k, n, 2 * n))
+    assert status(hole, "=", (-1)**n - sp.binomial(n, 2 * n), (sp.Eq(n, 0),)) is sg.Status.REFUTED
+    odd = sp.Piecewise((1, (j >= 2) & (j <= 6)), (0, True))
+    assert status(sp.Sum(sp.KroneckerDelta(2 * k, j), (k, 1, 3)), "=", odd, (sp.Eq(j, 3),)) is sg.Status.REFUTED
+    tiny = sp.Rational(1, 10**100)
+    assert status(sp.sin(sp.log(1 + tiny) - tiny / 10), "<", sp.S.Zero) is sg.Status.REFUTED
+    c = sp.log(1 + sp.Rational(1, 10**300)) * sp.tan(1) - sp.Rational(1, 10**301)  # 1.46e-300 > 0
+    assert status(x**2 + sp.atan(c), "<", x**2) is not sg.Status.PROVED
+    true_tan = sp.log(1 + sp.tan(1) / 10**300)
+    assert status(true_tan, ">=", sp.Rational(1, 10**301)) is not sg.Status.REFUTED
+    x_ = sp.Symbol("x_", positive=True)
+    i = sp.Symbol("i", integer=True, positive=True)
+    assert kernel._certified_closed_form(sp.Sum(x_**i, (i, 0, n)))  # a hole at x = 1 covered by its piece

@@ -28,7 +28,7 @@ import sympy as sp
 from sympy.core.evalf import PrecisionExhausted
 from sympy.core.function import AppliedUndef
 
-from .budget import Deadline, OutOfTime, note_cutoff, phase, run_within
+from .budget import Deadline, OutOfTime, note_cutoff, phase
 from .domain import Domain, stable_seed
 from .errors import InputError
 from .functions import sigmoid
@@ -332,6 +332,7 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
         return verdict(Status.UNKNOWN, "budget", note="the budget ran out while evaluating derivatives")
     # Sampling evaluates sums and products as written: exactly, term by term, at integer sizes.
     written_left, written_right = left, right
+    unwritten = False  # the sums as written are not at hand: their closed forms cannot be certified
     if any(isinstance(side, sp.Basic) and side.has(sp.Sum, sp.Product) for side in (lhs, rhs)):
         try:
             with phase("prepare"):
@@ -339,7 +340,7 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
                     lambda: (_prepare(substitute_definitions(lhs, definitions), keep_sums=True),
                              _prepare(substitute_definitions(rhs, definitions), keep_sums=True)), 0.2)
         except OutOfTime:
-            pass
+            unwritten = True
     if rel.direction > 0:
         small, big = right, left
         written_small, written_big = written_right, written_left
@@ -378,10 +379,12 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     families = Families(seed) if Families.present(sample_small, sample_big) else None
     # A sum that may run backwards is decided by sampling (Karr's convention) only, never proved; so is
     # one whose closed form from SymPy is not certified (SymPy's summation has bugs).
-    in_order = _limits_in_order((written_small, written_big), domain)
-    if in_order and (written_small.has(sp.Sum, sp.Product) or written_big.has(sp.Sum, sp.Product)):
+    in_order = not unwritten
+    with_sums = [side for side in (written_small, written_big) if isinstance(side, sp.Basic)]
+    if in_order and any(side.has(sp.Sum, sp.Product) for side in with_sums):
         try:
-            in_order = deadline.run(lambda: _closed_forms_certified((written_small, written_big)), CERTIFY_SHARE)
+            in_order = deadline.run(lambda: _limits_in_order((written_small, written_big), domain)
+                                    and _closed_forms_certified((written_small, written_big)), CERTIFY_SHARE)
         except OutOfTime:
             in_order = False
 
@@ -1090,9 +1093,8 @@ def _certified_closed_form(written: sp.Expr) -> bool:
         k, low, high = written.limits[0]
         if low.is_Integer and high.is_Integer and -_MAX_WRITTEN_OUT <= high - low + 1 <= _MAX_WRITTEN_OUT:
             # Fewer than 100 terms between number limits: SymPy adds them up one by one (eval_sum_direct),
-            # unless a delta with an index that need not be an integer takes its own path first.
-            deltas = written.function.atoms(sp.KroneckerDelta)
-            if abs(high - low) < 100 and all(arg.is_integer for d in deltas for arg in d.args):
+            # unless a delta takes its own path first (it solves 2k = j as k = j/2, integer or not).
+            if abs(high - low) < 100 and _plain_deltas(written.function, k):
                 return True
             return _is_identically_zero(value - _written_out(written))
         b = sp.Dummy("B", integer=True)
@@ -1101,8 +1103,9 @@ def _certified_closed_form(written: sp.Expr) -> bool:
         # a free one; with the written lower limit the laws certify the sum for every integer B.
         for a in (low, sp.Dummy("A", integer=True)):
             closed = type(written)(function, (k, a, b)).doit()
-            pieces = _pieces(closed, {a, b} - {low})
-            if pieces is None:
+            free_limits = {a, b} - {low}  # the written lower limit (n in sum_{k=n}^{2n}) is a parameter
+            pieces = _pieces(closed, free_limits)
+            if pieces is None or not _defined_for_every_parameter(pieces, free_limits, function):
                 continue
             laws = []
             for piece, given in pieces:  # a piece holds under a condition free of the limits: its own laws
@@ -1121,6 +1124,18 @@ def _certified_closed_form(written: sp.Expr) -> bool:
 
 #: Share of a step's remaining budget for certifying SymPy's closed forms of its sums.
 CERTIFY_SHARE = 0.25
+def _plain_deltas(function: sp.Expr, k: sp.Symbol) -> bool:
+    """Whether every delta in ``function`` compares integers and holds ``k`` only as ``+-k + c``: then
+    SymPy's delta summation picks the right term (it solves ``2k = j`` as ``k = j/2``, integer or not)."""
+    for delta in function.atoms(sp.KroneckerDelta):
+        for argument in delta.args:
+            if argument.is_integer is not True:
+                return False
+            if argument.has(k) and not (sp.diff(argument, k) in (1, -1) and not sp.diff(argument, k, 2)):
+                return False
+    return True
+
+
 #: Terms of a sum with number limits that its certificate writes out (``sum_{j=1}^{3} x_j``).
 _MAX_WRITTEN_OUT = 200
 
@@ -1159,6 +1174,33 @@ def _pieces(closed: sp.Expr, limits: set[sp.Basic]) -> list[tuple[sp.Expr, dict[
     return out
 
 
+def _defined_for_every_parameter(pieces: list[tuple[sp.Expr, dict[sp.Basic, sp.Basic]]],
+                                 limits: set[sp.Basic], function: sp.Expr) -> bool:
+    """Whether no piece divides by a factor of the parameters alone that can vanish where the piece
+    applies: the laws hold as identities of rational functions, which says nothing where a denominator
+    is 0 (``(...)/n`` at n = 0, where SymPy's cancelled value may be wrong). A factor ``x - 1`` after a
+    piece for ``Eq(x, 1)`` is fine (the geometric sum), and so is one the summand divides by itself."""
+    own = {f for f, _ in sp.factor_list(sp.denom(sp.together(function)))[1]}
+    covered: list[dict[sp.Basic, sp.Basic]] = []
+    for piece, given in pieces:
+        for factor, _ in sp.factor_list(sp.denom(sp.together(piece)))[1]:
+            if factor.free_symbols & limits or not factor.free_symbols or factor in own:
+                continue
+            if len(factor.free_symbols) != 1:
+                return False
+            (parameter,) = factor.free_symbols
+            try:
+                roots = sp.roots(sp.Poly(factor, parameter))
+            except sp.PolynomialError:
+                return False
+            if sum(roots.values()) != sp.degree(factor, parameter):
+                return False  # roots SymPy cannot list
+            if not all(any(earlier.get(parameter) == root for earlier in covered) for root in roots):
+                return False
+        covered.append(given)
+    return True
+
+
 def _successors(expr: sp.Expr, b: sp.Symbol) -> sp.Expr:
     """``expr`` with ``harmonic(b + c, m)`` and ``factorial(b + c)`` (integer c) written through their
     values at ``b``, by the successor laws ``H(n, m) = H(n - 1, m) + 1/n^m`` and ``n! = n (n - 1)!``."""
@@ -1194,6 +1236,7 @@ def _karr_consistent(written: sp.Expr) -> bool:
     ``C(a, a - 1)`` is empty (0; 1 for a product) and ``C(a, b) + C(b + 1, c) = C(a, c)`` (times for a
     product). Those laws define the convention for every a, b, c, so such a closed form holds for
     sums that run backwards too (``sum_{k=1}^{j} 1 = j`` at ``j = -1``); a Piecewise one need not.
+    Run it under a budget: :class:`OutOfTime` propagates and is not cached.
     """
     if len(written.limits) != 1:
         return False
@@ -1201,16 +1244,16 @@ def _karr_consistent(written: sp.Expr) -> bool:
     a, b, c = (sp.Dummy(name, integer=True) for name in "abc")
     try:
         def closed(low: sp.Expr, high: sp.Expr) -> sp.Expr:
-            value = run_within(lambda: type(written)(written.function, (k, low, high)).doit(), 1.0)
+            value = type(written)(written.function, (k, low, high)).doit()
             if value.has(sp.Sum, sp.Product, sp.Piecewise):
                 raise ValueError("no closed form without conditions")
             return value
         if isinstance(written, sp.Sum):
             empty, joined = closed(a, a - 1), closed(a, b) + closed(b + 1, c) - closed(a, c)
-            return bool(run_within(lambda: sp.expand(empty) == 0 and sp.expand(joined) == 0, 1.0))
+            return bool(sp.expand(empty) == 0 and sp.expand(joined) == 0)
         empty, joined = closed(a, a - 1), closed(a, b) * closed(b + 1, c) / closed(a, c)
-        return bool(run_within(lambda: sp.cancel(empty - 1) == 0 and sp.cancel(joined - 1) == 0, 1.0))
-    except (OutOfTime, *_SYMPY_FAILURES):
+        return bool(sp.cancel(empty - 1) == 0 and sp.cancel(joined - 1) == 0)
+    except _SYMPY_FAILURES:
         return False
 
 
@@ -1385,6 +1428,19 @@ def _evaluate(small: sp.Expr, big: sp.Expr, slack_expr: sp.Expr, point: dict[sp.
     return s_num, b_num, slack, how
 
 
+def _log_near_one(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr] | None) -> bool:
+    """Whether a logarithm in ``expr`` (at ``point``) has an argument within 1e-20 of 1, or one that
+    cannot be evaluated: where SymPy's evalf of the logarithm may be exactly 0 with no correct digit."""
+    for atom in expr.atoms(sp.log):
+        try:
+            argument = complex(atom.args[0].evalf(30, subs=point or {}))
+        except (TypeError, ValueError, ArithmeticError):
+            return True
+        if abs(argument - 1) < 1e-20:
+            return True
+    return False
+
+
 def _certified(value: Any, digits: int) -> tuple[sp.Expr | None, str]:
     """``value`` to ``digits`` digits and whether they are certified (:data:`_CERTIFIED`).
 
@@ -1404,14 +1460,22 @@ def _certified(value: Any, digits: int) -> tuple[sp.Expr | None, str]:
             if intervals.within_of_zero(near, (), digits - 12):
                 return sp.Float(0, digits), _ROUGH  # as evalf's own "zero up to a tiny bound" below
             return None, _ROUGH
+        # no enclosure (tan, gamma, a complex value): evalf's digits are wrong if a logarithm's argument
+        # is within rounding of 1
+        distrusted = _log_near_one(expr, point)
+    else:
+        distrusted = False
+    def trusted() -> str:  # after evalf: a sum added up in balls marks the value approximate then
+        return _ROUGH if distrusted or getattr(value, "approximate", False) else _CERTIFIED
+
     try:
         found = value.evalf(digits, strict=True)
-        return found, (_ROUGH if getattr(value, "approximate", False) else _CERTIFIED)
+        return found, trusted()
     except PrecisionExhausted:
         pass
     try:  # a higher working precision often resolves the cancellation
         found = value.evalf(digits, strict=True, maxn=max(400, 8 * digits))
-        return found, (_ROUGH if getattr(value, "approximate", False) else _CERTIFIED)
+        return found, trusted()
     except PrecisionExhausted:
         pass
     # An exact zero never reaches full relative precision: evalf then returns a

@@ -114,6 +114,8 @@ from sympy.core.evalf import PrecisionExhausted
 from sympy.core.relational import Relational
 from sympy.functions.elementary.piecewise import ExprCondPair
 
+from . import intervals
+
 from .domain import Domain, Interval
 from .functions import sigmoid
 
@@ -518,10 +520,16 @@ class _Translator:
 
     def _enclose(self, e: sp.Expr) -> z3.ArithRef:
         """A constant as a variable in a certified rational interval."""
-        try:
-            value = e.evalf(40, strict=True, maxn=400)
-        except (PrecisionExhausted, ValueError, TypeError) as exc:
-            raise _Refuse(f"cannot evaluate {_short(e)}") from exc
+        if e.has(sp.log):
+            # SymPy's evalf gives log(u) = 0 "exactly" for u within ~1e-60 of 1: balls, or nothing.
+            value = intervals.number_value(e, 40)
+            if value is None:
+                raise _Refuse(f"cannot evaluate {_short(e)} in ball arithmetic")
+        else:
+            try:
+                value = e.evalf(40, strict=True, maxn=400)
+            except (PrecisionExhausted, ValueError, TypeError) as exc:
+                raise _Refuse(f"cannot evaluate {_short(e)}") from exc
         if not isinstance(value, sp.Float) or value == 0:
             raise _Refuse(f"{_short(e)} is not a nonzero real number")
         centre = sp.Rational(value)
