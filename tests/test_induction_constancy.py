@@ -164,9 +164,11 @@ def test_induction_never_refutes_at_a_point_the_assumptions_exclude() -> None:
 
 
 def test_sampling_and_closed_forms_agree_on_reversed_sums() -> None:
-    """SymPy's (Karr's) convention sum_{1}^{-1} 1 = -1, at sample points as in closed forms."""
+    """SymPy's (Karr's) convention sum_{1}^{-1} 1 = -1, at sample points as in closed forms. (The index
+    has no sign: running backwards it takes 0, which an index declared positive excludes.)"""
     j = sp.Symbol("j", integer=True)
-    total = sp.Sum(1, (k, 1, j))
+    index = sp.Symbol("i", integer=True)
+    total = sp.Sum(1, (index, 1, j))
     as_n = sg.calc(total, assume=[j >= -1]).eq(j).check(budget=3).steps[0]
     nonnegative = sg.calc(total, assume=[j >= -1]).ge(0).check(budget=3).steps[0]
     assert as_n.status == "proved"  # sum_{k=1}^{j} 1 = j for every integer j under the convention
