@@ -211,8 +211,9 @@ def test_logarithms_near_1_are_evaluated_in_balls_not_by_evalf() -> None:
     x = sp.Symbol("x", real=True)
     tiny = sp.Rational(1, 10**100)
 
-    def status(lhs: sp.Expr, rel: str, rhs: sp.Expr, assume: tuple[sp.Basic, ...] = ()) -> sg.Status:
-        return sg.Proof(lhs, assumptions=assume).step(rel, rhs, by="claim").check(budget=3).steps[0].status
+    def status(lhs: sp.Expr, rel: str, rhs: sp.Expr, assume: tuple[sp.Basic, ...] = (),
+               budget: float = 3) -> sg.Status:
+        return sg.Proof(lhs, assumptions=assume).step(rel, rhs, by="claim").check(budget=budget).steps[0].status
 
     assert status(sp.log(1 + tiny), "<", tiny / 10) is sg.Status.REFUTED
     assert status(sp.log(1 + sp.exp(-300)), "<", sp.exp(-301)) is sg.Status.REFUTED
@@ -221,7 +222,7 @@ def test_logarithms_near_1_are_evaluated_in_balls_not_by_evalf() -> None:
     assert status(sp.log(1 + sp.exp(-x)), "<=", 0, (x >= 1000,)) is sg.Status.REFUTED
     for true_tail in ((sp.log(1 + sp.exp(-x**2)), ">=", sp.exp(-x**2) / 2, ()),
                       (sp.log(1 + sp.exp(-x)), ">=", sp.exp(-x) - sp.exp(-2 * x) / 2, (x >= 40,))):
-        assert status(*true_tail) is not sg.Status.REFUTED
+        assert status(*true_tail, budget=1) is not sg.Status.REFUTED  # the bad point x = 100 comes early
     assert intervals.number_sign(sp.log(1 + tiny) - tiny / 10) == 1
     assert intervals.number_sign(sp.log(6) - sp.log(2) - sp.log(3)) is None  # an exact zero: no sign
 
@@ -280,8 +281,9 @@ def test_second_review_closed_forms_and_logarithms() -> None:
     k, j = sp.symbols("k j", integer=True)
     x = sp.Symbol("x", real=True)
 
-    def status(lhs: sp.Expr, rel: str, rhs: sp.Expr, assume: tuple[sp.Basic, ...] = ()) -> sg.Status:
-        return sg.Proof(lhs, assumptions=assume).step(rel, rhs, by="claim").check(budget=3).steps[0].status
+    def status(lhs: sp.Expr, rel: str, rhs: sp.Expr, assume: tuple[sp.Basic, ...] = (),
+               budget: float = 3) -> sg.Status:
+        return sg.Proof(lhs, assumptions=assume).step(rel, rhs, by="claim").check(budget=budget).steps[0].status
 
     hole = sp.Sum((-1)**k * sp.binomial(n, k), (k, n, 2 * n))
     assert status(hole, "=", (-1)**n - sp.binomial(n, 2 * n), (sp.Eq(n, 0),)) is sg.Status.REFUTED
@@ -290,9 +292,9 @@ def test_second_review_closed_forms_and_logarithms() -> None:
     tiny = sp.Rational(1, 10**100)
     assert status(sp.sin(sp.log(1 + tiny) - tiny / 10), "<", sp.S.Zero) is sg.Status.REFUTED
     c = sp.log(1 + sp.Rational(1, 10**300)) * sp.tan(1) - sp.Rational(1, 10**301)  # 1.46e-300 > 0
-    assert status(x**2 + sp.atan(c), "<", x**2) is not sg.Status.PROVED
+    assert status(x**2 + sp.atan(c), "<", x**2, budget=1) is not sg.Status.PROVED
     true_tan = sp.log(1 + sp.tan(1) / 10**300)
-    assert status(true_tan, ">=", sp.Rational(1, 10**301)) is not sg.Status.REFUTED
+    assert status(true_tan, ">=", sp.Rational(1, 10**301), budget=1) is not sg.Status.REFUTED
     x_ = sp.Symbol("x_", positive=True)
     i = sp.Symbol("i", integer=True, positive=True)
     assert kernel._certified_closed_form(sp.Sum(x_**i, (i, 0, n)))  # a hole at x = 1 covered by its piece
