@@ -329,18 +329,25 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
                          f"({exc}); a symbol defined with where= cannot also be a differentiation "
                          "variable: use Subs") from None
     except OutOfTime:
+        left = right = None  # SymPy's closed forms of sums can take minutes: the sums as written remain
+    with_sums = any(isinstance(side, sp.Basic) and side.has(sp.Sum, sp.Product) for side in (lhs, rhs))
+    if left is None and not with_sums:
         return verdict(Status.UNKNOWN, "budget", note="the budget ran out while evaluating derivatives")
     # Sampling evaluates sums and products as written: exactly, term by term, at integer sizes.
     written_left, written_right = left, right
-    unwritten = False  # the sums as written are not at hand: their closed forms cannot be certified
-    if any(isinstance(side, sp.Basic) and side.has(sp.Sum, sp.Product) for side in (lhs, rhs)):
+    unwritten = False  # no proof on closed forms: the sums as written are not at hand, or no closed form is
+    if with_sums:
         try:
             with phase("prepare"):
                 written_left, written_right = deadline.run(
                     lambda: (_prepare(substitute_definitions(lhs, definitions), keep_sums=True),
-                             _prepare(substitute_definitions(rhs, definitions), keep_sums=True)), 0.2)
+                             _prepare(substitute_definitions(rhs, definitions), keep_sums=True)), 0.4)
         except OutOfTime:
             unwritten = True
+        if left is None:
+            if unwritten:
+                return verdict(Status.UNKNOWN, "budget", note="the budget ran out while evaluating the sides")
+            left, right, unwritten = written_left, written_right, True
     if rel.direction > 0:
         small, big = right, left
         written_small, written_big = written_right, written_left
@@ -1123,7 +1130,7 @@ def _certified_closed_form(written: sp.Expr) -> bool:
 
 
 #: Share of a step's remaining budget for certifying SymPy's closed forms of its sums.
-CERTIFY_SHARE = 0.25
+CERTIFY_SHARE = 0.4
 def _plain_deltas(function: sp.Expr, k: sp.Symbol) -> bool:
     """Whether every delta in ``function`` compares integers and holds ``k`` only as ``+-k + c``: then
     SymPy's delta summation picks the right term (it solves ``2k = j`` as ``k = j/2``, integer or not)."""
@@ -1180,10 +1187,10 @@ def _defined_for_every_parameter(pieces: list[tuple[sp.Expr, dict[sp.Basic, sp.B
     applies: the laws hold as identities of rational functions, which says nothing where a denominator
     is 0 (``(...)/n`` at n = 0, where SymPy's cancelled value may be wrong). A factor ``x - 1`` after a
     piece for ``Eq(x, 1)`` is fine (the geometric sum), and so is one the summand divides by itself."""
-    own = {f for f, _ in sp.factor_list(sp.denom(sp.together(function)))[1]}
+    own = set(_denominator_factors(function))
     covered: list[dict[sp.Basic, sp.Basic]] = []
     for piece, given in pieces:
-        for factor, _ in sp.factor_list(sp.denom(sp.together(piece)))[1]:
+        for factor in _denominator_factors(piece):
             if factor.free_symbols & limits or not factor.free_symbols or factor in own:
                 continue
             if len(factor.free_symbols) != 1:
@@ -1199,6 +1206,18 @@ def _defined_for_every_parameter(pieces: list[tuple[sp.Expr, dict[sp.Basic, sp.B
                 return False
         covered.append(given)
     return True
+
+
+def _denominator_factors(expr: sp.Expr) -> list[sp.Expr]:
+    """The factors of ``expr``'s denominator that hold a symbol (the whole denominator if it does not
+    factor as a polynomial)."""
+    denominator = sp.denom(sp.together(expr))
+    if not denominator.free_symbols:
+        return []
+    try:
+        return [factor for factor, _ in sp.factor_list(denominator)[1] if factor.free_symbols]
+    except sp.PolynomialError:
+        return [denominator]
 
 
 def _successors(expr: sp.Expr, b: sp.Symbol) -> sp.Expr:
