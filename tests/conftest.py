@@ -125,12 +125,3 @@ def _shared_verdicts(request: pytest.FixtureRequest, _run_verdicts) -> Iterator[
         if cache.active() is _run_verdicts:
             cache.use(previous)
 
-
-#: Modules whose set-up takes the longest (the catalog built once, the kernel corpus run once). With
-#: pytest-xdist's ``loadscope`` a module goes to one worker in the order modules are collected; these
-#: come last alphabetically, so one worker was still building while the other had run out of work.
-_LONGEST_FIRST = ("test_tools_output.py", "test_kernel_corpus.py")
-
-
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: 0 if item.path.name in _LONGEST_FIRST else 1)  # stable: the rest keep their order

@@ -1468,9 +1468,11 @@ def _certified(value: Any, digits: int) -> tuple[sp.Expr | None, str]:
     is returned only when its precision is usable, marked :data:`_ROUGH`.
     """
     expr, point = (value.expr, value.point) if isinstance(value, _Substituted) else (value, None)
-    if isinstance(expr, sp.Expr) and expr.has(sp.log) and (point is not None or not expr.free_symbols):
+    distrusted = False
+    if (isinstance(expr, sp.Expr) and expr.has(sp.log) and (point is not None or not expr.free_symbols)
+            and _log_near_one(expr, point)):
         # SymPy's evalf of log(u) for u within ~1e-60 of 1 is exactly 0 and "certified"; balls are not
-        # fooled (intervals.number_sign). A value the balls cannot pin down is not certified.
+        # fooled (intervals.number_value). A value the balls cannot pin down is not certified.
         balls = intervals.number_value(expr, digits, point)
         if balls is not None:
             return balls, _CERTIFIED
@@ -1479,11 +1481,8 @@ def _certified(value: Any, digits: int) -> tuple[sp.Expr | None, str]:
             if intervals.within_of_zero(near, (), digits - 12):
                 return sp.Float(0, digits), _ROUGH  # as evalf's own "zero up to a tiny bound" below
             return None, _ROUGH
-        # no enclosure (tan, gamma, a complex value): evalf's digits are wrong if a logarithm's argument
-        # is within rounding of 1
-        distrusted = _log_near_one(expr, point)
-    else:
-        distrusted = False
+        distrusted = True  # no enclosure (tan, gamma, a complex value): evalf's digits may be wrong
+
     def trusted() -> str:  # after evalf: a sum added up in balls marks the value approximate then
         return _ROUGH if distrusted or getattr(value, "approximate", False) else _CERTIFIED
 
