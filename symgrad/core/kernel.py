@@ -387,8 +387,8 @@ def _check_link(index: int, lhs: sp.Expr, rel: Relation, rhs: sp.Expr, by: Justi
     # A sum that may run backwards is decided by sampling (Karr's convention) only, never proved; so is
     # one whose closed form from SymPy is not certified (SymPy's summation has bugs).
     in_order = not unwritten
-    with_sums = [side for side in (written_small, written_big) if isinstance(side, sp.Basic)]
-    if in_order and any(side.has(sp.Sum, sp.Product) for side in with_sums):
+    sides = [side for side in (written_small, written_big) if isinstance(side, sp.Basic)]
+    if in_order and any(side.has(sp.Sum, sp.Product) for side in sides):
         try:
             in_order = deadline.run(lambda: _limits_in_order((written_small, written_big), domain)
                                     and _closed_forms_certified((written_small, written_big)), CERTIFY_SHARE)
@@ -1131,6 +1131,8 @@ def _certified_closed_form(written: sp.Expr) -> bool:
 
 #: Share of a step's remaining budget for certifying SymPy's closed forms of its sums.
 CERTIFY_SHARE = 0.4
+
+
 def _plain_deltas(function: sp.Expr, k: sp.Symbol) -> bool:
     """Whether every delta in ``function`` compares integers and holds ``k`` only as ``+-k + c``: then
     SymPy's delta summation picks the right term (it solves ``2k = j`` as ``k = j/2``, integer or not)."""
