@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: bash scripts/test.sh [pytest args...]
-# Installs what the tests need (TeX Live + latexmk, KaTeX, .venv with the
+# Installs what the tests need (TeX Live, KaTeX, .venv with the
 # package editable + test extras), skipping whatever is already there, then
 # runs pytest with the given arguments (in parallel on every core: pytest-xdist).
 set -euo pipefail
@@ -13,9 +13,9 @@ KATEX_DIR="$TOOLS/node/node_modules/katex"
 
 lock_setup
 
-# --- TeX Live + latexmk + lmodern (compiles derivations/*.tex) ---------------
+# --- TeX Live + lmodern (compiles derivations/*.tex) --------------------------
 if tex_ready; then
-    log "TeX: found latexmk, pdflatex and lmodern"
+    log "TeX: found pdflatex and lmodern"
 else
     apt_install "${TEX_APT_PACKAGES[@]}" \
         || tool_missing "cannot install TeX Live (need root or sudo)"
@@ -100,9 +100,15 @@ xdist=(-n auto --dist loadscope)
 for arg in "$@"; do
     case "$arg" in -n | -n* | --numprocesses* | no:xdist) xdist=() ;; esac
 done
-log "python -m pytest ${xdist[*]} $*"
+# The plugins the suite uses, by name, instead of every installed one: pytest rewrites the asserts
+# of every module of a distribution that declares a plugin, in every worker (about a second each,
+# nothing is cached when PYTHONDONTWRITEBYTECODE is set). tests/test_pytest_plugin.py still
+# loads plugins from their entry points, as a user's pytest does.
+export PYTEST_DISABLE_PLUGIN_AUTOLOAD=1
+plugins=(-p xdist.plugin -p _hypothesis_pytestplugin -p symgrad.pytest_plugin)
+log "python -m pytest ${plugins[*]} ${xdist[*]} $*"
 set +e
-"$VENV/bin/python" -m pytest "${xdist[@]}" "$@"
+"$VENV/bin/python" -m pytest "${plugins[@]}" "${xdist[@]}" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

@@ -11,12 +11,25 @@ import subprocess
 import sys
 from importlib import metadata
 
+import numpy  # noqa: F401 - imported before any in-process run (see below)
 import pytest
 import sympy as sp
 
 from symgrad.pytest_plugin import explain_sympy_equality, pytest_assertrepr_compare
 
 pytest_plugins = ["pytester"]
+# pytester's in-process runs drop the modules their test files imported; numpy cannot be imported
+# twice in one process, so it is imported here, before them (this module alone then passes too).
+
+
+@pytest.fixture(autouse=True)
+def _plugins_load_as_for_a_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pytest runs below load plugins from their entry points, as a user's do.
+
+    ``scripts/test.sh`` turns that off for the suite itself (it names the plugins it needs, so that
+    pytest does not rewrite the asserts of every module of every plugin's distribution).
+    """
+    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
 
 GRADIENT_TESTS = """
 import numpy as np
