@@ -93,14 +93,14 @@ install_fingerprint() {
 }
 
 # --- TeX: what the rendered .tex files need ----------------------------------
-# pdflatex + latexmk, and Latin Modern as Type 1 fonts (Debian `lmodern`; the
+# pdflatex, and Latin Modern as Type 1 fonts (Debian `lmodern`; the
 # documents load \usepackage{lmodern}, so T1 text never falls back to bitmap
 # Type 3 fonts). `--no-install-recommends` (apt_install) keeps cm-super and the
 # docs out.
-TEX_APT_PACKAGES=(texlive-latex-base texlive-latex-recommended texlive-pictures latexmk lmodern)
+TEX_APT_PACKAGES=(texlive-latex-base texlive-latex-recommended texlive-pictures lmodern)
 
-# True when pdflatex, latexmk and lmodern.sty are all there.
+# True when pdflatex and lmodern.sty are there.
 tex_ready() {
-    command -v latexmk >/dev/null 2>&1 && command -v pdflatex >/dev/null 2>&1 \
+    command -v pdflatex >/dev/null 2>&1 \
         && command -v kpsewhich >/dev/null 2>&1 && [ -n "$(kpsewhich lmodern.sty 2>/dev/null)" ]
 }

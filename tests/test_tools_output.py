@@ -1,6 +1,6 @@
 """The committed derivations/ build with real tools and match the catalog.
 
-- every derivations/*.tex compiles with latexmk (pdflatex);
+- every derivations/*.tex compiles with pdflatex (as many passes as its log asks for);
 - every formula in derivations/*.md renders with KaTeX (strict);
 - derivations/ equals a fresh `symgrad render --all` byte for byte (rendered once per session);
 - self-tests of the harness, so it cannot pass by accident.
@@ -244,6 +244,6 @@ def test_compile_latex_bad_document_fails(tmp_path):
 def test_require_tool_skips_locally_fails_in_ci(monkeypatch, ci, outcome):
     monkeypatch.setenv("CI", ci)
     monkeypatch.setattr(tooling.shutil, "which", lambda name: None)
-    for tool in ("latexmk", "node", "katex"):
+    for tool in ("pdflatex", "node", "katex"):
         with pytest.raises(outcome):
             tooling.require_tool(tool)

@@ -60,14 +60,12 @@ def find_katex() -> Path | None:
 def require_tool(name: str) -> Path:
     """Return the tool's path, or skip (locally) / fail (CI) the calling test.
 
-    Names: "latexmk" (also needs pdflatex), "pdflatex", "node", "pdffonts" (poppler-utils),
-    "katex" (the KaTeX package directory; also needs node).
+    Names: "pdflatex", "node", "pdffonts" (poppler-utils), "katex" (the KaTeX package
+    directory; also needs node).
     """
-    if name in ("latexmk", "pdflatex", "node", "pdffonts"):
-        needed = ["latexmk", "pdflatex"] if name == "latexmk" else [name]
-        for exe in needed:
-            if shutil.which(exe) is None:
-                _missing(f"{exe} not found on PATH; {INSTALL_HINT}")
+    if name in ("pdflatex", "node", "pdffonts"):
+        if shutil.which(name) is None:
+            _missing(f"{name} not found on PATH; {INSTALL_HINT}")
         return Path(shutil.which(name))
     if name == "katex":
         require_tool("node")
@@ -106,13 +104,22 @@ def _log_excerpt(log: Path) -> str:
     return "\n".join(parts)
 
 
+#: What pdflatex writes to its log when the document needs another pass (cross-references,
+#: outlines without the bookmark package, anything rerunfilecheck watches).
+_RERUN = re.compile(r"Rerun to get|Label\(s\) may have changed|Please rerun LaTeX|rerunfilecheck Warning")
+#: Passes before a document that keeps asking for another one is a failure.
+LATEX_PASSES = 4
+
+
 def compile_latex(path_or_source: str | os.PathLike, workdir: str | os.PathLike):
     """Compile a .tex file (a path) or LaTeX source (a str with a backslash or a
-    newline) to PDF with latexmk inside ``workdir``. Returns the
-    CompletedProcess; raises LatexError with the log's tail on failure.
+    newline) to PDF with pdflatex inside ``workdir``, pass after pass while the log asks for
+    another (as latexmk would, without its extra pass after the .aux file first appears).
+    Returns the last pass's CompletedProcess; raises LatexError with the log's tail on failure,
+    or when the document still asks for a rerun after :data:`LATEX_PASSES` passes.
     The source is copied into ``workdir`` so nothing is written beside it.
     """
-    latexmk = require_tool("latexmk")
+    pdflatex = require_tool("pdflatex")
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, max_print_line="1000")  # don't wrap log lines
@@ -125,28 +132,29 @@ def compile_latex(path_or_source: str | os.PathLike, workdir: str | os.PathLike)
         shutil.copyfile(src, workdir / name)
         # \input / \includegraphics relative to the original still resolve.
         env["TEXINPUTS"] = f"{src.parent}{os.pathsep}{env.get('TEXINPUTS', '')}"
-    cmd = [str(latexmk), "-norc", "-pdf", "-halt-on-error", "-interaction=nonstopmode",
-           "-file-line-error", name]
-    # Own process group so a timeout kills pdflatex too, not just latexmk.
-    proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            errors="replace", start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=LATEX_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise LatexError(f"latexmk timed out after {LATEX_TIMEOUT}s on {label}\n"
-                         + _log_excerpt(workdir / Path(name).with_suffix(".log")))
-    result = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    cmd = [str(pdflatex), "-halt-on-error", "-interaction=nonstopmode", "-file-line-error", name]
+    log = workdir / Path(name).with_suffix(".log")
     pdf = workdir / Path(name).with_suffix(".pdf")
-    if proc.returncode != 0 or not pdf.is_file():
-        log = workdir / Path(name).with_suffix(".log")
-        detail = (_log_excerpt(log) if log.is_file()
-                  else f"(no {log.name}) latexmk output:\n{(out + err)[-3000:]}")
-        raise LatexError(f"LaTeX compile of {label} failed (latexmk exit {proc.returncode})\n"
-                         + detail)
-    return result
+    for _ in range(LATEX_PASSES):
+        # Own process group so a timeout kills everything pdflatex started.
+        proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                errors="replace", start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=LATEX_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise LatexError(f"pdflatex timed out after {LATEX_TIMEOUT}s on {label}\n" + _log_excerpt(log))
+        result = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+        if proc.returncode != 0 or not pdf.is_file():
+            detail = (_log_excerpt(log) if log.is_file()
+                      else f"(no {log.name}) pdflatex output:\n{(out + err)[-3000:]}")
+            raise LatexError(f"LaTeX compile of {label} failed (pdflatex exit {proc.returncode})\n" + detail)
+        if not _RERUN.search(log.read_text(encoding="utf-8", errors="replace")):
+            return result
+    raise LatexError(f"{label} still asks for another pdflatex pass after {LATEX_PASSES} passes\n"
+                     + _log_excerpt(log))
 
 
 # --------------------------------------------------------------------------- KaTeX
