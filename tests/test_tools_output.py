@@ -236,6 +236,27 @@ def test_compile_latex_bad_document_fails(tmp_path):
         tooling.compile_latex(bad, tmp_path)
 
 
+@pytest.mark.tools
+def test_compile_latex_passes_until_cross_references_settle(tmp_path):
+    source = ("\\documentclass{article}\\begin{document}\\section{One}\\label{one}"
+              "Section~\\ref{one} is on page~\\pageref{one}.\\end{document}\n")
+    tooling.compile_latex(source, tmp_path)
+    log = (tmp_path / "document.log").read_text(encoding="utf-8", errors="replace")
+    assert "undefined references" not in log and "Rerun to get" not in log
+
+
+@pytest.mark.tools
+def test_compile_latex_fails_a_document_that_always_asks_for_another_pass(tmp_path):
+    # A label that counts the passes: the references never settle.
+    source = r"""\documentclass{article}\begin{document}\makeatletter
+\@ifundefined{r@x}{\count@=0}{\count@=\expandafter\expandafter\expandafter\@firstoftwo\csname r@x\endcsname\relax}
+\advance\count@ by 1 \protected@write\@auxout{}{\string\newlabel{x}{{\the\count@}{1}}}\makeatother
+Pass~\ref{x}.\end{document}
+"""
+    with pytest.raises(tooling.LatexError, match="still asks for another pdflatex pass"):
+        tooling.compile_latex(source, tmp_path)
+
+
 @pytest.mark.parametrize("ci, outcome", [("", pytest.skip.Exception),
                                          ("false", pytest.skip.Exception),
                                          ("0", pytest.skip.Exception),
