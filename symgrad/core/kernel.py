@@ -1453,11 +1453,20 @@ def _log_near_one(expr: sp.Expr, point: dict[sp.Symbol, sp.Expr] | None) -> bool
     """Whether a logarithm in ``expr`` (at ``point``) has an argument within 1e-20 of 1, or one that
     cannot be evaluated: where SymPy's evalf of the logarithm may be exactly 0 with no correct digit."""
     for atom in expr.atoms(sp.log):
+        argument = atom.args[0]
         try:
-            argument = complex(atom.args[0].evalf(30, subs=point or {}))
+            if argument.is_Rational:  # exact already: no evaluation
+                distance = abs(float(argument) - 1.0)
+            else:
+                used = {s: v for s, v in (point or {}).items() if s in argument.free_symbols}
+                value = argument.evalf(30, subs=used) if used else argument.evalf(30)
+                if value.free_symbols:  # no value (an entry of a family, a sum it cannot add up)
+                    return True
+                # a real value needs no second evaluation by complex() (its distance is the same)
+                distance = abs(float(value) - 1.0) if value.is_Float else abs(complex(value) - 1)
         except (TypeError, ValueError, ArithmeticError):
             return True
-        if abs(argument - 1) < 1e-20:
+        if distance < 1e-20:
             return True
     return False
 
