@@ -96,7 +96,8 @@ unlock_setup
 # module fixture is built once (`loadgroup` no longer keeps `xdist_group` tests together with
 # pytest 9; fixtures wanted once per run share a locked directory, tests/conftest.py).
 # Pass your own -n (e.g. -n 0 for one process) to override.
-xdist=(-n auto --dist loadscope)
+# --no-loadscope-reorder: modules go out in collection order (long ones first, tests/conftest.py).
+xdist=(-n auto --dist loadscope --no-loadscope-reorder)
 for arg in "$@"; do
     case "$arg" in -n | -n* | --numprocesses* | no:xdist) xdist=() ;; esac
 done

@@ -26,6 +26,24 @@ if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
 os.environ["SYMGRAD_NO_CACHE"] = "1"
 
 
+#: Modules that are long for their number of tests, collected first in this order (the rest follow, most
+#: tests first). pytest-xdist hands whole modules to the workers in collection order (``scripts/test.sh``
+#: passes ``--no-loadscope-reorder``): a long module handed out last would leave the other worker idle
+#: at the end of the run. The catalog's render (test_tools_output) starts first, so that the modules
+#: checking catalog entries, which come later, read its verdicts instead of deciding them again.
+RUN_FIRST = ("test_tools_output.py", "test_kernel_corpus.py", "test_notes_everyday.py", "test_render_cache.py",
+             "test_kernel_evaluation.py", "test_induction_constancy.py", "test_packaging.py", "test_cache.py")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules in :data:`RUN_FIRST` order, then the others by number of tests (a module's tests stay in order)."""
+    rank = {name: position for position, name in enumerate(RUN_FIRST)}
+    sizes: dict[str, int] = {}
+    for item in items:
+        sizes[item.path.name] = sizes.get(item.path.name, 0) + 1
+    items.sort(key=lambda item: (rank.get(item.path.name, len(rank)), -sizes[item.path.name], item.path.name))
+
+
 @contextlib.contextmanager
 def once_per_run(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[Path, bool]]:
     """A directory shared by every pytest-xdist worker of this run, and whether this worker must fill it.
