@@ -127,6 +127,26 @@ def test_a_catalog_entry_renders_byte_identically_from_the_cache(verdict_cache: 
         assert render(warm, fmt) == render(reference, fmt)
 
 
+def test_a_note_checked_again_decides_nothing_and_reads_the_same(verdict_cache: cache.VerdictCache) -> None:
+    """`symgrad check` reads the verdict cache too: a note checked again (every step, and the small
+    sizes of the steps over a symbolic number of terms) is answered from it, with the same report."""
+    from symgrad.notes.checker import check_text
+
+    note = Path(__file__).parent / "notes_corpus" / "everyday" / "layer_index_backprop.tex"
+    text = note.read_text(encoding="utf-8")
+    cache.use(None)
+    reference = check_text(text, "latex", path=note.name)
+    assert {s.verdict.method for s in reference.steps} >= {"small sizes"}
+    assert {s.verdict.status for s in reference.steps} >= {Status.PROVED, Status.NUMERIC, Status.REFUTED}
+    cache.use(verdict_cache)
+    cold = check_text(text, "latex", path=note.name)
+    misses, stores = verdict_cache.misses, verdict_cache.stores
+    warm = check_text(text, "latex", path=note.name)
+    assert verdict_cache.misses == misses and verdict_cache.stores == stores and verdict_cache.hits > 0
+    assert list(warm.lines()) == list(cold.lines()) == list(reference.lines())
+    assert warm.summary() == reference.summary()
+
+
 # -- the key -------------------------------------------------------------------
 
 

@@ -50,7 +50,8 @@ from sympy.core.function import AppliedUndef
 from sympy.core.symbol import Str
 
 from ..core.errors import ChainError, InputError, SymgradError
-from ..core.kernel import CheckOptions, decide
+from ..core.cache import cached_decide
+from ..core.kernel import CheckOptions
 from ..proofs.proof import Proof, Report, calc
 from ..core.verdicts import Justification, Relation, Status, Verdict
 from .notation import (
@@ -1307,7 +1308,7 @@ def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Just
     if not coupled and not case.different:
         assumptions = given + _index_assumptions(lhs, rhs) + tuple(sp.Ge(n, 1) for n in sizes)
         try:
-            verdict = decide(lhs, relation, rhs, assumptions, proof.definitions, options, index=index, by=by)
+            verdict = cached_decide(lhs, relation, rhs, assumptions, proof.definitions, options, index=index, by=by)
         except Exception as exc:  # noqa: BLE001 - reported on the step, never raised
             verdict = not_checked(index, lhs, relation, rhs, _reason(exc), by)
         # a symbolic number of terms is sampled as a real number: only a proof counts; else try sizes
@@ -1337,8 +1338,8 @@ def _decide(index: int, lhs: sp.Expr, relation: Relation, rhs: sp.Expr, by: Just
         try:
             small_lhs, small_rhs = _instance(left, at).doit(), _instance(right, at).doit()
             constant = not (small_lhs.free_symbols or small_rhs.free_symbols)
-            small = decide(small_lhs, relation, small_rhs, tuple(_instance(a, at) for a in given), (), quick,
-                           index=index, by=by, symbolic=constant)
+            small = cached_decide(small_lhs, relation, small_rhs, tuple(_instance(a, at) for a in given), (), quick,
+                                  index=index, by=by, symbolic=constant)
         except Exception:  # noqa: BLE001 - an instance that cannot be evaluated proves nothing
             undecided += 1
             continue
