@@ -21,7 +21,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KATEX_SCRIPT = Path(__file__).resolve().parent / "katex_check.mjs"
-LATEX_TIMEOUT = 120  # seconds per document
+LATEX_TIMEOUT = 120  # seconds per pdflatex pass
 KATEX_TIMEOUT = 120  # seconds per katex_check call (one node process)
 INSTALL_HINT = "run `bash scripts/test.sh` to install it"
 
