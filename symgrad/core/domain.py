@@ -168,13 +168,21 @@ class Domain:
         intervals = {s: _interval_from_assumptions(s) for s in sorted(all_symbols, key=str)}
         filters = []
         for cond in conds:
-            bound = _as_bound(cond)
-            if bound is None:
+            if isinstance(cond, sp.Eq):
+                # s = v (linear in one symbol): the interval [v, v], so that v is sampled (a filter alone
+                # would keep only sampled points that happen to equal v); still checked as a filter.
+                bounds = [_as_bound(sp.Ge(cond.lhs, cond.rhs)), _as_bound(sp.Le(cond.lhs, cond.rhs))]
                 filters.append(cond)
-                continue
-            s, side, value, strict = bound
-            iv = intervals[s]
-            intervals[s] = iv.meet_lower(value, strict) if side == "lower" else iv.meet_upper(value, strict)
+                if None in bounds:
+                    continue
+            else:
+                bounds = [_as_bound(cond)]
+                if bounds[0] is None:
+                    filters.append(cond)
+                    continue
+            for s, side, value, strict in bounds:
+                iv = intervals[s]
+                intervals[s] = iv.meet_lower(value, strict) if side == "lower" else iv.meet_upper(value, strict)
         for s, iv in intervals.items():
             if iv.empty:
                 raise InputError(f"the assumptions leave no value for {s}: {iv.describe(str(s))}")
